@@ -1,0 +1,149 @@
+"""The census: per target, every distinct chain with its count, share, when and where it was seen.
+
+Built from the store only (never from the prober), so `scan` and `report` print the same thing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .certinfo import CertificateInfo, describe_certificate
+from .outcomes import Outcome
+from .store.base import Store, StoredProbe
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateChange:
+    """One position where a chain differs from the most common chain."""
+
+    position: int
+    most_common: CertificateInfo | None  # None: the most common chain is shorter
+    this: CertificateInfo | None  # None: this chain is shorter
+
+
+@dataclass
+class ChainCount:
+    chain_id: str
+    certificates: list[CertificateInfo]
+    count: int = 0
+    share: float = 0.0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    ips: Counter = field(default_factory=Counter)
+    differences: list[CertificateChange] = field(default_factory=list)  # vs the most common
+
+    @property
+    def ders(self) -> list[bytes]:
+        return [_der_of(info) for info in self.certificates]
+
+
+@dataclass
+class TargetCensus:
+    target: str
+    host: str
+    port: int
+    protocol: str
+    probes: int = 0
+    ok: int = 0
+    errors: Counter = field(default_factory=Counter)
+    error_examples: dict[str, str] = field(default_factory=dict)  # class -> one detail line
+    chains: list[ChainCount] = field(default_factory=list)  # most common first
+    ips: Counter = field(default_factory=Counter)  # probes per address, all outcomes
+    first_probe: float | None = None
+    last_probe: float | None = None
+    observations: list[StoredProbe] = field(default_factory=list, repr=False)
+
+    def share_of(self, chain_id: str) -> float:
+        for chain in self.chains:
+            if chain.chain_id == chain_id:
+                return chain.share
+        return 0.0
+
+    @property
+    def most_common(self) -> ChainCount | None:
+        return self.chains[0] if self.chains else None
+
+
+@dataclass
+class Census:
+    targets: list[TargetCensus]
+    run_ids: list[int] | None = None
+
+    def target(self, name: str) -> TargetCensus:
+        for target in self.targets:
+            if target.target == name:
+                return target
+        raise KeyError(name)
+
+    @property
+    def any_ok(self) -> bool:
+        return any(t.ok for t in self.targets)
+
+
+def build_census(
+    store: Store, targets: Iterable[str] | None = None, run_ids: Iterable[int] | None = None
+) -> Census:
+    """Count chains per target over `run_ids` (None: every run) for `targets` (None: all)."""
+    run_list = list(run_ids) if run_ids is not None else None
+    names = list(targets) if targets is not None else store.targets(run_list)
+    return Census([_census_of(store, name, run_list) for name in names], run_list)
+
+
+def _census_of(store: Store, name: str, run_ids: list[int] | None) -> TargetCensus:
+    census: TargetCensus | None = None
+    by_chain: dict[str, ChainCount] = {}
+    for probe in store.probes(name, run_ids):
+        if census is None:
+            census = TargetCensus(name, probe.host, probe.port, probe.protocol)
+        census.observations.append(probe)
+        census.probes += 1
+        census.ips[probe.address] += 1
+        census.first_probe = census.first_probe or probe.started_at
+        census.last_probe = probe.started_at
+        if probe.outcome is not Outcome.OK or probe.chain_id is None:
+            census.errors[str(probe.outcome)] += 1
+            census.error_examples.setdefault(str(probe.outcome), probe.detail)
+            continue
+        census.ok += 1
+        chain = by_chain.get(probe.chain_id)
+        if chain is None:
+            certificates = [describe_certificate(der) for der in store.chain_certificates(probe.chain_id)]
+            chain = by_chain[probe.chain_id] = ChainCount(
+                probe.chain_id, certificates, first_seen=probe.started_at
+            )
+        chain.count += 1
+        chain.last_seen = probe.started_at
+        chain.ips[probe.address] += 1
+    if census is None:
+        host, _, port = name.rpartition(":")
+        return TargetCensus(name, host.strip("[]"), int(port) if port.isdigit() else 0, "")
+    census.chains = sorted(by_chain.values(), key=lambda c: (-c.count, c.first_seen))
+    for chain in census.chains:
+        chain.share = chain.count / census.ok
+    if census.chains:
+        reference = census.chains[0]
+        for chain in census.chains[1:]:
+            chain.differences = compare_chains(reference.certificates, chain.certificates)
+    return census
+
+
+def compare_chains(
+    reference: list[CertificateInfo], other: list[CertificateInfo]
+) -> list[CertificateChange]:
+    """Positions where `other` holds a different certificate than `reference` (or none)."""
+    changes = []
+    for position in range(max(len(reference), len(other))):
+        ref = reference[position] if position < len(reference) else None
+        this = other[position] if position < len(other) else None
+        if ref is None or this is None or ref.sha256 != this.sha256:
+            changes.append(CertificateChange(position, ref, this))
+    return changes
+
+
+def _der_of(info: CertificateInfo) -> bytes:
+    import base64
+
+    body = "".join(line for line in info.pem.splitlines() if not line.startswith("-----"))
+    return base64.b64decode(body)

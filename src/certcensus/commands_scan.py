@@ -1,0 +1,233 @@
+"""`certcensus scan` and `certcensus report`: probe and count, or count again from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .census import Census, build_census
+from .dialogs import DIALOGS, DialogOptions
+from .output.console import make_console, print_census
+from .output.json_output import census_to_json
+from .output.pemfiles import save_chains_as_pem
+from .probe import ProbeSettings
+from .profiles import client_context
+from .scheduler import DEFAULT_RESOLVE_EVERY, Scan, ScanPlan, ScanResult
+from .store.sqlite import StoreError, open_store
+from .targets import Target, TargetError, parse_target
+
+DEFAULT_COUNT = 100
+
+
+class UsageFailure(click.ClickException):
+    """Bad input from the user: one line, exit status 2."""
+
+    exit_code = 2
+
+
+def parse_duration(text: str | None) -> float | None:
+    """`90`, `90s`, `10m`, `2h`, `1d` -> seconds."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise UsageFailure(f"--duration {text!r} is not like 30s, 10m, 2h or 1d")
+    value, unit = float(match[1]), match[2] or "s"
+    return value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _starttls_choices() -> list[str]:
+    return ["auto", "none", *sorted(DIALOGS)]
+
+
+def db_option(function):
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False),
+        help="SQLite database (default: certcensus.sqlite in the user data directory).",
+    )(function)
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--starttls", default="auto", type=click.Choice(_starttls_choices()),
+              help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol.")
+@click.option("--ehlo-name", default="certcensus.invalid", show_default=True,
+              help="Name sent in SMTP EHLO / LMTP LHLO.")
+@click.option("--xmpp-domain", default=None, help="Domain for the XMPP stream's to= (default: host).")
+@click.option("--ip", "ip_mode", default="all", show_default=True, metavar="all|first|ADDR",
+              help="Probe every resolved address, the first one, or this address.")
+@click.option("--count", type=click.IntRange(min=1), default=None,
+              help=f"Probes per target (default {DEFAULT_COUNT} unless --duration is given).")
+@click.option("--duration", default=None, metavar="TIME", help="Probe for this long: 30s, 10m, 2h.")
+@click.option("--rate", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Probes per second per address; 0 = as fast as possible.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Probes in flight at once, over all targets.")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
+              help="Seconds allowed for each phase: connect, STARTTLS, handshake.")
+@click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
+@click.option("--no-sni", is_flag=True, help="Send no server name.")
+@click.option("--source-address", default=None, metavar="A,B,...",
+              help="Local addresses to probe from, used in turn.")
+@click.option("--resolve-every", type=click.FloatRange(min=1), default=DEFAULT_RESOLVE_EVERY,
+              show_default=True, help="Re-resolve names this often (seconds) on --duration runs.")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
+@click.option("--save-pem", type=click.Path(file_okay=False), default=None,
+              help="Write each distinct chain to DIR/<chain id>.pem.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, rate, concurrency,
+         timeout, sni, no_sni, source_address, resolve_every, db_path, as_json, save_pem, quiet):
+    """Probe TARGETS again and again and count every chain they present.
+
+    A target is host, host:port, [v6addr]:port or a URL (smtp://, submission://, smtps://,
+    https://, imaps://, pop3s://, ldaps://, ...). Ports 25 and 587 mean SMTP STARTTLS.
+    """  # noqa: D301
+    parsed = _parse_targets(targets, starttls)
+    seconds = parse_duration(duration)
+    if count is None and seconds is None:
+        count = DEFAULT_COUNT
+    sources = [a.strip() for a in source_address.split(",")] if source_address else []
+    settings = {
+        target.name: ProbeSettings(
+            context=client_context(),
+            timeout=timeout,
+            sni=None if no_sni else (sni or (None if target.is_address else target.host)),
+            dialog_options=DialogOptions(host=target.host, ehlo_name=ehlo_name,
+                                         xmpp_domain=xmpp_domain),
+        )
+        for target in parsed
+    }  # fmt: skip
+    plan = ScanPlan(
+        targets=parsed, settings=settings, count=count, duration=seconds, rate=rate,
+        concurrency=concurrency, ip_mode=ip_mode, resolve_every=resolve_every,
+        source_addresses=sources,
+    )  # fmt: skip
+    sys.exit(run_scan_and_print(plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet))
+
+
+def _parse_targets(texts, starttls: str) -> list[Target]:
+    parsed: dict[str, Target] = {}
+    for text in texts:
+        try:
+            target = parse_target(text, starttls)
+        except TargetError as error:
+            raise UsageFailure(str(error)) from None
+        parsed.setdefault(target.name, target)
+    return list(parsed.values())
+
+
+def run_scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: bool,
+                       command: str = "scan") -> int:
+    """Run the scan into the store, print the census of this run; return the exit status."""
+    err = make_console(stderr=True)
+    store = _open(db_path)
+    with store:
+        run_id = store.start_run(command, [t.name for t in plan.targets])
+        result = _run_with_progress(plan, store, run_id, show=not quiet and err.is_terminal)
+        store.finish_run(run_id)
+        census = build_census(store, [t.name for t in plan.targets], [run_id])
+        for name, message in result.resolution_errors.items():
+            err.print(f"certcensus: error: {message}", style="red", markup=False, highlight=False)
+        if result.interrupted:
+            err.print("certcensus: interrupted; census of the probes made so far:")
+        _emit(census, store, as_json=as_json, save_pem=save_pem)
+    if len(result.resolution_errors) == len(plan.targets):
+        return 2
+    return 0 if census.any_ok else 1
+
+
+def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> ScanResult:
+    total = plan.count * len(plan.targets) if plan.count else None
+    progress = Progress(
+        TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[chains]} chains"), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True, disable=not show,
+    )  # fmt: skip
+    task = progress.add_task("probing", total=total, chains=0)
+    seen: set[str] = set()
+
+    def on_observation(observation) -> None:
+        chain_id = observation.chain_id
+        if chain_id:
+            seen.add(chain_id)
+        progress.update(task, advance=1, chains=len(seen))
+
+    async def go() -> ScanResult:
+        scan = Scan(plan, store, run_id, on_observation)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, scan.interrupt)
+        loop.add_signal_handler(signal.SIGTERM, scan.interrupt)
+        try:
+            return await scan.run()
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    with progress:
+        return asyncio.run(go())
+
+
+def _open(db_path):
+    try:
+        return open_store(db_path)
+    except StoreError as error:
+        raise UsageFailure(str(error)) from None
+
+
+def _emit(census: Census, store, *, as_json: bool, save_pem) -> None:
+    if save_pem:
+        written = save_chains_as_pem(census, Path(save_pem))
+        Console(stderr=True).print(f"wrote {len(written)} chain file(s) to {save_pem}")
+    if as_json:
+        click.echo(census_to_json(census))
+    else:
+        print_census(census, make_console())
+
+
+@click.command()
+@db_option
+@click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
+@click.option("--run", "run_ids", type=int, multiple=True, help="Only this run id (repeatable).")
+@click.option("--all-runs", is_flag=True, help="Count every run in the store, not the latest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
+@click.option("--save-pem", type=click.Path(file_okay=False), default=None,
+              help="Write each distinct chain to DIR/<chain id>.pem.")
+def report(db_path, targets, run_ids, all_runs, as_json, save_pem):
+    """Print the census again from the store (by default each target's latest run)."""
+    store = _open(db_path)
+    with store:
+        names = list(targets) or None
+        if run_ids:
+            runs = list(run_ids)
+        elif all_runs:
+            runs = None
+        else:
+            runs = store.latest_run_ids(names)
+        census = build_census(store, names, runs)
+        if not census.targets:
+            raise UsageFailure("no probes in the store for that selection (run `certcensus scan` first)")
+        _emit(census, store, as_json=as_json, save_pem=save_pem)
+    sys.exit(0 if census.any_ok else 1)
+
+
+@click.command()
+@click.option("--count", type=click.IntRange(min=1), default=600, show_default=True,
+              help="Probes to make against the demo pool.")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def demo(count, db_path, as_json, quiet):
+    """Start a two-chain SMTP pool on loopback and census it (no network needed)."""
+    from .commands_demo import run_demo
+
+    sys.exit(run_demo(count=count, db_path=db_path, as_json=as_json, quiet=quiet))

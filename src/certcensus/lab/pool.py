@@ -1,0 +1,466 @@
+"""A load-balanced pool on loopback: one address, several backends, each with its own chain.
+
+This is the situation certcensus exists for (a service whose backends present different chains),
+rebuilt in-process for the tests and the demo. The pool picks a backend when the TCP connection
+arrives, as an L4 load balancer does, and that backend's certificate chain is what the client
+sees. `protocol="smtp"` puts an RFC 3207 STARTTLS dialog in front of the handshake, with knobs to
+misbehave so the client's SMTP dialog can be tested against a real peer.
+
+Written by hand because nothing in the stdlib or on PyPI serves *several* chains behind one port
+with a controllable choice between them; `asyncio` and `ssl` do all the real work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import collections
+import contextlib
+import hashlib
+import logging
+import random
+import re
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .pki import Issued, write_server_files
+
+logger = logging.getLogger(__name__)
+
+CHOICES = ("random", "round-robin", "per-address", "source-port", "time-window")
+PROTOCOLS = ("tls", "smtp")
+
+# A prober opens hundreds of connections at once; the usual default backlog (100) would drop
+# SYNs and turn them into one-second retransmits that look like a slow server.
+LISTEN_BACKLOG = 1024
+# RFC 5321 section 4.5.3.1.4: a command line is at most 512 octets including CRLF. We allow
+# more so that a sloppy client is answered with 500 rather than cut off mid-line.
+MAX_COMMAND_LINE = 4096
+
+
+@dataclass
+class Backend:
+    """One server behind the pool: a leaf and the certificates it sends after it, in wire order."""
+
+    name: str
+    leaf: Issued
+    chain: list[Issued]
+    weight: float = 1.0
+
+    @property
+    def wire_ders(self) -> tuple[bytes, ...]:
+        """The DER certificates a client receives from this backend, in the order sent."""
+        return (self.leaf.der, *(c.der for c in self.chain))
+
+
+@dataclass(frozen=True)
+class SMTPBehaviour:
+    """How the SMTP front end talks; the non-default values are misbehaviours for tests."""
+
+    name: str = "pool.certcensus.test"
+    greeting: str | None = None  # None: "220 <name> ESMTP"; "421 busy" turns clients away
+    advertise_starttls: bool = True  # False: a middlebox stripped the keyword from EHLO
+    starttls_reply: str = "220 2.0.0 Ready to start TLS"  # anything but 220 refuses the upgrade
+    split_writes: bool = False  # send plaintext replies one byte per write, to test framing
+
+    @property
+    def greeting_line(self) -> str:
+        return self.greeting if self.greeting is not None else f"220 {self.name} ESMTP"
+
+
+def server_context(backend: Backend, directory: Path, stem: str) -> ssl.SSLContext:
+    """An SSLContext that presents `backend`'s chain and lets no client resume a session.
+
+    A resumed handshake carries no Certificate message, so a client that resumed would see no
+    chain at all. TLS 1.3 resumes only through tickets: `num_tickets = 0` sends none (with
+    OP_NO_TICKET alone, OpenSSL 1.1.1+ switches TLS 1.3 to *stateful* tickets instead).
+    TLS 1.2 tickets go with OP_NO_TICKET; the TLS 1.2 session-ID cache cannot be switched off
+    from Python (no SSL_CTX_set_session_cache_mode), but a client resumes by ID only when it
+    offers one, which stdlib clients do only when given `session=`.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.options |= ssl.OP_NO_TICKET
+    context.num_tickets = 0
+    cert_path, key_path = write_server_files(directory, backend.leaf, backend.chain, stem)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+class PoolServer:
+    """Serves `backends` on one address; `served` counts the backend handed to each handshake.
+
+    Choices (all deterministic with `seed`, except time-window, which follows `clock`):
+      random        weighted by `Backend.weight`, from a seeded RNG
+      round-robin   each backend in turn, weights ignored
+      per-address   a stable hash of the client IP, weighted (sticky sessions by source IP)
+      source-port   a stable hash of the client port, weighted (ECMP-like 4-tuple hashing)
+      time-window   the next backend every `window_seconds` (a rolling deployment)
+    """
+
+    def __init__(
+        self,
+        backends: list[Backend],
+        *,
+        protocol: str = "tls",
+        choice: str = "random",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        window_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        handshake_timeout: float = 10.0,
+        idle_timeout: float = 10.0,
+        smtp_name: str = "pool.certcensus.test",
+        smtp_greeting: str | None = None,
+        smtp_advertise_starttls: bool = True,
+        smtp_starttls_reply: str = "220 2.0.0 Ready to start TLS",
+        split_writes: bool = False,
+    ):
+        if not backends:
+            raise ValueError("a pool needs at least one backend")
+        if len({b.name for b in backends}) != len(backends):
+            raise ValueError("backend names must be unique")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+        if choice not in CHOICES:
+            raise ValueError(f"unknown choice {choice!r}; expected one of {', '.join(CHOICES)}")
+        if any(b.weight < 0 for b in backends) or sum(b.weight for b in backends) <= 0:
+            raise ValueError("weights must be non-negative and not all zero")
+        if window_seconds <= 0:
+            raise ValueError("window_seconds must be positive")
+        self.backends = list(backends)
+        self.protocol = protocol
+        self.choice = choice
+        self.host = host
+        self.smtp = SMTPBehaviour(
+            smtp_name, smtp_greeting, smtp_advertise_starttls, smtp_starttls_reply, split_writes
+        )
+        # Counted before the ServerHello goes out, so it is exact by the time a client has the
+        # chain (a "handshakes finished" count would lag: the server finishes after the client).
+        self.served: collections.Counter[str] = collections.Counter()
+        self._requested_port = port
+        self._seed = seed
+        self._random = random.Random(seed)
+        self._window_seconds = window_seconds
+        self._clock = clock
+        self._handshake_timeout = handshake_timeout
+        self._idle_timeout = idle_timeout
+        self._turn = 0
+        self._cumulative_weights = _running_sums([b.weight for b in backends])
+        # Built once: loading a chain per connection would dominate the cost of a handshake.
+        # The key files exist only while the contexts load them.
+        with tempfile.TemporaryDirectory(prefix="certcensus-pool-") as directory:
+            self._contexts = {
+                b.name: server_context(b, Path(directory), f"backend-{i}")
+                for i, b in enumerate(self.backends)
+            }
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._transports: set[asyncio.BaseTransport] = set()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.protocol == "tls":
+            factory = lambda: _HeldConnection(self)  # noqa: E731
+        else:
+            factory = lambda: _SMTPConnection(self)  # noqa: E731
+        self._server = await loop.create_server(
+            factory, self.host, self._requested_port, backlog=LISTEN_BACKLOG
+        )
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Connections whose task never got to run its `finally` are still open; Python 3.12+
+        # waits for every connection in wait_closed().
+        for transport in list(self._transports):
+            transport.abort()
+        await self._server.wait_closed()
+        self._server = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("the pool is not started")
+        return self._server.sockets[0].getsockname()[:2]
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
+
+    # -- choosing a backend -----------------------------------------------------------------
+
+    def choose_backend(self, peer: tuple) -> Backend:
+        """The backend for a new connection from `peer` (host, port, ...); advances the state."""
+        if self.choice == "round-robin":
+            backend = self.backends[self._turn % len(self.backends)]
+            self._turn += 1
+            return backend
+        if self.choice == "time-window":
+            window = int(self._clock() // self._window_seconds)
+            return self.backends[window % len(self.backends)]
+        if self.choice == "random":
+            return self._weighted(self._random.random())
+        key = peer[0] if self.choice == "per-address" else peer[1]
+        return self._weighted(self._stable_fraction(f"{self._seed}|{key}"))
+
+    def _weighted(self, fraction: float) -> Backend:
+        """The backend whose slice of [0, total weight) holds `fraction` of the total."""
+        index = bisect.bisect_right(self._cumulative_weights, fraction * self._cumulative_weights[-1])
+        return self.backends[min(index, len(self.backends) - 1)]
+
+    @staticmethod
+    def _stable_fraction(key: str) -> float:
+        # hashlib, not hash(): str hashes are salted per process, and the mapping must not be.
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _track(self, task: asyncio.Task) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _track_transport(self, transport: asyncio.BaseTransport) -> None:
+        self._transports.add(transport)
+
+    async def _serve_tls(self, transport: asyncio.Transport, protocol: _HeldConnection) -> None:
+        backend = self.choose_backend(transport.get_extra_info("peername"))
+        tls_transport = None
+        try:
+            self.served[backend.name] += 1
+            tls_transport = await asyncio.get_running_loop().start_tls(
+                transport,
+                protocol,
+                self._contexts[backend.name],
+                server_side=True,
+                ssl_handshake_timeout=self._handshake_timeout,
+            )
+            # Hold the connection until the client is done, as a real server would.
+            await asyncio.wait_for(protocol.closed, self._idle_timeout)
+        except _CLIENT_GONE:
+            pass  # resets, bad handshakes and timeouts are the client's business, not ours
+        finally:
+            (tls_transport or transport).abort()
+
+    async def _serve_smtp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._track(asyncio.current_task())
+        backend = self.choose_backend(writer.get_extra_info("peername"))
+        try:
+            await _SMTPSession(self, backend, reader, writer).run()
+            # A graceful close, so that a last reply (221, 421) is not lost to an abort.
+            writer.close()
+            await asyncio.wait_for(writer.wait_closed(), self._handshake_timeout)
+        except _CLIENT_GONE:
+            pass
+        finally:
+            writer.transport.abort()
+
+
+# Everything a client can do to a connection that must not become a traceback in our logs.
+# ssl.SSLError, ConnectionResetError, BrokenPipeError and TimeoutError are all OSErrors.
+_CLIENT_GONE = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, EOFError)
+
+
+class _HeldConnection(asyncio.Protocol):
+    """A TLS-mode connection: stops reading at once, then hands the socket to start_tls.
+
+    Pausing in connection_made is what makes this correct: otherwise the ClientHello could be
+    read as plaintext before start_tls takes over the socket, and the handshake would hang.
+    """
+
+    def __init__(self, pool: PoolServer):
+        self._pool = pool
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport):
+        transport.pause_reading()
+        self._raw_transport = transport
+        self._pool._track_transport(transport)
+        self._pool._track(asyncio.ensure_future(self._pool._serve_tls(transport, self)))
+
+    def data_received(self, data):
+        pass  # after the handshake: whatever the client sends is ignored
+
+    def eof_received(self):
+        self._set_closed()
+        return False
+
+    def connection_lost(self, exc):
+        self._pool._transports.discard(self._raw_transport)
+        self._set_closed()
+
+    def _set_closed(self):
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class _SMTPConnection(asyncio.StreamReaderProtocol):
+    """A stream connection whose transport the pool can abort even before its task runs."""
+
+    def __init__(self, pool: PoolServer):
+        super().__init__(asyncio.StreamReader(limit=MAX_COMMAND_LINE), pool._serve_smtp)
+        self._pool = pool
+
+    def connection_made(self, transport):
+        self._pool._track_transport(transport)
+        self._raw_transport = transport
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        self._pool._transports.discard(self._raw_transport)
+        super().connection_lost(exc)
+
+
+_VERB = re.compile(rb"^([A-Za-z]+)(?:[ \t]+(.*))?$")
+
+
+class _SMTPSession:
+    """The server side of RFC 5321 greeting, EHLO/HELO, RFC 3207 STARTTLS, NOOP, RSET and QUIT."""
+
+    def __init__(self, pool: PoolServer, backend: Backend, reader, writer):
+        self.pool, self.backend, self.reader, self.writer = pool, backend, reader, writer
+        self.behaviour = pool.smtp
+        self.tls_active = False
+
+    async def run(self) -> None:
+        greeting = self.behaviour.greeting_line
+        await self.reply(greeting)
+        if not greeting.startswith("220"):
+            return  # 421 and 554 greetings: the server will not talk (RFC 5321 section 3.1)
+        while True:
+            try:
+                line = await asyncio.wait_for(self.reader.readuntil(b"\n"), self.pool._idle_timeout)
+            except TimeoutError:
+                await self.reply("421 4.4.2 Idle timeout, closing connection")
+                return
+            except asyncio.LimitOverrunError:
+                await self.reply("500 5.5.6 Line too long")
+                return
+            if not await self.handle(line.rstrip(b"\r\n")):
+                return
+
+    async def handle(self, line: bytes) -> bool:
+        """Answer one command; False when the connection should end."""
+        match = _VERB.match(line)
+        verb = match.group(1).upper() if match else b""
+        argument = (match.group(2) or b"").strip() if match else b""
+        name = self.behaviour.name
+        if verb == b"EHLO" and argument:
+            keywords = ["PIPELINING", "SIZE 35882577"]
+            if self.behaviour.advertise_starttls and not self.tls_active:
+                keywords.append("STARTTLS")
+            keywords += ["ENHANCEDSTATUSCODES", "8BITMIME"]
+            await self.reply(f"250-{name} Hello", *(f"250-{k}" for k in keywords[:-1]),
+                             f"250 {keywords[-1]}")
+        elif verb == b"HELO" and argument:
+            await self.reply(f"250 {name}")
+        elif verb in (b"EHLO", b"HELO"):
+            await self.reply("501 5.5.4 Syntax: EHLO hostname")
+        elif verb == b"STARTTLS":
+            return await self.starttls(argument)
+        elif verb in (b"NOOP", b"RSET"):
+            await self.reply("250 2.0.0 OK")
+        elif verb == b"QUIT":
+            await self.reply("221 2.0.0 Bye")
+            return False
+        else:
+            await self.reply("500 5.5.2 Command unrecognized")
+        return True
+
+    async def starttls(self, argument: bytes) -> bool:
+        # RFC 3207 section 4: STARTTLS takes no parameters (501), and is refused once TLS is up.
+        if argument:
+            await self.reply("501 5.5.4 Syntax: STARTTLS (no parameters)")
+            return True
+        if self.tls_active:
+            await self.reply("503 5.5.1 TLS already active")
+            return True
+        answer = self.behaviour.starttls_reply
+        await self.reply(answer)
+        if not answer.startswith("220"):
+            return not answer.startswith("421")
+        # No await may yield between the last byte of the 220 and start_tls: the ClientHello
+        # that follows must reach the TLS layer, not the plaintext reader (see reply()).
+        self.pool.served[self.backend.name] += 1
+        await self.writer.start_tls(
+            self.pool._contexts[self.backend.name],
+            ssl_handshake_timeout=self.pool._handshake_timeout,
+        )
+        self.tls_active = True  # RFC 3207 section 4.2: the client starts over with EHLO
+        return True
+
+    async def reply(self, *lines: str) -> None:
+        data = "".join(f"{line}\r\n" for line in lines).encode()
+        if not self.behaviour.split_writes:
+            self.writer.write(data)
+            await self.writer.drain()
+            return
+        for index in range(len(data)):
+            self.writer.write(data[index : index + 1])
+            await self.writer.drain()
+            if index < len(data) - 1:
+                # Yield so each byte leaves in its own segment; never after the last byte,
+                # because the client may answer it with a ClientHello (see starttls()).
+                await asyncio.sleep(0)
+
+
+def _running_sums(values: list[float]) -> list[float]:
+    sums, total = [], 0.0
+    for value in values:
+        total += value
+        sums.append(total)
+    return sums
+
+
+def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Drop connection-level errors (clients that reset or vanish); report everything else."""
+    if isinstance(context.get("exception"), _CLIENT_GONE):
+        return
+    loop.default_exception_handler(context)
+
+
+@contextlib.contextmanager
+def running_pool(backends: list[Backend], **options) -> Iterator[PoolServer]:
+    """Run a started PoolServer on its own event loop in a daemon thread; stop it on exit."""
+    pool = PoolServer(backends, **options)  # contexts load here, so errors surface in the caller
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet_exception_handler)
+    ready = threading.Event()
+    start_error: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(pool.start())
+        except BaseException as error:  # handed to the caller's thread below
+            start_error.append(error)
+            return
+        finally:
+            ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="certcensus-pool", daemon=True)
+    thread.start()
+    ready.wait()
+    if start_error:
+        thread.join()
+        loop.close()
+        raise start_error[0]
+    try:
+        yield pool
+    finally:
+        asyncio.run_coroutine_threadsafe(pool.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

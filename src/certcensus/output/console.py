@@ -1,0 +1,128 @@
+"""The census as tables on a terminal (rich), readable when piped too."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..census import Census, ChainCount, TargetCensus
+from ..certinfo import CertificateInfo, short_name
+from ..outcomes import EXPLANATIONS, Outcome
+from .json_output import iso_time
+
+# Wide enough for an RFC 4514 subject on one line when output goes to a file or a pipe.
+PIPE_WIDTH = 160
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, or to PIPE_WIDTH when not writing to one."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=PIPE_WIDTH)
+    return console
+
+
+def role_of(position: int, info: CertificateInfo | None) -> str:
+    if position == 0:
+        return "leaf"
+    if info is not None and info.self_signed:
+        return "root"
+    return f"intermediate #{position}"
+
+
+def print_census(census: Census, console: Console) -> None:
+    for target in census.targets:
+        print_target(target, console)
+
+
+def print_target(target: TargetCensus, console: Console) -> None:
+    title = Text.assemble(
+        (target.target, "bold"), f"  {target.protocol}  ", f"{target.probes} probes, ",
+        (f"{target.ok} ok", "green" if target.ok else "red"),
+    )  # fmt: skip
+    if target.errors:
+        errors = ", ".join(f"{name} {count}" for name, count in target.errors.most_common())
+        title.append(f", errors: {errors}", style="yellow")
+    console.print(title)
+    if len(target.ips) > 1 or target.chains:
+        addresses = ", ".join(f"{ip or '(none)'} ({n})" for ip, n in target.ips.most_common())
+        console.print(f"  addresses: {addresses}")
+    if not target.chains:
+        _print_errors(target, console)
+        console.print()
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("#", "chain", "share", "count", "first seen", "last seen", "path as sent"):
+        table.add_column(column, justify="right" if column in ("share", "count") else "left")
+    for number, chain in enumerate(target.chains, 1):
+        table.add_row(
+            str(number),
+            chain.chain_id[:12],
+            f"{chain.share:.1%}",
+            str(chain.count),
+            _short_time(chain.first_seen),
+            _short_time(chain.last_seen),
+            " <- ".join(short_name(info) for info in chain.certificates),
+        )
+    console.print(table)
+    for number, chain in enumerate(target.chains, 1):
+        _print_chain(number, chain, target, console)
+    _print_errors(target, console)
+    console.print()
+
+
+def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: Console) -> None:
+    console.print(f"\n  chain #{number} {chain.chain_id}")
+    if len(target.ips) > 1:
+        spread = ", ".join(f"{ip} {n}" for ip, n in chain.ips.most_common())
+        console.print(f"    seen from: {spread}")
+    for position, info in enumerate(chain.certificates):
+        _print_certificate(position, info, console)
+    last = chain.certificates[-1] if chain.certificates else None
+    if last and not last.parse_error and not last.self_signed:
+        console.print(f"    (root not sent; the chain ends at issuer {last.issuer})", style="dim")
+    if chain.differences:
+        parts = [describe_change(change) for change in chain.differences]
+        console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
+
+
+def describe_change(change) -> str:
+    """One phrase: 'intermediate #1 replaced: A -> B', 'leaf re-issued (same subject)', ..."""
+    where = role_of(change.position, change.most_common or change.this)
+    if change.most_common is None:
+        return f"{where} added: {short_name(change.this)}"
+    if change.this is None:
+        return f"{where} no longer sent: {short_name(change.most_common)}"
+    before, after = short_name(change.most_common), short_name(change.this)
+    if change.most_common.subject == change.this.subject and not change.this.parse_error:
+        return f"{where} re-issued (same subject {before}, new certificate)"
+    return f"{where} replaced: {before} -> {after}"
+
+
+def _print_certificate(position: int, info: CertificateInfo, console: Console) -> None:
+    if info.parse_error:
+        console.print(f"    {position} {info.parse_error}", style="red")
+        console.print(f"      sha256 {info.sha256}")
+        return
+    console.print(f"    {position} s: {info.subject}")
+    console.print(f"      i: {info.issuer}")
+    console.print(
+        f"      {info.key}, {info.signature_algorithm}, serial {info.serial}, "
+        f"valid {info.not_before[:10]} to {info.not_after[:10]}",
+        style="dim",
+    )
+    console.print(f"      sha256 {info.sha256}", style="dim")
+
+
+def _print_errors(target: TargetCensus, console: Console) -> None:
+    for name, count in target.errors.most_common():
+        example = target.error_examples.get(name, "")
+        meaning = EXPLANATIONS.get(Outcome(name), "") if name in Outcome._value2member_map_ else ""
+        line = f"  {name} x{count}: {example or meaning}"
+        console.print(line, style="yellow")
+
+
+def _short_time(timestamp: float) -> str:
+    text = iso_time(timestamp) or ""
+    return text[11:19] if text else ""

@@ -1,0 +1,208 @@
+"""Runs probes: how many, how fast, against which addresses, until when.
+
+Each (target, address) pair is a lane paced at `rate` probes per second; a global semaphore caps
+probes in flight; a target's budget (`count` probes and/or a deadline) is shared by its lanes,
+so `--count N` means N probes per target spread over its addresses. Names are re-resolved
+periodically so DNS rotation brings new lanes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .observation import Observation
+from .outcomes import Outcome
+from .probe import ProbeSettings, probe_once
+from .resolve import ResolutionError, resolve_addresses
+from .store.base import Store
+from .targets import Target
+
+# Re-resolve names this often on long runs: short enough to see DNS rotation within a typical
+# 60-300 s TTL, rare enough to cost nothing.
+DEFAULT_RESOLVE_EVERY = 60.0
+
+
+@dataclass
+class ScanPlan:
+    targets: list[Target]
+    settings: dict[str, ProbeSettings]  # by target name
+    count: int | None = 100
+    duration: float | None = None
+    rate: float = 5.0  # per address; 0 = unlimited
+    concurrency: int = 64
+    ip_mode: str = "all"
+    resolve_every: float = DEFAULT_RESOLVE_EVERY
+    source_addresses: list[str] = field(default_factory=list)
+
+
+class _Budget:
+    def __init__(self, count: int | None, deadline: float | None):
+        self.remaining = count
+        self.deadline = deadline
+
+    def take(self) -> bool:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return False
+        if self.remaining is None:
+            return True
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return True
+
+
+@dataclass
+class ScanResult:
+    run_id: int
+    addresses: dict[str, list[str]]  # target name -> addresses probed
+    resolution_errors: dict[str, str]  # target name -> one-line error
+    interrupted: bool = False
+    probes: int = 0
+
+
+class Scan:
+    def __init__(
+        self,
+        plan: ScanPlan,
+        store: Store,
+        run_id: int,
+        on_observation: Callable[[Observation], None] | None = None,
+    ):
+        self.plan = plan
+        self.store = store
+        self.run_id = run_id
+        self.on_observation = on_observation or (lambda obs: None)
+        self.stop = asyncio.Event()
+        self._slots = asyncio.Semaphore(plan.concurrency if plan.concurrency > 0 else 1_000_000)
+        self._inflight: set[asyncio.Task] = set()
+        self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
+        self.result = ScanResult(run_id, {}, {})
+
+    async def run(self) -> ScanResult:
+        deadline = time.monotonic() + self.plan.duration if self.plan.duration else None
+        flusher = asyncio.create_task(self._flush_every_second())
+        drivers = [
+            asyncio.create_task(self._drive_target(target, _Budget(self.plan.count, deadline)))
+            for target in self.plan.targets
+        ]
+        try:
+            stopper = asyncio.create_task(self.stop.wait())
+            done, _ = await asyncio.wait(
+                {stopper, asyncio.gather(*drivers)}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stopper in done:
+                self.result.interrupted = True
+            stopper.cancel()
+        finally:
+            for driver in drivers:
+                driver.cancel()
+            await self._drain()
+            flusher.cancel()
+            self.store.flush()
+        return self.result
+
+    def interrupt(self) -> None:
+        self.stop.set()
+
+    async def _drain(self) -> None:
+        """Let probes in flight finish (they are bounded by the per-phase timeout), unless the
+        user interrupted: then give them one second and drop the rest unrecorded."""
+        if not self._inflight:
+            return
+        grace = 1.0 if self.result.interrupted else None
+        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _flush_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.store.flush()
+
+    async def _drive_target(self, target: Target, budget: _Budget) -> None:
+        try:
+            addresses = await resolve_addresses(target, self.plan.ip_mode)
+        except ResolutionError as error:
+            self.result.resolution_errors[target.name] = str(error)
+            self._record(
+                Observation(
+                    target=target.name, host=target.host, port=target.port,
+                    protocol=target.protocol, address="", started_at=time.time(),
+                    outcome=Outcome.DNS, detail=str(error),
+                )
+            )  # fmt: skip
+            return
+        self.result.addresses[target.name] = list(addresses)
+        lanes = [asyncio.create_task(self._lane(target, a, budget)) for a in addresses]
+        watcher = None
+        if not target.is_address and self.plan.ip_mode == "all" and budget.deadline is not None:
+            watcher = asyncio.create_task(self._reresolve(target, budget, addresses, lanes))
+        try:
+            while lanes:
+                await asyncio.gather(*list(lanes))
+                if all(lane.done() for lane in lanes):
+                    break
+        finally:
+            if watcher:
+                watcher.cancel()
+            for lane in lanes:
+                lane.cancel()
+
+    async def _reresolve(self, target, budget, addresses, lanes) -> None:
+        while True:
+            await asyncio.sleep(self.plan.resolve_every)
+            try:
+                fresh = await resolve_addresses(target, "all")
+            except ResolutionError:
+                continue  # a passing resolver failure must not end a long run
+            for address in fresh:
+                if address not in addresses:
+                    addresses.append(address)
+                    self.result.addresses[target.name].append(address)
+                    lanes.append(asyncio.create_task(self._lane(target, address, budget)))
+
+    async def _lane(self, target: Target, address: str, budget: _Budget) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 1.0 / self.plan.rate if self.plan.rate > 0 else 0.0
+        next_start = loop.time()
+        settings = self.plan.settings[target.name]
+        while not self.stop.is_set():
+            if interval:
+                delay = next_start - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                next_start = max(next_start + interval, loop.time())
+            await self._slots.acquire()
+            if self.stop.is_set() or not budget.take():
+                self._slots.release()
+                return
+            source = next(self._sources) if self._sources else None
+            task = asyncio.create_task(self._probe(target, address, settings, source))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _probe(self, target, address, settings, source) -> None:
+        try:
+            observation = await probe_once(target, address, settings, source)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a bug in one probe must not end the run
+            observation = Observation(
+                target=target.name, host=target.host, port=target.port, protocol=target.protocol,
+                address=address, started_at=time.time(), outcome=Outcome.LOCAL_ERROR,
+                detail=f"internal error: {type(error).__name__}: {error}",
+            )  # fmt: skip
+        finally:
+            self._slots.release()
+        self._record(observation)
+
+    def _record(self, observation: Observation) -> None:
+        self.result.probes += 1
+        self.store.add(self.run_id, observation)
+        self.on_observation(observation)

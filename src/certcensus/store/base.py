@@ -1,0 +1,106 @@
+"""The store interface. The census and every later analysis read through it and never look
+behind it, so a PostgreSQL backend can be added without touching them (httpx's transports)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..observation import Observation
+from ..outcomes import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProbe:
+    """One probe as read back: the observation minus the certificate bytes, plus ids."""
+
+    probe_id: int
+    run_id: int
+    target: str
+    host: str
+    port: int
+    protocol: str
+    address: str
+    started_at: float
+    outcome: Outcome
+    detail: str
+    chain_id: str | None
+    sni: str | None
+    profile: str
+    source_address: str | None
+    source_port: int | None
+    tls_version: str | None
+    cipher: str | None
+    connect_seconds: float | None
+    starttls_seconds: float | None
+    handshake_seconds: float | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: int
+    command: str
+    started_at: float
+    finished_at: float | None
+    targets: tuple[str, ...]
+
+
+class Store(abc.ABC):
+    """Observations in, probes and certificates out. Writes are buffered: call `flush`."""
+
+    @abc.abstractmethod
+    def start_run(self, command: str, targets: Iterable[str]) -> int:
+        """Open a run (one scan, one ingest, one watch round) and return its id."""
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def add(self, run_id: int, observation: Observation) -> None:
+        """Queue one observation; it is durable after the next `flush` (at most ~1 s later)."""
+
+    @abc.abstractmethod
+    def flush(self) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def runs(self) -> list[RunInfo]: ...
+
+    @abc.abstractmethod
+    def targets(self, run_ids: Iterable[int] | None = None) -> list[str]:
+        """Targets with probes, in the order they were first probed."""
+
+    @abc.abstractmethod
+    def probes(self, target: str, run_ids: Iterable[int] | None = None) -> Iterator[StoredProbe]:
+        """A target's probes in time order; `run_ids=None` means every run."""
+
+    @abc.abstractmethod
+    def chain_certificates(self, chain_id: str) -> list[bytes]:
+        """The DER certificates of a chain, in wire order."""
+
+    @abc.abstractmethod
+    def certificate(self, sha256: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def find_chains(self, prefix: str) -> list[str]:
+        """Chain ids starting with `prefix` (users type short ids)."""
+
+    def latest_run_ids(self, targets: Iterable[str] | None = None) -> list[int]:
+        """For each target (all if None), the newest run that probed it."""
+        wanted = set(targets) if targets is not None else None
+        latest: dict[str, int] = {}
+        for run in self.runs():
+            for target in run.targets:
+                if wanted is None or target in wanted:
+                    latest[target] = max(latest.get(target, 0), run.run_id)
+        return sorted(set(latest.values()))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,254 @@
+"""The default store: one SQLite file in WAL mode.
+
+Certificates are stored once by the SHA-256 of their DER, chains once by their chain id, probes
+one row each. Writes are queued and committed in batches at least once a second, so a killed
+run loses at most the last second of observations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import platformdirs
+
+from ..chain import certificate_fingerprint, chain_fingerprint
+from ..observation import Observation
+from ..outcomes import Outcome
+from .base import RunInfo, Store, StoredProbe
+
+# Commit at least this often while observations arrive; the issue's promise is "lose at most the
+# last second", and one commit per second costs nothing next to the probes themselves.
+FLUSH_INTERVAL_SECONDS = 1.0
+# ... or once this many observations are queued, to bound memory on very fast runs.
+FLUSH_BATCH = 2000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS certificates (
+    sha256 TEXT PRIMARY KEY,
+    der BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chains (
+    chain_id TEXT PRIMARY KEY,
+    length INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chain_certificates (
+    chain_id TEXT NOT NULL REFERENCES chains(chain_id),
+    position INTEGER NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES certificates(sha256),
+    PRIMARY KEY (chain_id, position)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    command TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    targets TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS probes (
+    probe_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    target TEXT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    protocol TEXT NOT NULL,
+    address TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    chain_id TEXT REFERENCES chains(chain_id),
+    sni TEXT,
+    profile TEXT NOT NULL,
+    source_address TEXT,
+    source_port INTEGER,
+    tls_version TEXT,
+    cipher TEXT,
+    connect_seconds REAL,
+    starttls_seconds REAL,
+    handshake_seconds REAL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target, run_id, started_at);
+CREATE INDEX IF NOT EXISTS probes_by_chain ON probes(chain_id);
+"""
+
+PROBE_COLUMNS = (
+    "run_id, target, host, port, protocol, address, started_at, outcome, detail, chain_id, sni, "
+    "profile, source_address, source_port, tls_version, cipher, connect_seconds, "
+    "starttls_seconds, handshake_seconds, source"
+)
+
+
+def default_database_path() -> Path:
+    """`certcensus.sqlite` under the user's data directory (XDG_DATA_HOME on Linux)."""
+    return Path(platformdirs.user_data_dir("certcensus")) / "certcensus.sqlite"
+
+
+def open_store(path: str | os.PathLike | None = None) -> SQLiteStore:
+    return SQLiteStore(Path(path) if path else default_database_path())
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not a certcensus database."""
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"cannot open database {path}: {error}") from None
+        self._queue: list[tuple[int, Observation]] = []
+        self._last_flush = time.monotonic()
+        self._known_chains: set[str] = set()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def start_run(self, command: str, targets: Iterable[str]) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO runs (command, started_at, targets) VALUES (?, ?, ?)",
+            (command, time.time(), json.dumps(list(targets))),
+        )
+        return int(cursor.lastrowid)
+
+    def set_run_targets(self, run_id: int, targets: Iterable[str]) -> None:
+        self._db.execute(
+            "UPDATE runs SET targets = ? WHERE run_id = ?", (json.dumps(list(targets)), run_id)
+        )
+
+    def finish_run(self, run_id: int) -> None:
+        self.flush()
+        self._db.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def add(self, run_id: int, observation: Observation) -> None:
+        self._queue.append((run_id, observation))
+        if (
+            len(self._queue) >= FLUSH_BATCH
+            or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._queue:
+            return
+        queue, self._queue = self._queue, []
+        certificates: dict[str, bytes] = {}
+        chains: dict[str, tuple[bytes, ...]] = {}
+        rows = []
+        for run_id, obs in queue:
+            chain_id = None
+            if obs.chain:
+                chain_id = chain_fingerprint(obs.chain)
+                if chain_id not in self._known_chains:
+                    chains[chain_id] = obs.chain
+            rows.append(
+                (
+                    run_id, obs.target, obs.host, obs.port, obs.protocol, obs.address,
+                    obs.started_at, str(obs.outcome), obs.detail, chain_id, obs.sni, obs.profile,
+                    obs.source_address, obs.source_port, obs.tls_version, obs.cipher,
+                    obs.connect_seconds, obs.starttls_seconds, obs.handshake_seconds, obs.source,
+                )
+            )  # fmt: skip
+        chain_rows = []
+        for chain_id, ders in chains.items():
+            for position, der in enumerate(ders):
+                sha = certificate_fingerprint(der)
+                certificates[sha] = der
+                chain_rows.append((chain_id, position, sha))
+        with self._db:  # one transaction
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)",
+                certificates.items(),
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO chains (chain_id, length) VALUES (?, ?)",
+                [(chain_id, len(ders)) for chain_id, ders in chains.items()],
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO chain_certificates (chain_id, position, sha256) "
+                "VALUES (?, ?, ?)",
+                chain_rows,
+            )
+            placeholders = ", ".join("?" * 20)
+            self._db.executemany(
+                f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows
+            )
+        self._known_chains.update(chains)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def runs(self) -> list[RunInfo]:
+        rows = self._db.execute(
+            "SELECT run_id, command, started_at, finished_at, targets FROM runs ORDER BY run_id"
+        )
+        return [
+            RunInfo(run_id, command, started, finished, tuple(json.loads(targets)))
+            for run_id, command, started, finished, targets in rows
+        ]
+
+    def targets(self, run_ids: Iterable[int] | None = None) -> list[str]:
+        where, params = _run_filter(run_ids)
+        rows = self._db.execute(
+            f"SELECT target, MIN(probe_id) AS first FROM probes {where} GROUP BY target "
+            "ORDER BY first",
+            params,
+        )
+        return [target for target, _ in rows]
+
+    def probes(self, target: str, run_ids: Iterable[int] | None = None) -> Iterator[StoredProbe]:
+        where, params = _run_filter(run_ids)
+        where = (where + " AND" if where else "WHERE") + " target = ?"
+        rows = self._db.execute(
+            f"SELECT probe_id, {PROBE_COLUMNS} FROM probes {where} ORDER BY started_at, probe_id",
+            (*params, target),
+        )
+        for row in rows:
+            values = list(row)
+            values[8] = Outcome(values[8])
+            yield StoredProbe(*values)
+
+    def chain_certificates(self, chain_id: str) -> list[bytes]:
+        rows = self._db.execute(
+            "SELECT c.der FROM chain_certificates AS cc JOIN certificates AS c USING (sha256) "
+            "WHERE cc.chain_id = ? ORDER BY cc.position",
+            (chain_id,),
+        )
+        return [der for (der,) in rows]
+
+    def certificate(self, sha256: str) -> bytes | None:
+        row = self._db.execute("SELECT der FROM certificates WHERE sha256 = ?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def find_chains(self, prefix: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT chain_id FROM chains WHERE chain_id LIKE ? ORDER BY chain_id",
+            (prefix.lower() + "%",),
+        )
+        return [chain_id for (chain_id,) in rows]
+
+
+def _run_filter(run_ids: Iterable[int] | None) -> tuple[str, tuple]:
+    if run_ids is None:
+        return "", ()
+    ids = tuple(int(r) for r in run_ids)
+    if not ids:
+        return "WHERE 0", ()
+    return f"WHERE run_id IN ({', '.join('?' * len(ids))})", ids
