@@ -186,6 +186,9 @@ class Scan:
             task = asyncio.create_task(self._probe(target, address, settings, source))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+            if not interval:
+                # Unpaced lanes take turns, so `--count` is spread over a target's addresses.
+                await asyncio.sleep(0)
 
     async def _probe(self, target, address, settings, source) -> None:
         try:

@@ -1,0 +1,104 @@
+"""Scheduling: rate per address, every address of a name, Ctrl-C keeps what was made."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from certcensus.lab.pool import running_pool
+
+
+def test_rate_spaces_probes_per_address(cli, db, two_chains):
+    with running_pool(two_chains.backends) as pool:
+        result = cli("scan", f"127.0.0.1:{pool.port}", "--rate", "20", "--count", 12, "--db", db, "--json")
+    assert result.json["targets"][0]["ok"] == 12
+    starts = [row[0] for row in sqlite3.connect(db).execute("SELECT started_at FROM probes ORDER BY started_at")]
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= 1 / 20 * 0.8  # paced, allowing for timer granularity
+
+
+def test_duration_bounds_the_run(cli, db, two_chains):
+    with running_pool(two_chains.backends) as pool:
+        result = cli("scan", f"127.0.0.1:{pool.port}", "--rate", "50", "--duration", "1s", "--db", db, "--json")
+    target = result.json["targets"][0]
+    assert target["ok"] >= 10
+    starts = [row[0] for row in sqlite3.connect(db).execute("SELECT started_at FROM probes")]
+    assert max(starts) - min(starts) < 1.0
+
+
+def test_source_ports_are_recorded_and_no_time_wait_is_left(cli, db, two_chains):
+    with running_pool(two_chains.backends) as pool:
+        cli("scan", f"127.0.0.1:{pool.port}", "--rate", "0", "--count", 50, "--db", db)
+    ports = {row[0] for row in sqlite3.connect(db).execute("SELECT source_port FROM probes")}
+    assert len(ports) == 50 and None not in ports
+    if shutil.which("ss"):
+        listing = subprocess.run(["ss", "-tan", "state", "time-wait"], capture_output=True, text=True).stdout
+        lingering = [p for p in ports if f"127.0.0.1:{p} " in listing]
+        assert not lingering  # our side closed with RST (SO_LINGER 0)
+
+
+def _in_private_hosts(hosts_lines: str, command: list[str], tmp_path) -> list[str]:
+    """Run `command` where /etc/hosts says `hosts_lines` (a private mount namespace)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare to give the probe a private /etc/hosts")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n" + hosts_lines)
+    script = f'mount --bind "{hosts}" /etc/hosts && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", script, "sh", *command]
+
+
+def test_every_address_of_a_name_is_probed(tmp_path, db, two_chains):
+    with running_pool([two_chains.old], host="127.0.0.5") as first:
+        with running_pool([two_chains.new], host="127.0.0.6", port=first.port) as second:
+            command = _in_private_hosts(
+                "127.0.0.5 multi.test\n127.0.0.6 multi.test\n",
+                [sys.executable, "-m", "certcensus", "scan", f"multi.test:{first.port}", "--starttls",
+                 "none", "--rate", "0", "--count", "40", "--db", str(db), "--json", "-q"],
+                tmp_path,
+            )
+            result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            served = (sum(first.served.values()), sum(second.served.values()))
+    assert result.returncode == 0, result.stderr
+    (target,) = json.loads(result.stdout)["targets"]
+    assert target["ips"] == {"127.0.0.5": served[0], "127.0.0.6": served[1]}
+    assert sum(served) == 40 and min(served) >= 10
+    by_address = {next(iter(chain["ips"])): chain for chain in target["chains"]}
+    assert set(by_address) == {"127.0.0.5", "127.0.0.6"}  # each address serves its own chain
+
+
+def test_ctrl_c_prints_the_census_so_far_and_keeps_every_probe(db, two_chains):
+    with running_pool(two_chains.backends) as pool:
+        scan = subprocess.Popen(
+            [sys.executable, "-m", "certcensus", "scan", f"127.0.0.1:{pool.port}", "--rate", "40",
+             "--duration", "1h", "--db", str(db), "--json", "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        _wait_for_rows(db, 20)
+        scan.send_signal(signal.SIGINT)
+        out, err = scan.communicate(timeout=60)
+    assert scan.returncode == 0, err
+    assert "interrupted" in err
+    (target,) = json.loads(out)["targets"]
+    stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM probes").fetchone()[0]
+    assert target["probes"] == stored >= 20
+
+
+def _wait_for_rows(db, rows: int, limit: float = 60.0) -> None:
+    """Wait until the store holds `rows` probes (a condition, polled; not a fixed sleep)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if sqlite3.connect(db).execute("SELECT COUNT(*) FROM probes").fetchone()[0] >= rows:
+                return
+        except sqlite3.OperationalError:
+            pass  # the table does not exist yet
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {rows} probes after {limit}s")
