@@ -102,3 +102,25 @@ def _wait_for_rows(db, rows: int, limit: float = 60.0) -> None:
             pass  # the table does not exist yet
         time.sleep(0.05)
     raise AssertionError(f"fewer than {rows} probes after {limit}s")
+
+
+def test_long_runs_re_resolve_and_probe_new_addresses(tmp_path, db, two_chains):
+    with running_pool([two_chains.old], host="127.0.0.5") as first:
+        with running_pool([two_chains.new], host="127.0.0.6", port=first.port):
+            command = _in_private_hosts(
+                "127.0.0.5 rotating.test\n",
+                [sys.executable, "-m", "certcensus", "scan", f"rotating.test:{first.port}",
+                 "--starttls", "none", "--rate", "20", "--duration", "4s", "--resolve-every", "1",
+                 "--db", str(db), "--json", "-q"],
+                tmp_path,
+            )
+            scan = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            _wait_for_rows(db, 5)
+            # DNS rotates: the name now has a second address (same inode, so the mount sees it).
+            with open(tmp_path / "hosts", "r+") as hosts:
+                hosts.seek(0, 2)
+                hosts.write("127.0.0.6 rotating.test\n")
+            out, err = scan.communicate(timeout=60)
+    assert scan.returncode == 0, err
+    (target,) = json.loads(out)["targets"]
+    assert set(target["ips"]) == {"127.0.0.5", "127.0.0.6"}
