@@ -3,7 +3,10 @@
 # Idempotent: only missing packages are installed; `apt-get update` runs only when needed.
 set -euo pipefail
 
+# Extra package names on the command line are installed too (the Makefile passes python3-venv
+# when the interpreter cannot create virtual environments).
 PACKAGES=(
+  "$@"
   openssl          # s_client / s_server / verify: peers the tests compare against
   haproxy          # TCP load balancer in front of backends serving different chains
   nginx-light      # benchmark target and per-SNI / RSA+ECDSA server
