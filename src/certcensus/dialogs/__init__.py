@@ -9,7 +9,10 @@ import importlib
 
 from .base import Dialog, DialogError, DialogOptions, Refusal
 
-_MODULES = ("smtp",)
+_MODULES = (
+    "smtp", "imap", "pop3", "ftp", "ldap", "xmpp", "postgres", "mysql", "nntp", "sieve", "irc",
+    "telnet", "rdp", "mssql",
+)
 
 DIALOGS: dict[str, type[Dialog]] = {}
 
@@ -54,6 +57,22 @@ SCHEMES: dict[str, tuple[int, str | None]] = {
     "sips": (5061, None),
     "dot": (853, None),
     "tls": (443, None),
+    "lmtp": (24, "lmtp"),
+    "imap": (143, "imap"),
+    "pop3": (110, "pop3"),
+    "ftp": (21, "ftp"),
+    "ldap": (389, "ldap"),
+    "xmpp": (5222, "xmpp"),
+    "xmpp-server": (5269, "xmpp-server"),
+    "postgres": (5432, "postgres"),
+    "postgresql": (5432, "postgres"),
+    "mysql": (3306, "mysql"),
+    "nntp": (119, "nntp"),
+    "sieve": (4190, "sieve"),
+    "irc": (6667, "irc"),
+    "telnet": (23, "telnet"),
+    "rdp": (3389, "rdp"),
+    "mssql": (1433, "mssql"),
 }
 
 
