@@ -10,8 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .certinfo import CertificateInfo, describe_certificate
+from .coverage import Coverage
 from .outcomes import Outcome
+from .randomness import ProbeSample, TargetAssessment, assess_target
 from .store.base import Store, StoredProbe
+from .strata import StratumCount, count_strata, where_seen
+from .targets import is_ip_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class ChainCount:
     last_seen: float = 0.0
     ips: Counter = field(default_factory=Counter)
     differences: list[CertificateChange] = field(default_factory=list)  # vs the most common
+    seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
+    trust: dict | None = None  # {"<store>": {"lenient": {...}, "strict": {...}}} when judged
 
     @property
     def ders(self) -> list[bytes]:
@@ -54,6 +60,28 @@ class TargetCensus:
     first_probe: float | None = None
     last_probe: float | None = None
     observations: list[StoredProbe] = field(default_factory=list, repr=False)
+    strata: list[StratumCount] = field(default_factory=list)
+    assessment: TargetAssessment | None = None
+    missing_cas: dict | None = None  # store name -> what it lacks, when judged
+
+    @property
+    def server_name(self) -> str | None:
+        """The name a client would check the certificate against: the SNI sent, else the host."""
+        for probe in self.observations:
+            if probe.sni:
+                return probe.sni
+        return None if is_ip_address(self.host) else self.host
+
+    @property
+    def coverage(self) -> Coverage | None:
+        return self.assessment.coverage if self.assessment else None
+
+    def coverage_sentence(self) -> str:
+        if self.coverage is None:
+            return ""
+        addresses = [ip for ip in self.ips if ip]
+        where = f"connections to {addresses[0]}" if len(addresses) == 1 else f"connections to {self.target}"
+        return self.coverage.sentence(where)
 
     def share_of(self, chain_id: str) -> float:
         for chain in self.chains:
@@ -83,15 +111,19 @@ class Census:
 
 
 def build_census(
-    store: Store, targets: Iterable[str] | None = None, run_ids: Iterable[int] | None = None
+    store: Store,
+    targets: Iterable[str] | None = None,
+    run_ids: Iterable[int] | None = None,
+    confidence: float = 0.99,
 ) -> Census:
-    """Count chains per target over `run_ids` (None: every run) for `targets` (None: all)."""
+    """Count chains per target over `run_ids` (None: every run) for `targets` (None: all), and
+    say how sure the count is at `confidence`."""
     run_list = list(run_ids) if run_ids is not None else None
     names = list(targets) if targets is not None else store.targets(run_list)
-    return Census([_census_of(store, name, run_list) for name in names], run_list)
+    return Census([_census_of(store, name, run_list, confidence) for name in names], run_list)
 
 
-def _census_of(store: Store, name: str, run_ids: list[int] | None) -> TargetCensus:
+def _census_of(store: Store, name: str, run_ids: list[int] | None, confidence: float) -> TargetCensus:
     census: TargetCensus | None = None
     by_chain: dict[str, ChainCount] = {}
     for probe in store.probes(name, run_ids):
@@ -126,7 +158,25 @@ def _census_of(store: Store, name: str, run_ids: list[int] | None) -> TargetCens
         reference = census.chains[0]
         for chain in census.chains[1:]:
             chain.differences = compare_chains(reference.certificates, chain.certificates)
+    census.strata = count_strata(census.observations)
+    for chain in census.chains:
+        chain.seen_only = where_seen(chain.chain_id, census.strata)
+    census.assessment = assess_target(_samples(census.observations), confidence)
     return census
+
+
+def _samples(observations: list[StoredProbe]) -> list[ProbeSample]:
+    return [
+        ProbeSample(
+            destination=(p.address, p.sni, p.profile),
+            chain_id=p.chain_id,
+            source_address=p.source_address,
+            source_port=p.source_port,
+            time=p.started_at,
+        )
+        for p in observations
+        if p.outcome is Outcome.OK and p.chain_id
+    ]
 
 
 def compare_chains(

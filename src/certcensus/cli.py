@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from . import __version__
+from .cli_trust import export, trust
 from .commands_scan import demo, report, scan
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -34,6 +35,8 @@ def main_group() -> None:
 main_group.add_command(scan)
 main_group.add_command(report)
 main_group.add_command(demo)
+main_group.add_command(trust)
+main_group.add_command(export)
 
 
 def main(argv: list[str] | None = None) -> None:

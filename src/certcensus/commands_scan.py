@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import signal
 import sys
@@ -18,12 +19,14 @@ from .output.console import make_console, print_census
 from .output.json_output import census_to_json
 from .output.pemfiles import save_chains_as_pem
 from .probe import ProbeSettings
-from .profiles import client_context
+from .profile_worker import WorkerProber
+from .profiles import PROFILES, client_context, parse_profiles
 from .scheduler import DEFAULT_RESOLVE_EVERY, Scan, ScanPlan, ScanResult
 from .store.sqlite import StoreError, open_store
 from .targets import Target, TargetError, parse_target
 
-DEFAULT_COUNT = 100
+DEFAULT_CONFIDENCE = 0.99
+DEFAULT_MIN_SHARE = 0.01
 
 
 class UsageFailure(click.ClickException):
@@ -47,6 +50,45 @@ def _starttls_choices() -> list[str]:
     return ["auto", "none", *sorted(DIALOGS)]
 
 
+def trust_options(function):
+    """--trust-store and friends, for commands that judge the census they print."""
+    options = [
+        click.option("--trust-store", "trust_stores", multiple=True, metavar="[NAME=]SPEC",
+                     help="Judge each chain against this store: PEM bundle, directory, .p7b, "
+                          "Java keystore, 'system' or 'mozilla'. Repeatable."),
+        click.option("--store-password", default="changeit", show_default=True,
+                     help="Password of Java keystores."),
+        click.option("--offline", is_flag=True, help="Do not fetch AIA caIssuers (cache only)."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="CA pool and AIA cache (default: the user cache directory)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@dataclasses.dataclass(frozen=True)
+class TrustRequest:
+    stores: tuple[str, ...] = ()
+    password: str = "changeit"
+    offline: bool = False
+    cache_dir: str | None = None
+
+
+def judge(census: Census, request: TrustRequest | None) -> None:
+    """Add trust verdicts and missing CAs to `census` when stores were named."""
+    if not request or not request.stores:
+        return
+    from .cli_trust import cache_directory, load_stores
+    from .trust import AIAFetcher, CAPool
+    from .trust.census_trust import judge_census
+
+    stores = load_stores(request.stores, request.password)
+    cache = cache_directory(request.cache_dir)
+    judge_census(census, stores, pool=CAPool(cache / "ca-pool"),
+                 fetcher=AIAFetcher(cache / "aia", offline=request.offline))  # fmt: skip
+
+
 def db_option(function):
     return click.option(
         "--db",
@@ -66,7 +108,7 @@ def db_option(function):
 @click.option("--ip", "ip_mode", default="all", show_default=True, metavar="all|first|ADDR",
               help="Probe every resolved address, the first one, or this address.")
 @click.option("--count", type=click.IntRange(min=1), default=None,
-              help=f"Probes per target (default {DEFAULT_COUNT} unless --duration is given).")
+              help="Probes per target (a cap when stopping when sure).")
 @click.option("--duration", default=None, metavar="TIME", help="Probe for this long: 30s, 10m, 2h.")
 @click.option("--rate", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Probes per second per address; 0 = as fast as possible.")
@@ -78,41 +120,81 @@ def db_option(function):
 @click.option("--no-sni", is_flag=True, help="Send no server name.")
 @click.option("--source-address", default=None, metavar="A,B,...",
               help="Local addresses to probe from, used in turn.")
+@click.option("--profile", "profile_list", default="default", show_default=True,
+              metavar="P,P,...|all",
+              help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa, or all.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999999), default=None,
+              help="Stop when sure: the confidence of the coverage statement [default: 0.99].")
+@click.option("--min-share", type=click.FloatRange(0.0001, 0.5), default=None,
+              help="Stop when sure: no chain with at least this share may be missed [default: 0.01].")
+@click.option("--spread", default=None, metavar="TIME",
+              help="Space each stratum's probes evenly over this period (e.g. 10m) instead of bursting.")
 @click.option("--resolve-every", type=click.FloatRange(min=1), default=DEFAULT_RESOLVE_EVERY,
               show_default=True, help="Re-resolve names this often (seconds) on --duration runs.")
 @db_option
+@trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
 @click.option("--save-pem", type=click.Path(file_okay=False), default=None,
               help="Write each distinct chain to DIR/<chain id>.pem.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, rate, concurrency,
-         timeout, sni, no_sni, source_address, resolve_every, db_path, as_json, save_pem, quiet):
+         timeout, sni, no_sni, source_address, profile_list, confidence, min_share, spread,
+         resolve_every, db_path, trust_stores, store_password, offline, cache_dir, as_json,
+         save_pem, quiet):
     """Probe TARGETS again and again and count every chain they present.
 
     A target is host, host:port, [v6addr]:port or a URL (smtp://, submission://, smtps://,
-    https://, imaps://, pop3s://, ldaps://, ...). Ports 25 and 587 mean SMTP STARTTLS.
-    """  # noqa: D301
+    https://, imaps://, pop3s://, ldaps://, imap://, ldap://, xmpp://, postgres://, ...).
+    Well-known ports pick their STARTTLS protocol (25 and 587: SMTP; 143: IMAP; ...).
+
+    \b
+    Without --count or --duration, scan stops when sure: it probes each stratum (address,
+    profile) until, with --confidence, no chain served on --min-share or more of connections
+    can have been missed.
+    """
     parsed = _parse_targets(targets, starttls)
     seconds = parse_duration(duration)
-    if count is None and seconds is None:
-        count = DEFAULT_COUNT
+    try:
+        profiles = parse_profiles(profile_list)
+    except ValueError as error:
+        raise UsageFailure(str(error)) from None
+    stop_when_sure = None
+    if (count is None and seconds is None) or confidence is not None or min_share is not None:
+        stop_when_sure = (min_share or DEFAULT_MIN_SHARE, confidence or DEFAULT_CONFIDENCE)
     sources = [a.strip() for a in source_address.split(",")] if source_address else []
     settings = {
-        target.name: ProbeSettings(
-            context=client_context(),
+        (target.name, profile): ProbeSettings(
+            context=client_context(profile),
             timeout=timeout,
-            sni=None if no_sni else (sni or (None if target.is_address else target.host)),
+            sni=server_name(target, profile, sni, no_sni),
             dialog_options=DialogOptions(host=target.host, ehlo_name=ehlo_name,
                                          xmpp_domain=xmpp_domain),
+            profile=profile,
         )
         for target in parsed
+        for profile in profiles
     }  # fmt: skip
     plan = ScanPlan(
         targets=parsed, settings=settings, count=count, duration=seconds, rate=rate,
         concurrency=concurrency, ip_mode=ip_mode, resolve_every=resolve_every,
-        source_addresses=sources,
+        source_addresses=sources, profiles=profiles, stop_when_sure=stop_when_sure,
+        spread=parse_duration(spread),
     )  # fmt: skip
-    sys.exit(run_scan_and_print(plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet))
+    trust = TrustRequest(trust_stores, store_password, offline, cache_dir)
+    if trust_stores:
+        judge(Census([]), trust)  # load the stores now: a bad one fails before any probe
+    sys.exit(run_scan_and_print(
+        plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet,
+        confidence=confidence or DEFAULT_CONFIDENCE, trust=trust,
+    ))  # fmt: skip
+
+
+def server_name(target: Target, profile: str, sni: str | None, no_sni: bool) -> str | None:
+    """The SNI a probe sends: none for --no-sni or the no-sni profile, else --sni or the host
+    name (never an IP address: RFC 6066 section 3 forbids literal addresses in SNI)."""
+    if no_sni or not PROFILES[profile].send_sni:
+        return None
+    return sni or (None if target.is_address else target.host)
 
 
 def _parse_targets(texts, starttls: str) -> list[Target]:
@@ -127,7 +209,8 @@ def _parse_targets(texts, starttls: str) -> list[Target]:
 
 
 def run_scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: bool,
-                       command: str = "scan") -> int:
+                       command: str = "scan", confidence: float = DEFAULT_CONFIDENCE,
+                       trust: TrustRequest | None = None) -> int:
     """Run the scan into the store, print the census of this run; return the exit status."""
     err = make_console(stderr=True)
     store = _open(db_path)
@@ -135,7 +218,8 @@ def run_scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quie
         run_id = store.start_run(command, [t.name for t in plan.targets])
         result = _run_with_progress(plan, store, run_id, show=not quiet and err.is_terminal)
         store.finish_run(run_id)
-        census = build_census(store, [t.name for t in plan.targets], [run_id])
+        census = build_census(store, [t.name for t in plan.targets], [run_id], confidence=confidence)
+        judge(census, trust)
         for name, message in result.resolution_errors.items():
             err.print(f"certcensus: error: {message}", style="red", markup=False, highlight=False)
         if result.interrupted:
@@ -147,7 +231,7 @@ def run_scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quie
 
 
 def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> ScanResult:
-    total = plan.count * len(plan.targets) if plan.count else None
+    total = plan.count * len(plan.targets) if plan.count and not plan.stop_when_sure else None
     progress = Progress(
         TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[chains]} chains"), TimeElapsedColumn(),
@@ -163,6 +247,7 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> Sca
         progress.update(task, advance=1, chains=len(seen))
 
     async def go() -> ScanResult:
+        workers = await start_profile_workers(plan)
         scan = Scan(plan, store, run_id, on_observation)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, scan.interrupt)
@@ -172,9 +257,27 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> Sca
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
+            for worker in workers:
+                await worker.close()
 
     with progress:
         return asyncio.run(go())
+
+
+async def start_profile_workers(plan: ScanPlan) -> list[WorkerProber]:
+    """Start a worker process for each profile that needs its own OpenSSL configuration and
+    route that profile's probes to it."""
+    workers = []
+    for profile in plan.profiles:
+        if not PROFILES[profile].needs_worker:
+            continue
+        worker = WorkerProber(profile)
+        await worker.start()
+        workers.append(worker)
+        for key, settings in plan.settings.items():
+            if settings.profile == profile:
+                plan.settings[key] = dataclasses.replace(settings, runner=worker.probe)
+    return workers
 
 
 def _open(db_path):
@@ -199,10 +302,14 @@ def _emit(census: Census, store, *, as_json: bool, save_pem) -> None:
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--run", "run_ids", type=int, multiple=True, help="Only this run id (repeatable).")
 @click.option("--all-runs", is_flag=True, help="Count every run in the store, not the latest.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999999), default=DEFAULT_CONFIDENCE,
+              show_default=True, help="Confidence of the coverage statement.")
+@trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
 @click.option("--save-pem", type=click.Path(file_okay=False), default=None,
               help="Write each distinct chain to DIR/<chain id>.pem.")
-def report(db_path, targets, run_ids, all_runs, as_json, save_pem):
+def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
+           cache_dir, as_json, save_pem):
     """Print the census again from the store (by default each target's latest run)."""
     store = _open(db_path)
     with store:
@@ -213,7 +320,8 @@ def report(db_path, targets, run_ids, all_runs, as_json, save_pem):
             runs = None
         else:
             runs = store.latest_run_ids(names)
-        census = build_census(store, names, runs)
+        census = build_census(store, names, runs, confidence=confidence)
+        judge(census, TrustRequest(trust_stores, store_password, offline, cache_dir))
         if not census.targets:
             raise UsageFailure("no probes in the store for that selection (run `certcensus scan` first)")
         _emit(census, store, as_json=as_json, save_pem=save_pem)

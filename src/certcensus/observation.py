@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 from .chain import chain_fingerprint
@@ -33,3 +34,18 @@ class Observation:
     @property
     def chain_id(self) -> str | None:
         return chain_fingerprint(self.chain) if self.chain else None
+
+
+def observation_to_wire(observation: Observation) -> dict:
+    """A JSON-safe dict (certificates in base64), for worker processes and merges."""
+    data = {name: getattr(observation, name) for name in Observation.__dataclass_fields__}
+    data["outcome"] = str(observation.outcome)
+    data["chain"] = [base64.b64encode(der).decode("ascii") for der in observation.chain]
+    return data
+
+
+def observation_from_wire(data: dict) -> Observation:
+    values = dict(data)
+    values["outcome"] = Outcome(values["outcome"])
+    values["chain"] = tuple(base64.b64decode(item) for item in values.get("chain", ()))
+    return Observation(**values)

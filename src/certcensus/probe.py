@@ -15,6 +15,7 @@ import socket
 import ssl
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .dialogs import Dialog, DialogError, DialogOptions, dialog_class
@@ -37,6 +38,8 @@ class ProbeSettings:
     sni: str | None = None
     dialog_options: DialogOptions | None = None
     profile: str = "default"
+    # Who makes the probe: None means `probe_once` here; a profile worker's `probe` otherwise.
+    runner: Callable[..., Awaitable[Observation]] | None = None
 
 
 class _PhaseTimeout(Exception):

@@ -1,26 +1,98 @@
-"""ClientHello profiles: the TLS client settings a probe offers.
+"""ClientHello profiles: what a probe offers, since what a server sends depends on who asks.
 
 `default` offers everything OpenSSL can still speak (TLS 1.0 to 1.3, every cipher, security
 level 0), so an old or odd server still hands over its chain: we are observing, not judging.
-Verification is off here on purpose; trust is decided later, in analysis, against stores the
-user names.
+Verification is off on purpose; trust is decided later, in analysis.
+
+`rsa` and `ecdsa` must steer the server's certificate choice in TLS 1.3 too, where cipher
+suites say nothing about the key type: only the `signature_algorithms` extension does. The
+stdlib cannot set it per context (no SSL_CTX_set1_sigalgs binding), but OpenSSL applies a
+`SignatureAlgorithms` line from its configuration file to every context a process creates. So
+those profiles run in a worker process started with OPENSSL_CONF pointing at a generated
+configuration (see `profile_worker.py`); the rest run in the main process.
 """
 
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 
-PROFILES = ("default",)
+ALL_CIPHERS = "ALL:@SECLEVEL=0"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    description: str
+    send_sni: bool = True
+    minimum_version: ssl.TLSVersion = ssl.TLSVersion.MINIMUM_SUPPORTED
+    maximum_version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
+    ciphers: str = ALL_CIPHERS  # TLS 1.2 and below (OpenSSL cipher string)
+    signature_algorithms: str | None = None  # None: OpenSSL's defaults; else needs a worker
+
+    @property
+    def needs_worker(self) -> bool:
+        return self.signature_algorithms is not None
+
+    def openssl_config(self) -> str:
+        """An OpenSSL configuration that imposes this profile's signature algorithms."""
+        return (
+            "openssl_conf = openssl_init\n"
+            "[openssl_init]\nssl_conf = ssl_section\n"
+            "[ssl_section]\nsystem_default = certcensus_profile\n"
+            f"[certcensus_profile]\nSignatureAlgorithms = {self.signature_algorithms}\n"
+        )
+
+
+# RFC 8446 section 4.2.3 names; OpenSSL spells them "RSA-PSS+SHA256" or "rsa_pss_rsae_sha256".
+_RSA_SIGNATURES = "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1"
+_ECDSA_SIGNATURES = "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1"
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile("default", "every version and cipher OpenSSL can speak, with SNI"),
+        Profile("no-sni", "as default, without a server name", send_sni=False),
+        Profile("tls1.2", "TLS 1.2 at most", maximum_version=ssl.TLSVersion.TLSv1_2),
+        Profile("tls1.3", "TLS 1.3 only", minimum_version=ssl.TLSVersion.TLSv1_3),
+        Profile(
+            "rsa",
+            "RSA certificates only: aRSA suites, RSA signature algorithms",
+            ciphers="aRSA:@SECLEVEL=0",
+            signature_algorithms=_RSA_SIGNATURES,
+        ),
+        Profile(
+            "ecdsa",
+            "ECDSA certificates only: aECDSA suites, ECDSA signature algorithms",
+            ciphers="aECDSA:@SECLEVEL=0",
+            signature_algorithms=_ECDSA_SIGNATURES,
+        ),
+    )
+}
+
+
+def parse_profiles(text: str) -> list[str]:
+    """`default,no-sni` or `all` -> profile names, validated, in order, without repeats."""
+    names = list(PROFILES) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PROFILES]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown profile {', '.join(unknown) or repr(text)} (known: {', '.join(PROFILES)}, all)"
+        )
+    return list(dict.fromkeys(names))
 
 
 def client_context(profile: str = "default") -> ssl.SSLContext:
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    try:
+        settings = PROFILES[profile]
+    except KeyError:
+        raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})") from None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    context.set_ciphers("ALL:@SECLEVEL=0")
+    context.set_ciphers(settings.ciphers)
+    context.minimum_version = settings.minimum_version
+    context.maximum_version = settings.maximum_version
     # We never pass a session to wrap_bio, so nothing is resumed; asking for no ticket also
     # spares the server the work of minting one per probe.
     context.options |= ssl.OP_NO_TICKET

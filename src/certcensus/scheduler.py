@@ -1,9 +1,12 @@
-"""Runs probes: how many, how fast, against which addresses, until when.
+"""Runs probes: how many, how fast, against which addresses and profiles, until when.
 
-Each (target, address) pair is a lane paced at `rate` probes per second; a global semaphore caps
-probes in flight; a target's budget (`count` probes and/or a deadline) is shared by its lanes,
-so `--count N` means N probes per target spread over its addresses. Names are re-resolved
-periodically so DNS rotation brings new lanes.
+Each (target, address, profile) triple is a lane, and a lane is a stratum of the census. Lanes
+are paced at `rate` probes per second per address (or spread evenly over `spread` seconds); a
+global semaphore caps probes in flight. A target's budget (`count` probes and/or a deadline) is
+shared by its lanes, so `--count N` means N probes per target spread over its strata. In
+"stop when sure" mode each lane also has a goal, the successful probes after which the coverage
+bound holds for it, and stops there. Names are re-resolved periodically so DNS rotation brings
+new lanes.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .coverage import probes_needed
 from .observation import Observation
 from .outcomes import Outcome
 from .probe import ProbeSettings, probe_once
@@ -26,17 +30,49 @@ from .targets import Target
 DEFAULT_RESOLVE_EVERY = 60.0
 
 
+# A lane whose probes all fail gives up after this many, rather than chasing a goal it cannot
+# reach; its failures are in the census.
+GIVE_UP_AFTER_FAILURES = 20
+
+
 @dataclass
 class ScanPlan:
     targets: list[Target]
-    settings: dict[str, ProbeSettings]  # by target name
-    count: int | None = 100
+    settings: dict[tuple[str, str], ProbeSettings]  # by (target name, profile)
+    count: int | None = 100  # per target; a cap when stopping when sure
     duration: float | None = None
     rate: float = 5.0  # per address; 0 = unlimited
     concurrency: int = 64
     ip_mode: str = "all"
     resolve_every: float = DEFAULT_RESOLVE_EVERY
     source_addresses: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=lambda: ["default"])
+    # "Stop when sure": (min_share, confidence). Each stratum is probed until no chain with at
+    # least min_share can have been missed, at the confidence that makes the target's
+    # statement (the worst of its strata, Bonferroni-corrected) hold at `confidence`.
+    stop_when_sure: tuple[float, float] | None = None
+    spread: float | None = None  # seconds over which to space each lane's probes
+
+    def settings_for(self, target: Target, profile: str) -> ProbeSettings:
+        return self.settings[(target.name, profile)]
+
+
+class _LaneGoal:
+    """Successful probes a lane still needs (stop-when-sure mode); counts failures too."""
+
+    def __init__(self, needed: int | None):
+        self.needed = needed
+        self.ok = 0
+        self.failed = 0
+        self.in_flight = 0
+        self.changed = asyncio.Event()  # set whenever a probe of this lane ends
+
+    def wants_more(self) -> bool:
+        if self.needed is None:
+            return True
+        if self.ok == 0 and self.failed >= GIVE_UP_AFTER_FAILURES:
+            return False
+        return self.ok + self.in_flight < self.needed and self.failed < 2 * self.needed
 
 
 class _Budget:
@@ -139,7 +175,8 @@ class Scan:
             )  # fmt: skip
             return
         self.result.addresses[target.name] = list(addresses)
-        lanes = [asyncio.create_task(self._lane(target, a, budget)) for a in addresses]
+        lanes = [self._start_lanes(target, a, budget) for a in addresses]
+        lanes = [lane for group in lanes for lane in group]
         watcher = None
         if not target.is_address and self.plan.ip_mode == "all" and budget.deadline is not None:
             watcher = asyncio.create_task(self._reresolve(target, budget, addresses, lanes))
@@ -165,34 +202,66 @@ class Scan:
                 if address not in addresses:
                     addresses.append(address)
                     self.result.addresses[target.name].append(address)
-                    lanes.append(asyncio.create_task(self._lane(target, address, budget)))
+                    lanes.extend(self._start_lanes(target, address, budget))
 
-    async def _lane(self, target: Target, address: str, budget: _Budget) -> None:
+    def _start_lanes(self, target: Target, address: str, budget: _Budget) -> list[asyncio.Task]:
+        return [
+            asyncio.create_task(self._lane(target, address, profile, budget))
+            for profile in self.plan.profiles
+        ]
+
+    def _goal_per_lane(self, target: Target) -> int | None:
+        if not self.plan.stop_when_sure:
+            return None
+        min_share, confidence = self.plan.stop_when_sure
+        sources = max(1, len(self.plan.source_addresses))
+        strata = len(self.result.addresses.get(target.name, ())) * len(self.plan.profiles) * sources
+        per_stratum = probes_needed(min_share, 1.0 - (1.0 - confidence) / max(1, strata))
+        return per_stratum * sources  # a lane cycles through the source addresses
+
+    def _interval(self, goal: int | None) -> float:
+        if self.plan.spread:
+            return self.plan.spread / (goal or self.plan.count or 1)
+        # --rate is per address: the address's profiles share it.
+        return 1.0 / self.plan.rate * len(self.plan.profiles) if self.plan.rate > 0 else 0.0
+
+    async def _lane(self, target: Target, address: str, profile: str, budget: _Budget) -> None:
         loop = asyncio.get_running_loop()
-        interval = 1.0 / self.plan.rate if self.plan.rate > 0 else 0.0
+        goal = _LaneGoal(self._goal_per_lane(target))
+        interval = self._interval(goal.needed)
         next_start = loop.time()
-        settings = self.plan.settings[target.name]
+        settings = self.plan.settings_for(target, profile)
         while not self.stop.is_set():
+            if not goal.wants_more():
+                if not goal.in_flight:
+                    return
+                goal.changed.clear()  # probes in flight may fail: wait for them, then decide
+                await goal.changed.wait()
+                continue
             if interval:
                 delay = next_start - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 next_start = max(next_start + interval, loop.time())
             await self._slots.acquire()
-            if self.stop.is_set() or not budget.take():
+            if self.stop.is_set() or not goal.wants_more() or not budget.take():
                 self._slots.release()
-                return
+                if goal.wants_more() or self.stop.is_set():
+                    return
+                continue
             source = next(self._sources) if self._sources else None
-            task = asyncio.create_task(self._probe(target, address, settings, source))
+            goal.in_flight += 1
+            task = asyncio.create_task(self._probe(target, address, settings, source, goal))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             if not interval:
                 # Unpaced lanes take turns, so `--count` is spread over a target's addresses.
                 await asyncio.sleep(0)
 
-    async def _probe(self, target, address, settings, source) -> None:
+    async def _probe(self, target, address, settings, source, goal: _LaneGoal) -> None:
+        runner = settings.runner or probe_once
         try:
-            observation = await probe_once(target, address, settings, source)
+            observation = await runner(target, address, settings, source)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - a bug in one probe must not end the run
@@ -203,6 +272,12 @@ class Scan:
             )  # fmt: skip
         finally:
             self._slots.release()
+            goal.in_flight -= 1
+        if observation.outcome is Outcome.OK:
+            goal.ok += 1
+        else:
+            goal.failed += 1
+        goal.changed.set()
         self._record(observation)
 
     def _record(self, observation: Observation) -> None:

@@ -17,9 +17,11 @@ PIPE_WIDTH = 160
 
 def make_console(stderr: bool = False) -> Console:
     """A console that wraps to the terminal, or to PIPE_WIDTH when not writing to one."""
-    console = Console(stderr=stderr, highlight=False)
+    # Certificate subjects are data: never read "[...]" as markup or ":cd:" as an emoji.
+    options = {"stderr": stderr, "highlight": False, "markup": False, "emoji": False}
+    console = Console(**options)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, width=PIPE_WIDTH)
+        console = Console(**options, width=PIPE_WIDTH, soft_wrap=True)
     return console
 
 
@@ -68,7 +70,13 @@ def print_target(target: TargetCensus, console: Console) -> None:
     console.print(table)
     for number, chain in enumerate(target.chains, 1):
         _print_chain(number, chain, target, console)
+    _print_missing(target, console)
     _print_errors(target, console)
+    sentence = target.coverage_sentence()
+    if sentence:
+        console.print(f"\n  {sentence}", style="bold" if target.coverage.applicable else "yellow")
+        if target.coverage.applicable and len(target.strata) > 1:
+            console.print(f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim")
     console.print()
 
 
@@ -85,6 +93,17 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
     if chain.differences:
         parts = [describe_change(change) for change in chain.differences]
         console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
+    for statement in chain.seen_only:
+        console.print(f"    seen {statement}", style="magenta")
+    for store, modes in (chain.trust or {}).items():
+        for mode in ("lenient", "strict"):
+            verdict = modes[mode]
+            words = "trusted" if verdict["trusted"] else "NOT trusted"
+            detail = verdict.get("detail") or verdict.get("reason", "")
+            console.print(
+                f"    {store} ({mode}): {words}" + (f": {detail}" if not verdict["trusted"] else ""),
+                style="green" if verdict["trusted"] else "red",
+            )
 
 
 def describe_change(change) -> str:
@@ -113,6 +132,20 @@ def _print_certificate(position: int, info: CertificateInfo, console: Console) -
         style="dim",
     )
     console.print(f"      sha256 {info.sha256}", style="dim")
+
+
+def _print_missing(target: TargetCensus, console: Console) -> None:
+    for store, missing in (target.missing_cas or {}).items():
+        if not missing["certificates"] and not missing["unfixable"]:
+            console.print(f"\n  {store} already trusts every chain served.", style="green")
+            continue
+        if missing["certificates"]:
+            console.print(f"\n  To trust every chain, add to {store}:", style="bold")
+            for cert in missing["certificates"]:
+                kind = "root" if cert["root"] else "intermediate"
+                console.print(f"    {kind}: {cert['subject']}  sha256 {cert['sha256']}")
+        for chain_id, why in missing["unfixable"].items():
+            console.print(f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red")
 
 
 def _print_errors(target: TargetCensus, console: Console) -> None:

@@ -32,6 +32,8 @@ def chain_to_dict(chain: ChainCount) -> dict:
             }
             for change in chain.differences
         ],
+        "seen_only": chain.seen_only,
+        **({"trust": chain.trust} if chain.trust is not None else {}),
     }
 
 
@@ -49,7 +51,29 @@ def target_to_dict(target: TargetCensus) -> dict:
         "first_probe": iso_time(target.first_probe),
         "last_probe": iso_time(target.last_probe),
         "chains": [chain_to_dict(chain) for chain in target.chains],
+        "strata": [
+            {
+                "address": stratum.key.address,
+                "sni": stratum.key.sni,
+                "profile": stratum.key.profile,
+                "source_address": stratum.key.source_address,
+                "probes": stratum.probes,
+                "ok": stratum.ok,
+                "chains": dict(stratum.chains.most_common()),
+            }
+            for stratum in target.strata
+        ],
+        **coverage_to_dict(target),
+        **({"missing_cas": target.missing_cas} if target.missing_cas is not None else {}),
     }
+
+
+def coverage_to_dict(target: TargetCensus) -> dict:
+    if target.assessment is None:
+        return {}
+    assessment = target.assessment.to_dict()
+    coverage = {**assessment["coverage"], "sentence": target.coverage_sentence()}
+    return {"coverage": coverage, "coverage_strata": assessment["strata"]}
 
 
 def census_to_dict(census: Census) -> dict:

@@ -1,0 +1,292 @@
+"""How sure is the census: what share of connections could go to a chain we never saw?
+
+Pure arithmetic on the sequence of chain ids a census observed; no I/O. Everything here
+assumes what a random load balancer gives: each successful probe of one *stratum* (one
+address, SNI, ClientHello profile and source address) lands on a chain drawn independently
+from the same fixed distribution. `randomness.py` checks that assumption and, when the
+sequence plainly contradicts it, `assess` there marks the coverage not applicable instead of
+printing a number that would be false.
+
+Three numbers, from strongest guarantee to softest estimate:
+
+* `max_missed_share` (a guarantee): with the stated confidence, no chain served with share
+  >= p went unseen. Proof: at most floor(1/p) chains can each have share >= p; a given one
+  is missed by all N independent probes with probability (1-q)^N <= (1-p)^N; the union
+  bound over them gives P(some such chain missed) <= floor(1/p) (1-p)^N, which we keep
+  <= delta = 1 - confidence. Nothing about the number of chains is assumed.
+* `unseen_mass_upper_bound` (a guarantee): the total share of all unseen chains together.
+* `unseen_mass_estimate` and `estimated_total` (point estimates, no guarantee): Good-Turing
+  and Chao1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+
+# Bisection on log(p) stops when the bracket is this tight relative to p: far finer than the
+# two significant digits a sentence prints, and cheap (about 60 steps).
+_RELATIVE_TOLERANCE = 1e-9
+
+
+def _check_confidence(confidence: float) -> float:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    return 1.0 - confidence
+
+
+def _log_miss_probability_bound(share: float, n_probes: int) -> float:
+    """log of floor(1/p) * (1-p)^N: the union bound on missing some chain of share >= p."""
+    if share >= 1.0:
+        # One chain with all the traffic is missed only if there were no probes at all.
+        return 0.0 if n_probes == 0 else -math.inf
+    # The small epsilon stops 1/0.25 = 3.9999999 from flooring to 3 (which would be unsafe).
+    chains_at_or_above = math.floor(1.0 / share + 1e-12)
+    return math.log(chains_at_or_above) + n_probes * math.log1p(-share)
+
+
+def miss_probability_bound(share: float, n_probes: int) -> float:
+    """floor(1/p) * (1-p)^N: bound on P(some chain with share >= p got no probe)."""
+    return math.exp(_log_miss_probability_bound(share, n_probes))
+
+
+def max_missed_share(n_probes: int, confidence: float) -> float:
+    """Smallest share p such that, with `confidence`, no chain with share >= p was missed.
+
+    Solves floor(1/p) (1-p)^N <= 1 - confidence. The left side never increases with p (both
+    factors are non-increasing), so bisection applies. It jumps down just above each 1/m, so
+    the exact infimum can fail the inequality; we return the upper end of the final bracket,
+    which always satisfies it (the statement printed is then true, never optimistic).
+    """
+    delta = _check_confidence(confidence)
+    if n_probes < 0:
+        raise ValueError(f"n_probes must be >= 0, got {n_probes}")
+    if n_probes == 0:
+        return 1.0  # no probes: nothing is known, not even that one chain exists
+    log_delta = math.log(delta)
+
+    def holds(share: float) -> bool:
+        return _log_miss_probability_bound(share, n_probes) <= log_delta
+
+    low, high = 1e-300, 1.0  # holds(1.0) for any N >= 1; holds(1e-300) for no real N
+    if holds(low):
+        return low
+    while high - low > _RELATIVE_TOLERANCE * high:
+        middle = math.sqrt(low * high)  # bisection in log space: p spans many decades
+        if middle <= low or middle >= high:
+            break
+        if holds(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def probes_needed(min_share: float, confidence: float) -> int:
+    """Smallest N with floor(1/p) (1-p)^N <= 1 - confidence: "stop when sure" for share p.
+
+    After this many random probes, every chain with share >= min_share has been seen with the
+    stated confidence; `max_missed_share(probes_needed(p, c), c) <= p`.
+    """
+    delta = _check_confidence(confidence)
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    if min_share >= 1.0:
+        return 1
+    chains_at_or_above = math.floor(1.0 / min_share + 1e-12)
+    estimate = math.ceil(math.log(delta / chains_at_or_above) / math.log1p(-min_share))
+    n = max(estimate, 1)
+    # The closed form is exact in real arithmetic; nudge for floating-point rounding.
+    log_delta = math.log(delta)
+    while _log_miss_probability_bound(min_share, n) > log_delta:
+        n += 1
+    while n > 1 and _log_miss_probability_bound(min_share, n - 1) <= log_delta:
+        n -= 1
+    return n
+
+
+def good_turing_unseen_mass(singletons: int, n_probes: int) -> float:
+    """Good (1953), credited to Turing: the unseen chains' total share is about f1 / N."""
+    return singletons / n_probes if n_probes else 1.0
+
+
+def unseen_mass_upper_bound(singletons: int, n_probes: int, confidence: float) -> float:
+    """With `confidence`, the unseen chains together get at most this share of connections.
+
+    M0 <= f1/N + (1 + sqrt 2) sqrt(ln(2/delta) / N), assuming N independent identically
+    distributed draws (and nothing about the number of chains). It is the argument of
+    McAllester & Schapire, "On the convergence rate of Good-Turing estimators", COLT 2000,
+    with a sharper concentration step; each half gets delta/2:
+      1. McAllester & Ortiz, "Concentration inequalities for the missing mass and for
+         histogram rule error", JMLR 4 (2003) 895-911: P(M0 >= E[M0] + e) <= exp(-N e^2),
+         so M0 <= E[M0] + sqrt(ln(2/delta)/N).
+      2. E[M0] = sum p_i (1-p_i)^N <= sum p_i (1-p_i)^(N-1) = E[f1/N] (exactly).
+      3. McDiarmid: changing one draw moves f1/N by at most 2/N, so
+         P(E[f1/N] - f1/N >= e) <= exp(-N e^2 / 2), i.e. E[f1/N] <= f1/N + sqrt(2 ln(2/delta)/N).
+    Step 1 is the upper-deviation inequality as stated there (and restated by Berend &
+    Kontorovich, "On the concentration of the missing mass", Electron. Commun. Probab. 18
+    (2013), who sharpen the other tail). We do not use McAllester & Schapire's closed-form
+    constant: the bound above rests only on the two cited inequalities and one identity.
+    The simulation in tests/test_coverage_simulation.py checks it holds at the stated rate.
+    """
+    delta = _check_confidence(confidence)
+    if n_probes == 0:
+        return 1.0
+    slack = (1.0 + math.sqrt(2.0)) * math.sqrt(math.log(2.0 / delta) / n_probes)
+    return min(1.0, singletons / n_probes + slack)
+
+
+def chao1_estimated_total(distinct: int, singletons: int, doubletons: int, n_probes: int) -> float:
+    """Bias-corrected Chao1 estimate of how many distinct chains the service has.
+
+    S_obs + ((N-1)/N) f1 (f1-1) / (2 (f2+1)): Chao (1987), Biometrics 43:783-791, in the
+    bias-corrected form of Chao (2005), "Species estimation and applications", Encyclopedia
+    of Statistical Sciences, as given (Eq. for abundance data, "Chao1 bias-corrected") in
+    Colwell's EstimateS User's Guide. It is a lower-bound-style estimate, not a guarantee.
+    """
+    if n_probes == 0:
+        return float(distinct)
+    return distinct + ((n_probes - 1) / n_probes) * singletons * (singletons - 1) / (2 * (doubletons + 1))
+
+
+def _format_share(share: float) -> str:
+    """A share as a percentage with two significant digits, rounded *up* (a weaker, true claim)."""
+    percent = share * 100.0
+    if percent >= 100.0:
+        return "100%"
+    digits = max(0, 1 - math.floor(math.log10(percent))) if percent > 0 else 2
+    scale = 10.0**digits
+    rounded = math.ceil(percent * scale - 1e-9) / scale
+    if rounded >= 100.0:
+        return "100%"
+    # 0.9994 rounds up to 1.00: print it as 1.0, still two significant digits.
+    digits = min(digits, max(0, 1 - math.floor(math.log10(rounded))))
+    return f"{rounded:.{digits}f}%"
+
+
+def _format_confidence(confidence: float) -> str:
+    return f"{confidence * 100:.10g}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    probes: int  # N: successful probes that returned a chain
+    distinct: int  # K: distinct chains seen
+    singletons: int  # f1: chains seen exactly once
+    doubletons: int  # f2: chains seen exactly twice
+    unseen_mass_estimate: float  # Good-Turing f1/N (estimate)
+    unseen_mass_upper_bound: float  # holds with `confidence`
+    max_missed_share: float  # p: no chain with share >= p missed, with `confidence`
+    confidence: float
+    estimated_total: float  # Chao1 bias-corrected (estimate)
+    applicable: bool = True
+    not_applicable_reason: str | None = None
+    strata: int = 1  # how many strata this statement covers (target-level: all of them)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def marked_not_applicable(self, reason: str) -> Coverage:
+        """The same counts, but the random-choice statement withdrawn, with the reason."""
+        return replace(self, applicable=False, not_applicable_reason=reason)
+
+    def sentence(self, where: str) -> str:
+        """One plain sentence for a human, e.g. for `where` = "connections to 192.0.2.10"."""
+        if not self.applicable:
+            reason = self.not_applicable_reason or "the random-choice assumption does not hold"
+            return (
+                f"No confidence statement for {where}: {reason} ({self.probes} probes, "
+                f"{self.distinct} distinct chain{'s' if self.distinct != 1 else ''} seen)."
+            )
+        scope = "" if self.strata == 1 else f" (in each of the {self.strata} ways we connected)"
+        return (
+            f"With {_format_confidence(self.confidence)} confidence, no chain served on more "
+            f"than {_format_share(self.max_missed_share)} of {where}{scope} was missed "
+            f"(assuming the balancer picks backends at random)."
+        )
+
+
+def coverage_of(chain_ids: Sequence[str], confidence: float = 0.99) -> Coverage:
+    """Coverage of one stratum from its chain ids in probe order (failed probes left out)."""
+    _check_confidence(confidence)
+    counts = Counter(chain_ids)
+    n = sum(counts.values())
+    frequency_of_frequencies = Counter(counts.values())
+    f1, f2 = frequency_of_frequencies.get(1, 0), frequency_of_frequencies.get(2, 0)
+    coverage = Coverage(
+        probes=n,
+        distinct=len(counts),
+        singletons=f1,
+        doubletons=f2,
+        unseen_mass_estimate=good_turing_unseen_mass(f1, n),
+        unseen_mass_upper_bound=unseen_mass_upper_bound(f1, n, confidence),
+        max_missed_share=max_missed_share(n, confidence),
+        confidence=confidence,
+        estimated_total=chao1_estimated_total(len(counts), f1, f2, n),
+    )
+    if n == 0:
+        return coverage.marked_not_applicable("no probe returned a chain")
+    return coverage
+
+
+def chain_ids_by_stratum(records: Iterable[tuple[Hashable, str]]) -> dict[Hashable, list[str]]:
+    """Group (stratum key, chain id) pairs, keeping probe order within each stratum."""
+    grouped: dict[Hashable, list[str]] = {}
+    for key, chain_id in records:
+        grouped.setdefault(key, []).append(chain_id)
+    return grouped
+
+
+def coverage_by_stratum(
+    chain_ids: Mapping[Hashable, Sequence[str]], confidence: float = 0.99
+) -> dict[Hashable, Coverage]:
+    """Per-stratum coverage, each at the full `confidence` (a statement about that stratum)."""
+    return {key: coverage_of(ids, confidence) for key, ids in chain_ids.items()}
+
+
+def describe_stratum(key: Hashable) -> str:
+    """A stratum key for people: ("192.0.2.11", "a.example", None) -> "192.0.2.11, a.example"."""
+    if isinstance(key, tuple):
+        return ", ".join(part for part in map(describe_stratum, key) if part)
+    return "" if key is None else str(key)
+
+
+def target_coverage(
+    chain_ids: Mapping[Hashable, Sequence[str]],
+    confidence: float = 0.99,
+    not_applicable: Mapping[Hashable, str] | None = None,
+) -> Coverage:
+    """One conservative statement for a whole target made of several strata.
+
+    Different strata (addresses, SNIs, profiles, source addresses) may reach different pools,
+    so their probes cannot be pooled into one sample. Instead each stratum's bound is computed
+    at confidence 1 - delta/S (Bonferroni over the S strata that returned chains) and the
+    target reports the worst stratum. By the union bound, P(any stratum missed a chain above
+    its own p) <= S * delta/S = delta, and every stratum's p is <= the reported maximum, so
+    "no chain with share >= p (within any stratum) was missed" holds with `confidence`.
+    Chain counts (distinct, f1, f2, Chao1) are pooled: a chain seen in another stratum is not
+    missing from the target. `not_applicable` maps stratum keys to why randomness failed
+    there; any such stratum withdraws the whole target's statement (its bound is not valid,
+    and the worst stratum would otherwise silently be left out).
+    """
+    delta = _check_confidence(confidence)
+    answered = {key: ids for key, ids in chain_ids.items() if len(ids) > 0}
+    pooled = coverage_of([chain_id for ids in answered.values() for chain_id in ids], confidence)
+    if not answered:
+        return replace(pooled, strata=0)
+    per_stratum_confidence = 1.0 - delta / len(answered)
+    worst = [coverage_of(ids, per_stratum_confidence) for ids in answered.values()]
+    combined = replace(
+        pooled,
+        unseen_mass_estimate=max(c.unseen_mass_estimate for c in worst),
+        unseen_mass_upper_bound=max(c.unseen_mass_upper_bound for c in worst),
+        max_missed_share=max(c.max_missed_share for c in worst),
+        strata=len(answered),
+    )
+    withdrawn = (not_applicable or {}).items()
+    reasons = [f"{describe_stratum(key)}: {why}" for key, why in withdrawn if key in answered]
+    if reasons:
+        return combined.marked_not_applicable("; ".join(reasons))
+    return combined

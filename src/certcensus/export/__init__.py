@@ -1,0 +1,26 @@
+"""Export CA certificates as files and platform kits (see formats.py and kits.py)."""
+
+from .formats import FORMATS, write_certificate_files, write_java_truststore
+from .kits import KITS, write_kit
+from .names import safe_file_stem
+
+ALL_FORMATS = FORMATS + KITS
+
+
+def write_export(certs, directory, fmt: str):
+    """Write `certs` in a plain format or as a platform kit; return the files written."""
+    if fmt in KITS:
+        return write_kit(certs, directory, fmt)
+    return write_certificate_files(certs, directory, fmt)
+
+
+__all__ = [
+    "ALL_FORMATS",
+    "FORMATS",
+    "KITS",
+    "safe_file_stem",
+    "write_certificate_files",
+    "write_export",
+    "write_java_truststore",
+    "write_kit",
+]

@@ -1,0 +1,30 @@
+"""Trust analysis: which stores accept which chains, and what a store lacks.
+
+- stores.py loads trust stores (PEM, directories, PKCS#7, PKCS#12, JKS, system, mozilla);
+- pool.py keeps every CA certificate ever seen; aia.py fetches missing issuers into it;
+- paths.py builds paths leniently, strict.py verifies with the web PKI profile;
+- verdict.py turns both into reasons a user can read; missing.py finds the CAs to add.
+"""
+
+from .aia import AIAFetcher, complete_with_aia
+from .certs import Cert, load_certificates_from_bytes
+from .missing import MissingCAs, missing_cas, observed_cas
+from .pool import CAPool
+from .stores import TrustStore, TrustStoreError, load_trust_store
+from .verdict import Reason, chain_trust_verdicts
+
+__all__ = [
+    "AIAFetcher",
+    "CAPool",
+    "Cert",
+    "MissingCAs",
+    "Reason",
+    "TrustStore",
+    "TrustStoreError",
+    "chain_trust_verdicts",
+    "complete_with_aia",
+    "load_certificates_from_bytes",
+    "load_trust_store",
+    "missing_cas",
+    "observed_cas",
+]
