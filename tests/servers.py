@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -85,4 +86,56 @@ backend pool
 """
     )
     with running([binary, "-db", "-f", str(config)], port):
+        yield port
+
+
+NGINX_SERVER = """
+    server {{
+        listen 127.0.0.1:{port} ssl{default};
+        server_name {name};
+{certificates}
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        location / {{ return 204; }}
+    }}
+"""
+
+
+@contextlib.contextmanager
+def nginx(tmp_path: Path, servers: list[tuple[str, list[tuple[Path, Path]]]]) -> Iterator[int]:
+    """nginx on a free port: `servers` is [(server_name, [(cert file, key file), ...])]; the
+    first is the default server (what a client without SNI gets). Several certificate pairs in
+    one server let nginx pick RSA or ECDSA by what the client offers."""
+    binary = require("nginx")
+    port = free_port()
+    blocks = []
+    for index, (name, pairs) in enumerate(servers):
+        certificates = "\n".join(
+            f"        ssl_certificate {cert};\n        ssl_certificate_key {key};" for cert, key in pairs
+        )
+        blocks.append(NGINX_SERVER.format(port=port, default=" default_server" if index == 0 else "",
+                                          name=name, certificates=certificates))
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    user = "user root;" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(
+        f"""{user}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+{"".join(blocks)}
+}}
+"""
+    )
+    with running([binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")], port):
         yield port
