@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -21,6 +22,14 @@ class CliResult:
     @property
     def json(self):
         return json.loads(self.out)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_user_directories(tmp_path_factory):
+    """Keep the default database and caches of every test out of the user's home."""
+    home = tmp_path_factory.mktemp("home")
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import logging
 import socket
 import ssl
 import struct
+import time
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_weighted_pool_serves_each_chain_in_wire_order_as_often_as_counted(backe
     alpha, beta = backends[0], backends[1]
     weighted = [Backend("alpha", alpha.leaf, alpha.chain, 0.75), Backend("beta", beta.leaf, beta.chain, 0.25)]
     with running_pool(weighted, choice="random", seed=7) as pool:
-        seen = collections.Counter(fetch_chain(pool.address) for _ in range(200))
+        seen = collections.Counter(fetch_chain(pool.address) for _ in range(120))
         served = dict(pool.served)
 
     assert set(seen) == {alpha.wire_ders, beta.wire_ders}
@@ -76,7 +77,7 @@ def test_weighted_pool_serves_each_chain_in_wire_order_as_often_as_counted(backe
     assert alpha.wire_ders == (alpha.leaf.der, alpha.chain[0].der)
     by_name = {name_of(chain, weighted): count for chain, count in seen.items()}
     assert by_name == served
-    assert 0.6 < by_name["alpha"] / 200 < 0.9
+    assert 0.6 < by_name["alpha"] / 120 < 0.9
 
 
 def test_same_seed_gives_the_same_sequence_of_chains(backends):
@@ -114,6 +115,7 @@ def test_source_port_choice_follows_the_client_port(backends):
         def chain_from(port: int = 0) -> tuple[int, str]:
             """(client port, backend name); port 0 lets the kernel pick a free one."""
             raw = socket.socket()
+            raw.settimeout(5)
             raw.bind(("127.0.0.1", port))
             raw.connect(pool.address)
             tls = no_verification().wrap_socket(raw)
@@ -152,21 +154,47 @@ def test_no_client_can_resume_a_session_and_skip_the_certificate(backends, versi
             assert wire_chain(tls) == backends[0].wire_ders
 
 
+def client_hello() -> bytes:
+    """The bytes of a real ClientHello, from a TLS client with nothing but memory behind it."""
+    tls = no_verification().wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO())
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
 def test_clients_that_reset_do_not_disturb_the_pool_or_its_logs(backends, caplog):
     caplog.set_level(logging.WARNING)
     with running_pool(backends[:1]) as pool:
-        for attempt in range(10):
+        for attempt in range(12):
             raw = connect(pool.address)
-            if attempt % 2:  # reset after sending a ClientHello, mid-handshake
-                tls = no_verification().wrap_socket(raw, do_handshake_on_connect=False)
-                tls.setblocking(False)
-                with pytest.raises(ssl.SSLWantReadError):
-                    tls.do_handshake()
-                close_with_reset(tls)
-            else:
-                close_with_reset(raw)
+            if attempt % 3 == 1:
+                raw.sendall(client_hello())  # reset while the server reads the ClientHello
+            elif attempt % 3 == 2:
+                raw.sendall(client_hello())
+                assert raw.recv(1) == b"\x16"  # the server's flight began: reset mid-handshake
+            close_with_reset(raw)
         assert fetch_chain(pool.address) == backends[0].wire_ders
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize("protocol", ["tls", "smtp"])
+def test_stopping_closes_connections_that_clients_left_open(backends, protocol):
+    started = time.monotonic()
+    with running_pool(backends[:1], protocol=protocol, idle_timeout=60) as pool:
+        silent = connect(pool.address)  # never says anything
+        talking = connect(pool.address)
+        if protocol == "tls":
+            talking = no_verification().wrap_socket(talking)  # handshake done, then idle
+        else:
+            assert talking.recv(100).startswith(b"220 ")
+    assert time.monotonic() - started < 30, "stop() waited for the idle timeout"
+    for sock in (silent, talking):
+        with sock:
+            try:
+                while sock.recv(4096):  # an SMTP greeting may come first, then the end
+                    pass
+            except (ConnectionResetError, ssl.SSLError):
+                pass  # an abort may arrive as RST: closed either way
 
 
 class SMTPClient:
@@ -213,6 +241,24 @@ def test_smtp_starttls_completes_and_presents_the_chosen_chain(backends):
         assert client.command("QUIT") == ["221 2.0.0 Bye"]
         tls.close()
         assert pool.served == {"alpha": 1}
+
+
+def test_smtp_sessions_cannot_be_resumed_after_a_clean_quit(backends):
+    context = no_verification()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2  # the version that resumes by session ID
+    with running_pool(backends[:1], protocol="smtp") as pool:
+        session = None
+        for _ in range(2):
+            client = SMTPClient(pool.address)
+            client.reply()
+            client.command("EHLO client.test")
+            client.command("STARTTLS")
+            client.sock = context.wrap_socket(client.sock, session=session)
+            assert not client.sock.session_reused
+            assert wire_chain(client.sock) == backends[0].wire_ders
+            session = client.sock.session
+            assert client.command("QUIT") == ["221 2.0.0 Bye"]
+            client.sock.close()
 
 
 def test_smtp_without_starttls_in_ehlo_but_still_answering_it(backends):
@@ -294,5 +340,5 @@ def test_demo_pool_tells_the_story_of_a_half_rolled_chain(tmp_path):
         for _ in range(2):  # both chains verify once both roots are trusted (IP SAN too)
             fetch_chain(pool.address, context=both_roots, server_hostname="127.0.0.1")
     with running_pool(demo.backends, seed=5) as pool:
-        names = collections.Counter(name_of(fetch_chain(pool.address), demo.backends) for _ in range(150))
-    assert 0.02 < names[new.name] / 150 < 0.16
+        names = collections.Counter(name_of(fetch_chain(pool.address), demo.backends) for _ in range(100))
+    assert 0.02 < names[new.name] / 100 < 0.16

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .certinfo import CertificateInfo, describe_certificate
 from .coverage import Coverage
+from .observation import LEAF_ONLY
 from .outcomes import Outcome
 from .randomness import ProbeSample, TargetAssessment, assess_target
 from .store.base import Store, StoredProbe
@@ -57,6 +58,7 @@ class TargetCensus:
     error_examples: dict[str, str] = field(default_factory=dict)  # class -> one detail line
     chains: list[ChainCount] = field(default_factory=list)  # most common first
     ips: Counter = field(default_factory=Counter)  # probes per address, all outcomes
+    leaf_only: Counter = field(default_factory=Counter)  # ingested leaf-only captures, by leaf
     first_probe: float | None = None
     last_probe: float | None = None
     observations: list[StoredProbe] = field(default_factory=list, repr=False)
@@ -134,6 +136,9 @@ def _census_of(store: Store, name: str, run_ids: list[int] | None, confidence: f
         census.ips[probe.address] += 1
         census.first_probe = census.first_probe or probe.started_at
         census.last_probe = probe.started_at
+        if probe.detail == LEAF_ONLY and probe.chain_id:
+            census.leaf_only[store.chain_certificates(probe.chain_id)[0]] += 1
+            continue
         if probe.outcome is not Outcome.OK or probe.chain_id is None:
             census.errors[str(probe.outcome)] += 1
             census.error_examples.setdefault(str(probe.outcome), probe.detail)
@@ -175,7 +180,7 @@ def _samples(observations: list[StoredProbe]) -> list[ProbeSample]:
             time=p.started_at,
         )
         for p in observations
-        if p.outcome is Outcome.OK and p.chain_id
+        if p.outcome is Outcome.OK and p.chain_id and p.detail != LEAF_ONLY
     ]
 
 

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from . import __version__
+from .cli_ingest import diff, ingest
 from .cli_trust import export, trust
 from .commands_scan import demo, report, scan
 
@@ -37,6 +38,8 @@ main_group.add_command(report)
 main_group.add_command(demo)
 main_group.add_command(trust)
 main_group.add_command(export)
+main_group.add_command(ingest)
+main_group.add_command(diff)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,11 @@ from .chain import chain_fingerprint
 from .outcomes import Outcome
 
 
+# `detail` of an ingested capture that holds only the leaf (`s_client` without -showcerts):
+# the census counts it by leaf, apart from chains, since the rest of its chain is unknown.
+LEAF_ONLY = "leaf-only"
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     target: str  # canonical target name, e.g. "mail.example.com:25"

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .observation import LEAF_ONLY
 from .outcomes import Outcome
 from .store.base import StoredProbe
 
@@ -54,7 +55,7 @@ def count_strata(probes: Iterable[StoredProbe]) -> list[StratumCount]:
         key = stratum_of(probe)
         count = strata.setdefault(key, StratumCount(key))
         count.probes += 1
-        if probe.outcome is Outcome.OK and probe.chain_id:
+        if probe.outcome is Outcome.OK and probe.chain_id and probe.detail != LEAF_ONLY:
             count.ok += 1
             count.chains[probe.chain_id] += 1
     return list(strata.values())

@@ -3,81 +3,28 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
-from certcensus.chain import chain_fingerprint
+from certcensus.observation import Observation
 from certcensus.outcomes import Outcome
-from certcensus.store.base import RunInfo, Store, StoredProbe
+from certcensus.store.sqlite import open_store
 
 
-class MemoryStore(Store):
-    """Just enough of the Store interface for the trust and export commands."""
-
-    def __init__(self, chains_by_target: dict[str, list[list[bytes]]]):
-        self._chains = {chain_fingerprint(c): c for cs in chains_by_target.values() for c in cs}
-        self._probes = []
+def write_census_db(path: Path, chains_by_target: dict[str, list[list[bytes]]]) -> Path:
+    """A real census database holding one successful probe per chain, written by the store."""
+    with open_store(path) as store:
+        run = store.start_run("scan", list(chains_by_target))
         for target, chains in chains_by_target.items():
             host = target.rsplit(":", 1)[0]
             for chain in chains:
-                self._probes.append(
-                    StoredProbe(
-                        len(self._probes) + 1,
-                        1,
-                        target,
-                        host,
-                        443,
-                        "tls",
-                        "127.0.0.1",
-                        0.0,
-                        Outcome.OK,
-                        "",
-                        chain_fingerprint(chain),
-                        host,
-                        "default",
-                        None,
-                        None,
-                        "TLSv1.3",
-                        None,
-                        None,
-                        None,
-                        None,
-                        "probe",
-                    )
-                )
-        self._targets = list(chains_by_target)
-
-    def start_run(self, command, targets):
-        raise NotImplementedError
-
-    def finish_run(self, run_id):
-        raise NotImplementedError
-
-    def add(self, run_id, observation):
-        raise NotImplementedError
-
-    def flush(self):
-        pass
-
-    def close(self):
-        pass
-
-    def runs(self):
-        return [RunInfo(1, "scan", 0.0, 1.0, tuple(self._targets))]
-
-    def targets(self, run_ids=None):
-        return list(self._targets)
-
-    def probes(self, target, run_ids=None):
-        return iter([p for p in self._probes if p.target == target])
-
-    def chain_certificates(self, chain_id):
-        return list(self._chains[chain_id])
-
-    def certificate(self, sha256):
-        return None
-
-    def find_chains(self, prefix):
-        return [c for c in self._chains if c.startswith(prefix)]
+                store.add(run, Observation(
+                    target=target, host=host, port=443, protocol="tls", address="127.0.0.1",
+                    started_at=time.time(), outcome=Outcome.OK, chain=tuple(chain), sni=host,
+                    tls_version="TLSv1.3",
+                ))  # fmt: skip
+        store.finish_run(run)
+    return path
 
 
 def openssl_verifies(directory: Path, ca_pems: list[bytes], served_pems: list[bytes]) -> bool:

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from certcensus import cli_trust
 from certcensus.trust import load_certificates_from_bytes
 
-from .export_helpers import MemoryStore, openssl_verifies
+from .export_helpers import openssl_verifies, write_census_db
 
 
 @pytest.fixture
-def two_chains(pki, tmp_path, monkeypatch):
+def two_chains(pki, tmp_path):
     """Chain A leaf<-IntA<-RootA, chain B leaf<-IntB<-RootB; servers send leaf+intermediate."""
     root_a = pki.root("Root A", key_type="ec256")
     int_a = pki.intermediate("Int A", root_a, key_type="ec256")
@@ -22,8 +22,10 @@ def two_chains(pki, tmp_path, monkeypatch):
     root_b = pki.root("Root B", key_type="ec256")
     int_b = pki.intermediate("Int B", root_b, key_type="ec256")
     leaf_b = pki.leaf("svc.test", int_b, key_type="ec256")
-    store = MemoryStore({"svc.test:443": [[leaf_a.der, int_a.der], [leaf_b.der, int_b.der]]})
-    monkeypatch.setattr(cli_trust, "_open_store", lambda path: store)
+    write_census_db(
+        tmp_path / "census.sqlite",
+        {"svc.test:443": [[leaf_a.der, int_a.der], [leaf_b.der, int_b.der]]},
+    )
     (tmp_path / "corp.pem").write_bytes(root_a.pem)
     # Root B is known from another store (in real life: mozilla, or an AIA fetch).
     (tmp_path / "public.pem").write_bytes(root_b.pem)
@@ -34,6 +36,8 @@ def two_chains(pki, tmp_path, monkeypatch):
 
 def _run(command, tmp_path, *args):
     base = [
+        "--db",
+        str(tmp_path / "census.sqlite"),
         "--cache-dir",
         str(tmp_path / "cache"),
         "--offline",
@@ -146,6 +150,8 @@ def test_trust_command_all_trusted_exits_0(two_chains, tmp_path):
     result = CliRunner().invoke(
         cli_trust.trust,
         [
+            "--db",
+            str(tmp_path / "census.sqlite"),
             "--cache-dir",
             str(tmp_path / "c"),
             "--offline",
@@ -160,7 +166,8 @@ def test_bad_trust_store_exits_2(two_chains, tmp_path):
     (tmp_path / "junk.pem").write_bytes(b"junk")
     result = CliRunner().invoke(
         cli_trust.trust,
-        ["--cache-dir", str(tmp_path / "c"), "--trust-store", str(tmp_path / "junk.pem")],
+        ["--db", str(tmp_path / "census.sqlite"), "--cache-dir", str(tmp_path / "c"),
+         "--trust-store", str(tmp_path / "junk.pem")],
     )
     assert result.exit_code == 2
     assert "not a certificate store" in result.output
@@ -233,7 +240,7 @@ def test_reads_chains_from_a_real_sqlite_store(pki, tmp_path):
 
 def test_at_judges_validity_at_another_time(two_chains, tmp_path):
     (tmp_path / "both.pem").write_bytes(two_chains["root_a"].pem + two_chains["root_b"].pem)
-    base = ["--cache-dir", str(tmp_path / "c"), "--offline"]
+    base = ["--db", str(tmp_path / "census.sqlite"), "--cache-dir", str(tmp_path / "c"), "--offline"]
     base += ["--trust-store", str(tmp_path / "both.pem"), "--json"]
     later = CliRunner().invoke(cli_trust.trust, base + ["--at", "2099-01-01T00:00:00Z"])
     assert later.exit_code == 1

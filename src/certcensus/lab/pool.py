@@ -17,7 +17,7 @@ import bisect
 import collections
 import contextlib
 import hashlib
-import logging
+import itertools
 import random
 import re
 import ssl
@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .pki import Issued, write_server_files
-
-logger = logging.getLogger(__name__)
 
 CHOICES = ("random", "round-robin", "per-address", "source-port", "time-window")
 PROTOCOLS = ("tls", "smtp")
@@ -79,9 +77,10 @@ def server_context(backend: Backend, directory: Path, stem: str) -> ssl.SSLConte
     A resumed handshake carries no Certificate message, so a client that resumed would see no
     chain at all. TLS 1.3 resumes only through tickets: `num_tickets = 0` sends none (with
     OP_NO_TICKET alone, OpenSSL 1.1.1+ switches TLS 1.3 to *stateful* tickets instead).
-    TLS 1.2 tickets go with OP_NO_TICKET; the TLS 1.2 session-ID cache cannot be switched off
-    from Python (no SSL_CTX_set_session_cache_mode), but a client resumes by ID only when it
-    offers one, which stdlib clients do only when given `session=`.
+    TLS 1.2 tickets go with OP_NO_TICKET. The TLS 1.2 session-ID cache cannot be switched off
+    from Python (no SSL_CTX_set_session_cache_mode), so the pool never sends close_notify:
+    OpenSSL drops a session that was not shut down cleanly from its cache when the connection
+    is freed (ssl_clear_bad_session), which CPython does as soon as the connection ends.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.options |= ssl.OP_NO_TICKET
@@ -92,7 +91,8 @@ def server_context(backend: Backend, directory: Path, stem: str) -> ssl.SSLConte
 
 
 class PoolServer:
-    """Serves `backends` on one address; `served` counts the backend handed to each handshake.
+    """Serves `backends` on one address; `served` counts, per backend name, the connections
+    handed to it for a TLS handshake (TLS: every accepted connection; SMTP: every STARTTLS 220).
 
     Choices (all deterministic with `seed`, except time-window, which follows `clock`):
       random        weighted by `Backend.weight`, from a seeded RNG
@@ -125,10 +125,9 @@ class PoolServer:
             raise ValueError("a pool needs at least one backend")
         if len({b.name for b in backends}) != len(backends):
             raise ValueError("backend names must be unique")
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-        if choice not in CHOICES:
-            raise ValueError(f"unknown choice {choice!r}; expected one of {', '.join(CHOICES)}")
+        for value, allowed in ((protocol, PROTOCOLS), (choice, CHOICES)):
+            if value not in allowed:
+                raise ValueError(f"unknown {value!r}; expected one of {', '.join(allowed)}")
         if any(b.weight < 0 for b in backends) or sum(b.weight for b in backends) <= 0:
             raise ValueError("weights must be non-negative and not all zero")
         if window_seconds <= 0:
@@ -151,7 +150,7 @@ class PoolServer:
         self._handshake_timeout = handshake_timeout
         self._idle_timeout = idle_timeout
         self._turn = 0
-        self._cumulative_weights = _running_sums([b.weight for b in backends])
+        self._cumulative_weights = list(itertools.accumulate(b.weight for b in backends))
         # Built once: loading a chain per connection would dominate the cost of a handshake.
         # The key files exist only while the contexts load them.
         with tempfile.TemporaryDirectory(prefix="certcensus-pool-") as directory:
@@ -166,13 +165,9 @@ class PoolServer:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.protocol == "tls":
-            factory = lambda: _HeldConnection(self)  # noqa: E731
-        else:
-            factory = lambda: _SMTPConnection(self)  # noqa: E731
-        self._server = await loop.create_server(
-            factory, self.host, self._requested_port, backlog=LISTEN_BACKLOG
+        connection = _HeldConnection if self.protocol == "tls" else _SMTPConnection
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: connection(self), self.host, self._requested_port, backlog=LISTEN_BACKLOG
         )
 
     async def stop(self) -> None:
@@ -231,15 +226,11 @@ class PoolServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _track_transport(self, transport: asyncio.BaseTransport) -> None:
-        self._transports.add(transport)
-
     async def _serve_tls(self, transport: asyncio.Transport, protocol: _HeldConnection) -> None:
         backend = self.choose_backend(transport.get_extra_info("peername"))
-        tls_transport = None
         try:
             self.served[backend.name] += 1
-            tls_transport = await asyncio.get_running_loop().start_tls(
+            await asyncio.get_running_loop().start_tls(
                 transport,
                 protocol,
                 self._contexts[backend.name],
@@ -251,20 +242,24 @@ class PoolServer:
         except _CLIENT_GONE:
             pass  # resets, bad handshakes and timeouts are the client's business, not ours
         finally:
-            (tls_transport or transport).abort()
+            transport.abort()  # never a close_notify: see server_context()
 
     async def _serve_smtp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._track(asyncio.current_task())
+        raw_transport = writer.transport  # the TCP transport, under TLS once STARTTLS is done
         backend = self.choose_backend(writer.get_extra_info("peername"))
         try:
             await _SMTPSession(self, backend, reader, writer).run()
-            # A graceful close, so that a last reply (221, 421) is not lost to an abort.
-            writer.close()
+            # Closing the TCP transport flushes the last reply (221, 421) and then sends FIN,
+            # without a TLS close_notify: see server_context().
+            raw_transport.close()
             await asyncio.wait_for(writer.wait_closed(), self._handshake_timeout)
         except _CLIENT_GONE:
             pass
+        except asyncio.CancelledError:
+            pass  # stop(); re-raising makes Python 3.11's StreamReaderProtocol log a traceback
         finally:
-            writer.transport.abort()
+            raw_transport.abort()
 
 
 # Everything a client can do to a connection that must not become a traceback in our logs.
@@ -286,21 +281,17 @@ class _HeldConnection(asyncio.Protocol):
     def connection_made(self, transport):
         transport.pause_reading()
         self._raw_transport = transport
-        self._pool._track_transport(transport)
+        self._pool._transports.add(transport)
         self._pool._track(asyncio.ensure_future(self._pool._serve_tls(transport, self)))
 
     def data_received(self, data):
         pass  # after the handshake: whatever the client sends is ignored
 
     def eof_received(self):
-        self._set_closed()
-        return False
+        self.connection_lost(None)  # the client is done; returning False closes our side
 
     def connection_lost(self, exc):
         self._pool._transports.discard(self._raw_transport)
-        self._set_closed()
-
-    def _set_closed(self):
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -313,7 +304,7 @@ class _SMTPConnection(asyncio.StreamReaderProtocol):
         self._pool = pool
 
     def connection_made(self, transport):
-        self._pool._track_transport(transport)
+        self._pool._transports.add(transport)
         self._raw_transport = transport
         super().connection_made(transport)
 
@@ -413,14 +404,6 @@ class _SMTPSession:
                 # Yield so each byte leaves in its own segment; never after the last byte,
                 # because the client may answer it with a ClientHello (see starttls()).
                 await asyncio.sleep(0)
-
-
-def _running_sums(values: list[float]) -> list[float]:
-    sums, total = [], 0.0
-    for value in values:
-        total += value
-        sums.append(total)
-    return sums
 
 
 def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:

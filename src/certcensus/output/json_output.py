@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from ..census import Census, ChainCount, TargetCensus
+from ..chain import certificate_fingerprint as sha256_of
 
 
 def iso_time(timestamp: float | None) -> str | None:
@@ -51,6 +52,7 @@ def target_to_dict(target: TargetCensus) -> dict:
         "first_probe": iso_time(target.first_probe),
         "last_probe": iso_time(target.last_probe),
         "chains": [chain_to_dict(chain) for chain in target.chains],
+        "leaf_only": {sha256_of(der): count for der, count in target.leaf_only.most_common()},
         "strata": [
             {
                 "address": stratum.key.address,

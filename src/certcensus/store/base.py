@@ -55,6 +55,10 @@ class Store(abc.ABC):
         """Open a run (one scan, one ingest, one watch round) and return its id."""
 
     @abc.abstractmethod
+    def set_run_targets(self, run_id: int, targets: Iterable[str]) -> None:
+        """Replace a run's target list (ingest learns targets from the files it reads)."""
+
+    @abc.abstractmethod
     def finish_run(self, run_id: int) -> None: ...
 
     @abc.abstractmethod
