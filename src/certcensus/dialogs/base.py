@@ -79,6 +79,19 @@ class Dialog:
     def _on_data(self) -> bytes:
         raise NotImplementedError
 
+    def _each_unit(self, take_unit, handle) -> bytes:
+        """Hand every complete protocol unit (a line, a reply, a message) that `take_unit` cuts
+        from the buffer to `handle`, until one is incomplete or the dialog ends; return the
+        client bytes the handlers produced. `take_unit` is asked afresh each time, since a
+        handler may change what the next unit looks like."""
+        out = b""
+        while not self.done:
+            unit = take_unit(self._buffer)
+            if unit is None:
+                return out
+            out += handle(unit)
+        return out
+
     def _refuse(self, outcome: Outcome, server_said: str | bytes) -> bytes:
         self.refusal = Refusal(outcome, printable(server_said))
         return b""

@@ -38,13 +38,7 @@ class FTPDialog(Dialog):
         self._state = "greeting"
 
     def _on_data(self) -> bytes:
-        out = b""
-        while not self.done:
-            reply = take_ftp_reply(self._buffer)
-            if reply is None:
-                return out
-            out += self._on_reply(*reply)
-        return out
+        return self._each_unit(take_ftp_reply, lambda reply: self._on_reply(*reply))
 
     def _on_reply(self, code: int, lines: list[str]) -> bytes:
         text = f"{code} " + " / ".join(line.strip() for line in lines)

@@ -33,13 +33,7 @@ class IMAPDialog(Dialog):
         self._capabilities: set[str] = set()
 
     def _on_data(self) -> bytes:
-        out = b""
-        while not self.done:
-            line = take_line_with_literals(self._buffer)
-            if line is None:
-                return out
-            out += self._on_line(line)
-        return out
+        return self._each_unit(take_line_with_literals, self._on_line)
 
     def _command(self, tag: bytes, command: bytes) -> bytes:
         self._tag = tag

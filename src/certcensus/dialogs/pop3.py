@@ -28,19 +28,18 @@ class POP3Dialog(Dialog):
         self._state = "greeting"
 
     def _on_data(self) -> bytes:
-        out = b""
-        while not self.done:
-            if self._state == "capabilities":
-                lines = take_dot_terminated_lines(self._buffer)
-                if lines is None:
-                    return out
-                out += self._on_capabilities(lines)
-                continue
-            line = take_line(self._buffer)
-            if line is None:
-                return out
-            out += self._on_status(line)
-        return out
+        return self._each_unit(self._take_unit, self._on_unit)
+
+    def _take_unit(self, buffer: bytearray):
+        # A multi-line capability list after CAPA/CAPABILITIES, single status lines otherwise.
+        if self._state == "capabilities":
+            return take_dot_terminated_lines(buffer)
+        return take_line(buffer)
+
+    def _on_unit(self, unit) -> bytes:
+        if self._state == "capabilities":
+            return self._on_capabilities(unit)
+        return self._on_status(unit)
 
     def _on_status(self, line: bytes) -> bytes:
         # RFC 1939 section 3: every response starts with a status indicator, "+OK" or "-ERR".

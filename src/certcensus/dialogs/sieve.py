@@ -64,13 +64,7 @@ class SieveDialog(Dialog):
         self._capabilities: set[str] = set()
 
     def _on_data(self) -> bytes:
-        out = b""
-        while not self.done:
-            line = take_line_with_literals(self._buffer)
-            if line is None:
-                return out
-            out += self._on_line(tokens(line), line)
-        return out
+        return self._each_unit(take_line_with_literals, lambda line: self._on_line(tokens(line), line))
 
     def _on_line(self, words: list[str], line: bytes) -> bytes:
         if not words:

@@ -32,13 +32,7 @@ class SMTPDialog(Dialog):
         self._state = "greeting"
 
     def _on_data(self) -> bytes:
-        out = b""
-        while not self.done:
-            reply = take_coded_reply(self._buffer)
-            if reply is None:
-                return out
-            out += self._on_reply(reply)
-        return out
+        return self._each_unit(take_coded_reply, self._on_reply)
 
     def _on_reply(self, reply) -> bytes:
         if reply.code == SERVICE_NOT_AVAILABLE:
