@@ -7,8 +7,10 @@ bad option). Every error is one line on stderr, prefixed `certcensus: error:`.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
+from cryptography.utils import CryptographyDeprecationWarning
 from rich.console import Console
 
 from . import __version__
@@ -44,6 +46,9 @@ main_group.add_command(diff)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the group, turning click's usage errors into one line and exit 2."""
+    # Servers send certificates that break RFC 5280 in ways cryptography still parses with a
+    # warning (negative serials...); the census reports what it sees, the warning is noise.
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     try:
         code = main_group.main(args=argv, prog_name="certcensus", standalone_mode=False)
     except click.exceptions.Abort:

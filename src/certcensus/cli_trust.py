@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from .export import ALL_FORMATS, write_export
 from .output.console import make_console
@@ -242,6 +243,10 @@ def trust(db, targets, trust_stores, store_password, offline, at, cache_dir, as_
     click.get_current_context().exit(1 if untrusted else 0)
 
 
+def _verdict_cell(trusted: bool) -> Text:
+    return Text("trusted", style="green") if trusted else Text("untrusted", style="red")
+
+
 def _print_trust_table(results) -> None:
     from rich.table import Table
 
@@ -255,8 +260,8 @@ def _print_trust_table(results) -> None:
                 chain.target,
                 chain.chain_id[:12],
                 store_name,
-                "[green]trusted[/]" if lenient["trusted"] else "[red]untrusted[/]",
-                "[green]trusted[/]" if strict["trusted"] else "[red]untrusted[/]",
+                _verdict_cell(lenient["trusted"]),
+                _verdict_cell(strict["trusted"]),
                 f"{lenient['reason']}: {lenient['detail']}"
                 if lenient["reason"] != "trusted"
                 else lenient["detail"],
@@ -369,4 +374,4 @@ def _print_export_table(certs, files, fmt, unfixable) -> None:
     for path in files:
         console.print(f"wrote {path}")
     for chain_id, why in unfixable.items():
-        console.print(f"[yellow]chain {chain_id[:12]}: {why}[/]")
+        console.print(f"chain {chain_id[:12]}: {why}", style="yellow")

@@ -233,9 +233,14 @@ def _tree(certificates: list[dict], verdict: dict | None, store: str | None, now
         else:
             role = "leaf" if position == 0 else ("root" if info.get("self_signed") else "intermediate")
             nodes.append(_node(role, _name(info), info, sha, marks))
-    if not path and certificates and not certificates[-1].get("self_signed"):
-        issuer = certificates[-1].get("issuer") or "?"
-        nodes.append(_node("root (not sent)", issuer, None, "", [("unknown", "not judged")]))
+    last = served.get(order[-1]) if order else None
+    if last and not last.get("self_signed") and not (verdict and verdict.get("trusted")):
+        # The path stops at a certificate whose issuer nobody sent or holds: show that issuer.
+        if verdict is None:
+            mark = ("unknown", "not judged")
+        else:
+            mark = ("missing", f"missing from {store}")
+        nodes.append(_node("issuer (not sent)", last.get("issuer") or "?", None, "", [mark]))
     html = ""
     for node in reversed(nodes):
         html = f"<li>{node}" + (f"<ul>{html}</ul>" if html else "") + "</li>"
