@@ -11,6 +11,13 @@ PACKAGES=(
   haproxy          # TCP load balancer in front of backends serving different chains
   nginx-light      # benchmark target and per-SNI / RSA+ECDSA server
   default-jre-headless  # keytool, to check exported Java truststores
+  # Real STARTTLS peers, each started by a test fixture on its own loopback port:
+  slapd            # ldap StartTLS and ldaps
+  prosody          # xmpp and xmpp-server
+  postgresql       # postgres SSLRequest
+  mariadb-server   # mysql CLIENT_SSL (creates the mysql user)
+  inspircd         # irc STARTTLS (670)
+  xrdp             # rdp X.224 TLS negotiation
 )
 
 missing=()
@@ -26,5 +33,15 @@ echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # Package post-install scripts try to start services; in containers without an init system
 # that fails harmlessly, and the tests start their own instances on loopback anyway.
+# Keep package scripts from starting the system's own instances of these servers (the usual
+# policy-rc.d convention): the tests run their own, and idle daemons would only cost CI time.
+policy=/usr/sbin/policy-rc.d
+added_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod +x "$policy"
+  added_policy=yes
+fi
+trap '[ -n "$added_policy" ] && $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
