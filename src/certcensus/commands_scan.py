@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .census import Census, build_census
-from .dialogs import DIALOGS, DialogOptions
+from .dialogs import DIALOGS, DialogOptions, dialog_class
 from .output.console import make_console, print_census
 from .output.json_output import census_to_json
 from .output.pemfiles import save_chains_as_pem
@@ -25,6 +25,7 @@ from .scheduler import DEFAULT_RESOLVE_EVERY, Scan, ScanPlan, ScanResult
 from .store.sqlite import StoreError, open_store
 from .targets import Target, TargetError, parse_target
 
+DEFAULT_CONCURRENCY = 64
 DEFAULT_CONFIDENCE = 0.99
 DEFAULT_MIN_SHARE = 0.01
 
@@ -112,8 +113,8 @@ def db_option(function):
 @click.option("--duration", default=None, metavar="TIME", help="Probe for this long: 30s, 10m, 2h.")
 @click.option("--rate", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Probes per second per address; 0 = as fast as possible.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Probes in flight at once, over all targets.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Probes in flight at once, over all targets [default: 64; 2 per RDP target].")
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
               help="Seconds allowed for each phase: connect, STARTTLS, handshake.")
 @click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
@@ -174,9 +175,14 @@ def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, ra
         for target in parsed
         for profile in profiles
     }  # fmt: skip
+    polite = {
+        target.name: dialog_class(target.dialog).polite_concurrency
+        for target in parsed
+        if target.dialog and dialog_class(target.dialog).polite_concurrency and concurrency is None
+    }
     plan = ScanPlan(
         targets=parsed, settings=settings, count=count, duration=seconds, rate=rate,
-        concurrency=concurrency, ip_mode=ip_mode, resolve_every=resolve_every,
+        concurrency=concurrency or DEFAULT_CONCURRENCY, target_concurrency=polite, ip_mode=ip_mode, resolve_every=resolve_every,
         source_addresses=sources, profiles=profiles, stop_when_sure=stop_when_sure,
         spread=parse_duration(spread),
     )  # fmt: skip

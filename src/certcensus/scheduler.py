@@ -51,6 +51,8 @@ class ScanPlan:
     # least min_share can have been missed, at the confidence that makes the target's
     # statement (the worst of its strata, Bonferroni-corrected) hold at `confidence`.
     stop_when_sure: tuple[float, float] | None = None
+    target_concurrency: dict[str, int] = field(default_factory=dict)  # by target name
+
     spread: float | None = None  # seconds over which to space each lane's probes
 
     def settings_for(self, target: Target, profile: str) -> ProbeSettings:
@@ -114,6 +116,9 @@ class Scan:
         self.on_observation = on_observation or (lambda obs: None)
         self.stop = asyncio.Event()
         self._slots = asyncio.Semaphore(plan.concurrency if plan.concurrency > 0 else 1_000_000)
+        self._target_slots = {
+            name: asyncio.Semaphore(limit) for name, limit in plan.target_concurrency.items()
+        }
         self._inflight: set[asyncio.Task] = set()
         self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
         self.result = ScanResult(run_id, {}, {})
@@ -243,15 +248,22 @@ class Scan:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 next_start = max(next_start + interval, loop.time())
+            target_slot = self._target_slots.get(target.name)
+            if target_slot:
+                await target_slot.acquire()
             await self._slots.acquire()
             if self.stop.is_set() or not goal.wants_more() or not budget.take():
                 self._slots.release()
+                if target_slot:
+                    target_slot.release()
                 if goal.wants_more() or self.stop.is_set():
                     return
                 continue
             source = next(self._sources) if self._sources else None
             goal.in_flight += 1
             task = asyncio.create_task(self._probe(target, address, settings, source, goal))
+            if target_slot:
+                task.add_done_callback(lambda _, slot=target_slot: slot.release())
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             if not interval:

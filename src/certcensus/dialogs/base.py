@@ -42,6 +42,9 @@ class Dialog:
 
     name: ClassVar[str]
     default_ports: ClassVar[tuple[int, ...]] = ()
+    # Probes in flight to one target that the protocol's servers cope with, when lower than
+    # --concurrency's default; an explicit --concurrency overrides it.
+    polite_concurrency: ClassVar[int | None] = None
 
     def __init__(self, options: DialogOptions):
         self.options = options

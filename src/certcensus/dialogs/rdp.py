@@ -50,6 +50,8 @@ def connection_request() -> bytes:
 class RDPDialog(Dialog):
     name = "rdp"
     default_ports = (3389,)
+    # xrdp listens with a backlog of 2 (listen(sck, 2)): more connections at once time out.
+    polite_concurrency = 2
 
     def initiate(self) -> bytes:
         return connection_request()

@@ -110,7 +110,7 @@ def _target_section(number: int, target: dict, store: str | None, now: dt.dateti
     ]
     coverage = target.get("coverage")
     if coverage and coverage.get("sentence"):
-        parts.append(f'<p class="coverage">{escape(coverage["sentence"])}</p>')
+        parts.append(f'<p class="coverage">{escape(coverage["sentence"])}{_coverage_figures(coverage)}</p>')
     if chains:
         parts.append(_census_table(chains, store))
     timeline = target.get("timeline")
@@ -128,6 +128,18 @@ def _target_section(number: int, target: dict, store: str | None, now: dt.dateti
         parts.append(f'<h3>Failed probes</h3><ul class="failures">{rows}</ul>')
     parts.append("</section>")
     return "".join(parts)
+
+
+def _coverage_figures(coverage: dict) -> str:
+    """The estimates behind the sentence, for readers who want them (keys as coverage.py names them)."""
+    figures = []
+    if "singletons" in coverage:
+        figures.append(f"{coverage['singletons']} chain(s) seen only once")
+    if coverage.get("unseen_mass_estimate") is not None:
+        figures.append(f"Good-Turing unseen share {coverage['unseen_mass_estimate']:.2%}")
+    if coverage.get("estimated_total") is not None:
+        figures.append(f"Chao1 estimate {coverage['estimated_total']:.1f} chains in all")
+    return f'<br><small>{escape("; ".join(figures))}</small>' if figures else ""
 
 
 def _census_table(chains: list[dict], store: str | None) -> str:
@@ -300,7 +312,7 @@ def _trust_table(trust: dict) -> str:
                 f'<tr class="verdict" data-store="{escape(store)}" data-mode="{mode}" '
                 f'data-trusted="{str(bool(verdict.get("trusted"))).lower()}">'
                 f"<td>{escape(store)}</td><td>{mode}</td><td>{_verdict_badge(verdict)}</td>"
-                f'<td>{escape(verdict.get("detail") or "")}</td></tr>'
+                f'<td class="why">{escape(verdict.get("detail") or "")}</td></tr>'
             )
     return (
         '<div class="table-box"><table class="trust"><thead><tr><th>store</th><th>mode</th>'
