@@ -38,8 +38,9 @@ RESULT_NAMES = {
 # RFC 4511 section 4.12: "If the server does not recognize the request name, it MUST return
 # only the response fields from LDAPResult, containing the protocolError result code."
 PROTOCOL_ERROR = 2
-# slapd answers StartTLS with unavailable(52) "Could not initialize TLS" when it has no
-# certificate configured: the server has no TLS to offer.
+# slapd 2.5 with no TLS settings answers protocolError(2) "unsupported extended operation"
+# (checked against the real server); unavailable(52) is what servers answer when TLS is set up
+# but cannot start. Either way the server has no TLS to offer.
 UNAVAILABLE = 52
 BUSY = 51
 
