@@ -18,6 +18,7 @@ PACKAGES=(
   mariadb-server   # mysql CLIENT_SSL (creates the mysql user)
   inspircd         # irc STARTTLS (670)
   xrdp             # rdp X.224 TLS negotiation
+  chromium         # loads the HTML report in the browser test
 )
 
 missing=()

@@ -82,3 +82,21 @@ def test_demo_finds_both_chains():
     names = [c["certificates"][1]["subject"] for c in target["chains"]]
     assert any("Demo Cloud Services CA-1" in n for n in names)
     assert any("Demo TLS RSA CA G2" in n for n in names)
+
+
+def test_report_formats_write_files(cli, db, two_chains, tmp_path):
+    with running_pool(two_chains.backends, seed=3) as pool:
+        cli("scan", f"127.0.0.1:{pool.port}", "--rate", "0", "--count", 30, "--db", db, "-q")
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "Root.cer").write_text("placeholder")
+    html = tmp_path / "out" / "report.html"
+    html.parent.mkdir()
+    assert cli("report", "--db", db, "--format", "html", "-o", html, "--kit-dir", kit).code == 0
+    page = html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and 'href="../kit/Root.cer"' in page
+    chains = cli("report", "--db", db, "--format", "csv")
+    assert chains.out.splitlines()[0].startswith("target,rank,chain,count,share")
+    assert len(chains.out.splitlines()) == 3  # header and two chains
+    probes = cli("report", "--db", db, "--format", "observations-csv")
+    assert len(probes.out.splitlines()) == 31  # header and one row per probe

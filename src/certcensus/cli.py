@@ -16,6 +16,7 @@ from rich.console import Console
 from . import __version__
 from .cli_ingest import diff, ingest
 from .cli_trust import export, trust
+from .cli_watch import check, watch
 from .commands_scan import demo, report, scan
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -42,6 +43,8 @@ main_group.add_command(trust)
 main_group.add_command(export)
 main_group.add_command(ingest)
 main_group.add_command(diff)
+main_group.add_command(watch)
+main_group.add_command(check)
 
 
 def main(argv: list[str] | None = None) -> None:

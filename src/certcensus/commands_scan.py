@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import dataclasses
 import re
 import signal
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .census import Census, build_census
+from .cli_report_formats import write_report
 from .dialogs import DIALOGS, DialogOptions, dialog_class
 from .output.console import make_console, print_census
 from .output.json_output import census_to_json
@@ -293,10 +295,23 @@ def _open(db_path):
         raise UsageFailure(str(error)) from None
 
 
+def _kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
+    """The kit's files as (label, href relative to the report's folder)."""
+    if not kit_dir:
+        return None
+    base = Path(output).resolve().parent if output else Path.cwd()
+    files = sorted(p for p in Path(kit_dir).resolve().iterdir() if p.is_file())
+    return [(p.name, os.path.relpath(p, base)) for p in files]
+
+
+def _emit_pem(census: Census, save_pem) -> None:
+    written = save_chains_as_pem(census, Path(save_pem))
+    Console(stderr=True).print(f"wrote {len(written)} chain file(s) to {save_pem}")
+
+
 def _emit(census: Census, store, *, as_json: bool, save_pem) -> None:
     if save_pem:
-        written = save_chains_as_pem(census, Path(save_pem))
-        Console(stderr=True).print(f"wrote {len(written)} chain file(s) to {save_pem}")
+        _emit_pem(census, save_pem)
     if as_json:
         click.echo(census_to_json(census))
     else:
@@ -311,11 +326,19 @@ def _emit(census: Census, store, *, as_json: bool, save_pem) -> None:
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999999), default=DEFAULT_CONFIDENCE,
               show_default=True, help="Confidence of the coverage statement.")
 @trust_options
-@click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
+@click.option("--format", "fmt", default="text", show_default=True,
+              type=click.Choice(["text", "json", "csv", "observations-csv", "html"]),
+              help="text tables; the JSON contract; CSV of chains or of every probe; one "
+                   "self-contained HTML file.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file (default: stdout).")
+@click.option("--kit-dir", type=click.Path(file_okay=False), default=None,
+              help="HTML: link the files of this export kit (relative to the report).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--save-pem", type=click.Path(file_okay=False), default=None,
               help="Write each distinct chain to DIR/<chain id>.pem.")
 def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
-           cache_dir, as_json, save_pem):
+           cache_dir, fmt, output, kit_dir, as_json, save_pem):
     """Print the census again from the store (by default each target's latest run)."""
     store = _open(db_path)
     with store:
@@ -330,7 +353,14 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
         judge(census, TrustRequest(trust_stores, store_password, offline, cache_dir))
         if not census.targets:
             raise UsageFailure("no probes in the store for that selection (run `certcensus scan` first)")
-        _emit(census, store, as_json=as_json, save_pem=save_pem)
+        fmt = "json" if as_json else fmt
+        if fmt == "text" and output is None:
+            _emit(census, store, as_json=False, save_pem=save_pem)
+        else:
+            if save_pem:
+                _emit_pem(census, save_pem)
+            write_report(census, store, fmt, output, title="certcensus report",
+                         kit_links=_kit_links(kit_dir, output))
     sys.exit(0 if census.any_ok else 1)
 
 

@@ -1,0 +1,175 @@
+"""What changed between watch rounds, as alert events. Pure: census dicts in, events out.
+
+Four events, each a dict {"event", "target", "chain", "time", "details"}:
+  new-chain      a chain never seen for the target before (in the store or this process)
+  chain-gone     a chain served before is absent for so many probes that chance cannot explain it
+  trust-changed  a store's lenient verdict on a served chain flipped
+  expiring       a certificate of a served chain expires within the warning period (or has)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..store.base import Store
+
+# A chain is declared gone when, had it kept its last share p, the chance of missing it in all
+# N successful probes since, (1 - p)^N, is below this. 1% keeps a watch of a few targets every
+# 10 minutes to about one false alarm a week at worst, while a chain served on half of all
+# connections is declared gone after 7 probes.
+GONE_SIGNIFICANCE = 0.01
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    event: str
+    target: str
+    chain: str | None
+    time: str  # ISO 8601 UTC
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"event": self.event, "target": self.target, "chain": self.chain,
+                "time": self.time, "details": self.details}  # fmt: skip
+
+    def line(self) -> str:
+        """One line for a terminal or a log: time, event, target, short chain id, summary."""
+        chain = f" chain {self.chain[:12]}" if self.chain else ""
+        return f"{self.time} ALERT {self.event} {self.target}{chain}: {self.details.get('summary', '')}"
+
+
+def chains_in_store(store: Store, targets: Iterable[str]) -> dict[str, set[str]]:
+    """Every chain id each target has ever served, from the store (targets with no probes left
+    out: their first round is a baseline)."""
+    history = {}
+    for name in targets:
+        seen = {probe.chain_id for probe in store.probes(name, None) if probe.chain_id}
+        if seen:
+            history[name] = seen
+    return history
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _leaf_name(chain: dict) -> str:
+    certificates = chain.get("certificates") or [{}]
+    leaf = certificates[0]
+    return leaf.get("common_name") or leaf.get("subject") or chain["id"][:12]
+
+
+def _path(chain: dict) -> list[str]:
+    return [c.get("common_name") or c.get("subject") or c["sha256"][:12] for c in chain["certificates"]]
+
+
+class ChangeDetector:
+    """Remembers what each target served and turns each round's census into alert events."""
+
+    def __init__(self, history: Mapping[str, set[str]] | None = None, warn_days: float = 30.0):
+        # target -> chain ids ever seen; a target missing here has no history: baseline round.
+        self.known: dict[str, set[str]] = {name: set(ids) for name, ids in (history or {}).items()}
+        self.warn = dt.timedelta(days=warn_days)
+        # target -> chain -> (its share when last seen, successful probes since without it)
+        self.absent: dict[str, dict[str, tuple[float, int]]] = {}
+        self.trust: dict[tuple[str, str, str], bool] = {}
+        self.warned: set[tuple[str, str]] = set()  # (target, certificate sha256)
+
+    def observe_round(
+        self,
+        census_dict: dict,
+        verdicts: Mapping[str, Mapping[str, bool]] | None = None,
+        now: dt.datetime | None = None,
+    ) -> list[AlertEvent]:
+        """Events for one round. `verdicts`: {chain id: {store: trusted}} from the trust hook."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        events: list[AlertEvent] = []
+        for target in census_dict.get("targets", []):
+            events += self._target_events(target, verdicts or {}, now)
+        return events
+
+    def _target_events(self, target: dict, verdicts, now: dt.datetime) -> list[AlertEvent]:
+        name, time = target["target"], _iso(now)
+        current = {chain["id"]: chain for chain in target.get("chains", [])}
+        events = []
+        known = self.known.get(name)
+        if known is None:
+            self.known[name] = set(current)  # baseline: nothing to compare with yet
+        else:
+            for chain_id, chain in current.items():
+                if chain_id not in known:
+                    known.add(chain_id)
+                    summary = (f"new chain {_leaf_name(chain)} seen on {chain['count']} of "
+                               f"{target['ok']} probes ({chain['share']:.1%})")  # fmt: skip
+                    events.append(AlertEvent("new-chain", name, chain_id, time, {
+                        "summary": summary, "count": chain["count"], "share": chain["share"],
+                        "probes": target["ok"], "path": _path(chain),
+                        "certificates": [c["sha256"] for c in chain["certificates"]],
+                    }))  # fmt: skip
+        events += self._gone_events(name, current, target.get("ok", 0), time)
+        events += self._trust_events(name, current, verdicts, time)
+        events += self._expiry_events(name, current, now, time)
+        return events
+
+    def _gone_events(self, name: str, current: dict, ok: int, time: str) -> list[AlertEvent]:
+        watching = self.absent.setdefault(name, {})
+        events = []
+        for chain_id in list(watching):
+            if chain_id in current:
+                continue
+            share, missed = watching[chain_id]
+            missed += ok
+            chance = math.exp(missed * math.log1p(-share)) if share < 1 else (0.0 if missed else 1.0)
+            if missed and chance < GONE_SIGNIFICANCE:
+                del watching[chain_id]
+                summary = (f"chain served on {share:.1%} of probes before is absent from the "
+                           f"{missed} successful probes since (chance {chance:.2g})")  # fmt: skip
+                events.append(AlertEvent("chain-gone", name, chain_id, time, {
+                    "summary": summary, "previous_share": share, "probes_without": missed,
+                    "chance_if_still_served": chance,
+                }))  # fmt: skip
+            else:
+                watching[chain_id] = (share, missed)
+        for chain_id, chain in current.items():
+            watching[chain_id] = (chain["share"], 0)
+        return events
+
+    def _trust_events(self, name: str, current: dict, verdicts, time: str) -> list[AlertEvent]:
+        events = []
+        for chain_id in current:
+            for store, trusted in (verdicts.get(chain_id) or {}).items():
+                key = (name, chain_id, store)
+                before = self.trust.get(key)
+                self.trust[key] = bool(trusted)
+                if before is None or before == bool(trusted):
+                    continue
+                word = "now trusted" if trusted else "no longer trusted"
+                events.append(AlertEvent("trust-changed", name, chain_id, time, {
+                    "summary": f"chain {word} by store {store}", "store": store,
+                    "trusted_before": before, "trusted_now": bool(trusted),
+                }))  # fmt: skip
+        return events
+
+    def _expiry_events(self, name: str, current: dict, now: dt.datetime, time: str) -> list[AlertEvent]:
+        events = []
+        for chain_id, chain in current.items():
+            for position, cert in enumerate(chain.get("certificates", [])):
+                if not cert.get("not_after") or (name, cert["sha256"]) in self.warned:
+                    continue
+                not_after = dt.datetime.fromisoformat(cert["not_after"].replace("Z", "+00:00"))
+                left = not_after - now
+                if left >= self.warn:
+                    continue
+                self.warned.add((name, cert["sha256"]))
+                who = cert.get("common_name") or cert.get("subject") or cert["sha256"][:12]
+                when = "expired" if left.total_seconds() <= 0 else f"expires in {left.days} days,"
+                events.append(AlertEvent("expiring", name, chain_id, time, {
+                    "summary": f"{who} {when} {cert['not_after']}", "sha256": cert["sha256"],
+                    "subject": cert.get("subject", ""), "position": position,
+                    "not_after": cert["not_after"], "days_left": round(left.total_seconds() / 86400, 2),
+                    "expired": left.total_seconds() <= 0,
+                }))  # fmt: skip
+        return events

@@ -1,0 +1,93 @@
+"""Change detection between rounds, on hand-made census dicts (no network)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from certcensus.watch.alerts import ChangeDetector
+
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+
+
+def cert(sha: str, days_left: float = 365) -> dict:
+    not_after = (NOW + dt.timedelta(days=days_left)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"sha256": sha, "subject": f"CN={sha}", "common_name": sha, "not_after": not_after}
+
+
+def census(*chains: tuple[str, int], target="mx:25", days_left=365) -> dict:
+    ok = sum(count for _, count in chains)
+    return {"targets": [{
+        "target": target, "ok": ok, "probes": ok,
+        "chains": [{"id": chain_id, "count": count, "share": count / ok,
+                    "certificates": [cert(chain_id + "-leaf", days_left), cert(chain_id + "-ca", 3650)]}
+                   for chain_id, count in chains],
+    }]}  # fmt: skip
+
+
+def kinds(events) -> list[tuple[str, str]]:
+    return [(event.event, event.chain) for event in events]
+
+
+def test_first_round_is_a_baseline_without_history():
+    detector = ChangeDetector()
+    assert detector.observe_round(census(("A", 40), ("B", 10)), now=NOW) == []
+    events = detector.observe_round(census(("A", 40), ("C", 10)), now=NOW)
+    # B had 20%: missing it on 50 probes by chance has probability 0.8^50, about 1e-5.
+    assert kinds(events) == [("new-chain", "C"), ("chain-gone", "B")]
+
+
+def test_history_in_the_store_makes_the_first_round_alert():
+    detector = ChangeDetector({"mx:25": {"A"}})
+    events = detector.observe_round(census(("A", 45), ("B", 5)), now=NOW)
+    assert kinds(events) == [("new-chain", "B")]
+    assert events[0].details["share"] == 0.1
+    assert events[0].to_dict()["event"] == "new-chain" and events[0].to_dict()["target"] == "mx:25"
+
+
+def test_a_chain_is_gone_only_when_its_absence_is_significant():
+    detector = ChangeDetector()
+    detector.observe_round(census(("A", 49), ("B", 1)), now=NOW)  # B at 2%
+    # 50 probes without a 2% chain: (0.98)^50 = 0.36, chance explains it.
+    assert detector.observe_round(census(("A", 50)), now=NOW) == []
+    # Absences add up: after 250 probes (0.98)^250 = 0.006 < 0.01.
+    for _ in range(3):
+        assert detector.observe_round(census(("A", 50)), now=NOW) == []
+    events = detector.observe_round(census(("A", 50)), now=NOW)
+    assert kinds(events) == [("chain-gone", "B")]
+    assert events[0].details["probes_without"] == 250
+    assert detector.observe_round(census(("A", 50)), now=NOW) == []  # said once
+
+
+def test_a_dominant_chain_missing_from_a_small_round_is_gone():
+    detector = ChangeDetector()
+    detector.observe_round(census(("A", 20)), now=NOW)
+    events = detector.observe_round(census(("B", 20)), now=NOW)
+    assert kinds(events) == [("new-chain", "B"), ("chain-gone", "A")]
+
+
+def test_a_round_without_successful_probes_proves_nothing():
+    detector = ChangeDetector()
+    detector.observe_round(census(("A", 20)), now=NOW)
+    empty = {"targets": [{"target": "mx:25", "ok": 0, "probes": 20, "chains": []}]}
+    assert detector.observe_round(empty, now=NOW) == []
+
+
+def test_trust_changes_alert_when_a_verdict_flips():
+    detector = ChangeDetector()
+    round_ = census(("A", 20))
+    assert detector.observe_round(round_, {"A": {"corp": True}}, now=NOW) == []
+    assert detector.observe_round(round_, {"A": {"corp": True}}, now=NOW) == []
+    events = detector.observe_round(round_, {"A": {"corp": False}}, now=NOW)
+    assert kinds(events) == [("trust-changed", "A")]
+    assert (events[0].details["store"], events[0].details["trusted_now"]) == ("corp", False)
+
+
+def test_expiring_certificates_alert_once_per_certificate():
+    detector = ChangeDetector(warn_days=30)
+    events = detector.observe_round(census(("A", 20), days_left=10), now=NOW)
+    assert kinds(events) == [("expiring", "A")]
+    assert events[0].details["sha256"] == "A-leaf" and events[0].details["days_left"] == 10
+    assert "expires in 10 days" in events[0].line()
+    assert detector.observe_round(census(("A", 20), days_left=10), now=NOW) == []
+    expired = detector.observe_round(census(("B", 20), days_left=-2), now=NOW)
+    assert [e.details["expired"] for e in expired if e.event == "expiring"] == [True]

@@ -1,0 +1,156 @@
+"""The `watch` and `check` commands as a user runs them (in-process; the lead registers them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import socket
+import subprocess
+import sys
+
+import click
+
+from certcensus.cli_watch import check, watch
+from certcensus.lab.pool import Backend, running_pool
+
+from .helpers import APPEND_STDIN, WebhookReceiver
+
+
+def run(command, capsys, *args):
+    """As certcensus.cli.main runs a command: click errors become their exit code."""
+    capsys.readouterr()
+    try:
+        command.main([str(a) for a in args], prog_name="certcensus", standalone_mode=False)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    except click.ClickException as error:
+        code = error.exit_code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_watch_from_targets_file_alerts_to_exec_and_webhook(two_chains, tmp_path, capsys):
+    exec_log = tmp_path / "events.jsonl"
+    with running_pool(two_chains.backends, protocol="smtp", choice="round-robin") as pool, \
+            WebhookReceiver() as receiver:
+        targets = tmp_path / "certcensus.toml"
+        targets.write_text(f'[[target]]\ntarget = "127.0.0.1:{pool.port}"\nstarttls = "smtp"\ncount = 10\n')
+        code, out, err = run(
+            watch, capsys, "--targets-file", targets, "--every", "0.1s", "--rounds", "2",
+            "--rate", "0", "--warn-days", "3650", "--db", tmp_path / "w.sqlite",
+            "--exec", f"{sys.executable} -c '{APPEND_STDIN}' {exec_log}",
+            "--webhook", receiver.url, "--metrics-port", "0",
+        )
+        hooked = receiver.wait_for(4)
+    assert code == 0, err
+    # Two chains, two certificates each: every certificate expires within 10 years, once each.
+    lines = [line for line in out.splitlines() if " ALERT expiring " in line]
+    assert len(lines) == 4
+    assert "metrics on http://127.0.0.1:" in err
+    executed = [json.loads(line) for line in exec_log.read_text().splitlines()]
+    for events in (executed, hooked):
+        assert sorted(e["details"]["sha256"] for e in events) == sorted(
+            c.sha256 for b in two_chains.backends for c in (b.leaf, *b.chain))
+        assert {e["event"] for e in events} == {"expiring"}
+
+
+def test_watch_usage_errors(capsys, tmp_path):
+    assert run(watch, capsys)[0] == 2  # no targets
+    assert run(watch, capsys, "127.0.0.1:25", "--every", "soon")[0] == 2
+    bad = tmp_path / "targets.txt"
+    bad.write_text("127.0.0.1:25 --colour blue\n")
+    code, _, _ = run(watch, capsys, "--targets-file", bad)
+    assert code == 2
+
+
+def test_check_ok_on_one_chain(two_chains, capsys):
+    with running_pool([two_chains.old], protocol="smtp") as pool:
+        code, out, _ = run(check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp", "--rate", "0")
+    assert code == 0
+    assert out.startswith("CERTCENSUS OK - 1 chain, 30/30 probes ok | chains=1 probes=30 ok=30 errors=0")
+
+
+def test_check_warns_on_two_chains_unless_allowed(two_chains, capsys):
+    with running_pool(two_chains.backends, protocol="smtp", choice="round-robin") as pool:
+        target = f"127.0.0.1:{pool.port}"
+        code, out, _ = run(check, capsys, target, "--starttls", "smtp", "--count", "10", "--rate", "0")
+        assert (code, out.split(" - ")[0]) == (1, "CERTCENSUS WARNING")
+        assert "2 different chains served (50%, 50%)" in out
+        code, out, _ = run(check, capsys, target, "--starttls", "smtp", "--count", "10",
+                           "--rate", "0", "--allow-multiple")
+        assert code == 0, out
+
+
+def test_check_critical_on_expired_leaf(pki, two_chains, capsys):
+    ca = two_chains.old.chain[0]
+    now = dt.datetime.now(dt.timezone.utc)
+    expired = pki.leaf(["127.0.0.1"], ca, key_type="ec256", not_before=now - dt.timedelta(days=90),
+                       not_after=now - dt.timedelta(days=1))
+    with running_pool([Backend("expired", expired, [ca])], protocol="smtp") as pool:
+        code, out, _ = run(check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp",
+                           "--count", "5", "--rate", "0")
+    assert code == 2
+    assert out.startswith("CERTCENSUS CRITICAL - 1 chain, 5/5 probes ok: chain #1")
+    assert "expired" in out and "days_left=-1.0;30;0" in out
+
+
+def test_check_critical_when_untrusted_by_the_given_store(two_chains, tmp_path, capsys):
+    old_root = tmp_path / "old-root.pem"
+    old_root.write_bytes(two_chains.roots[0].pem)
+    with running_pool(two_chains.backends, protocol="smtp", choice="round-robin") as pool:
+        code, out, _ = run(check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp",
+                           "--count", "10", "--rate", "0", "--allow-multiple",
+                           "--trust-store", f"corp={old_root}")
+    assert code == 2, out
+    assert "untrusted by corp" in out and out.count("untrusted") == 1
+
+
+def test_check_usage_errors_exit_3_when_dispatched_by_a_group(capsys):
+    group = click.Group(commands=[check])  # as `certcensus check ...` reaches it
+    for args in (["check"], ["check", "127.0.0.1:25", "--count", "-1"]):
+        code, out, _ = run(group, capsys, *args)
+        assert code == 3 and out.startswith("CERTCENSUS UNKNOWN - usage:"), (args, out)
+
+
+def test_check_unknown_on_closed_port_and_bad_input(capsys):
+    code, out, _ = run(check, capsys, f"127.0.0.1:{closed_port()}", "--starttls", "smtp", "--count", "3")
+    assert code == 3
+    assert out.startswith("CERTCENSUS UNKNOWN - no probe of 127.0.0.1:") and "refused 3" in out
+    for args in ([], ["a:b:c:d:e"], ["127.0.0.1:25", "--count", "zero"], ["127.0.0.1:25", "--nope"],
+                 ["127.0.0.1:25", "--trust-store", "/no/such/file.pem"]):
+        code, out, _ = run(check, capsys, *args)
+        assert code == 3, (args, out)
+        assert out.startswith("CERTCENSUS UNKNOWN - "), out
+
+
+def test_watch_runs_until_interrupted(two_chains, tmp_path):
+    """A long --every: round 1 runs, then the watch waits until Ctrl-C and exits cleanly."""
+    with running_pool([two_chains.old], protocol="smtp") as pool:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from certcensus.cli_watch import watch; watch()",
+             f"127.0.0.1:{pool.port}", "--starttls", "smtp", "--every", "1h", "--count", "5",
+             "--rate", "0", "--warn-days", "3650", "--db", str(tmp_path / "w.sqlite")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            first = process.stdout.readline()  # round 1's first alert: the watch is waiting now
+            assert " ALERT expiring " in first
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+            # Not communicate(): it reads the pipes past the buffer that readline() filled.
+            out, err = first + process.stdout.read(), process.stderr.read()
+        finally:
+            process.kill()
+            process.stdout.close()
+            process.stderr.close()
+    assert process.returncode == 0, err
+    assert "watch ended after 1 round(s), 2 alert(s)" in err
+    assert out.count(" ALERT expiring ") == 2
