@@ -6,15 +6,9 @@ import random
 import pytest
 
 from certcensus.coverage import max_missed_share
-from certcensus.randomness import (
-    ProbeSample,
-    assess,
-    assess_target,
-    chi_square_survival,
-    exact_runs_distribution,
-    randomness_report,
-    runs_finding,
-)
+from certcensus.assessment import ProbeSample, assess_target
+from certcensus.randomness import assess, randomness_report, runs_finding
+from certcensus.tails import chi_square_survival, exact_runs_distribution
 
 
 def kinds(report):

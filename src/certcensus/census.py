@@ -13,7 +13,7 @@ from .certinfo import CertificateInfo, describe_certificate
 from .coverage import Coverage
 from .observation import LEAF_ONLY
 from .outcomes import Outcome
-from .randomness import ProbeSample, TargetAssessment, assess_target
+from .assessment import ProbeSample, TargetAssessment, assess_target
 from .store.base import Store, StoredProbe
 from .strata import StratumCount, count_strata, where_seen
 from .targets import is_ip_address

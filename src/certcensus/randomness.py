@@ -25,7 +25,8 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from .coverage import Coverage, coverage_of, target_coverage
+from .coverage import Coverage, coverage_of
+from .tails import binomial_upper_tail_bound, chi_square_survival, exact_runs_distribution
 
 # A finding needs p below this. Each sequence runs a few dozen tests (lags, bucket sizes,
 # attributes); with the Bonferroni corrections below the whole report's false-alarm rate on
@@ -97,48 +98,6 @@ class RandomnessReport:
             return f"Backend choice looks random: no pattern found{caveat}."
         return "Backend choice is not random: " + "; ".join(f.words for f in self.findings) + "."
 
-
-# --- distribution tails ---------------------------------------------------------------------
-
-
-def chi_square_survival(statistic: float, degrees_of_freedom: int) -> float:
-    """P(X >= statistic) for X ~ chi-square(df), df a positive integer.
-
-    Closed forms of the regularized upper gamma Q(df/2, x/2) for integer df (Abramowitz &
-    Stegun 26.4.4 and 26.4.5): with h = x/2, even df: e^-h sum_{i<df/2} h^i / i!; odd df:
-    erfc(sqrt h) + e^-h sum_{k=1}^{(df-1)/2} h^(k-1/2) / Gamma(k+1/2). Our tables have df <= 35,
-    where these finite sums are exact to rounding.
-    """
-    if statistic <= 0:
-        return 1.0
-    half = statistic / 2
-    if degrees_of_freedom % 2 == 0:
-        term = total = math.exp(-half)
-        for i in range(1, degrees_of_freedom // 2):
-            term *= half / i
-            total += term
-    else:
-        total = math.erfc(math.sqrt(half))
-        term = math.exp(-half) * math.sqrt(half) / math.gamma(1.5)
-        for k in range(1, (degrees_of_freedom - 1) // 2 + 1):
-            total += term
-            term *= half / (k + 0.5)
-    return min(1.0, total)
-
-
-def _binomial_upper_tail_bound(observed: float, trials: int, rate: float) -> float:
-    """Chernoff bound exp(-n KL(f || r)) on P(Binomial(n, r) >= f n): an upper bound on the
-    exact p-value, so using it can only make us slower to cry wolf."""
-    if trials <= 0 or observed <= rate:
-        return 1.0
-    if rate <= 0:
-        return 0.0
-    kl = observed * math.log(observed / rate)
-    if observed < 1:
-        kl += (1 - observed) * math.log((1 - observed) / (1 - rate))
-    return math.exp(-trials * kl)
-
-
 # --- detectors ------------------------------------------------------------------------------
 
 
@@ -172,7 +131,7 @@ def periodic_finding(chain_ids: Sequence[str]) -> Finding | None:
             continue
         even_half = sum(1 for i in range(lag, n) if (i // lag) % 2 == 0)
         halves = (even_half, n - lag - even_half)
-        p_value = sum(_binomial_upper_tail_bound(fraction, size, chance_match) for size in halves)
+        p_value = sum(binomial_upper_tail_bound(fraction, size, chance_match) for size in halves)
         p_value = min(1.0, p_value * len(lags))
         if p_value < SIGNIFICANCE:
             return Finding(
@@ -271,28 +230,6 @@ def attribute_finding(
                     p_value=min(1.0, p * tests),
                 )
     return None
-
-
-def _log_choose(n: int, k: int) -> float:
-    if k < 0 or k > n:
-        return -math.inf
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
-def exact_runs_distribution(n1: int, n2: int) -> dict[int, float]:
-    """Exact P(R = r) for the number of runs in a random arrangement of n1 and n2 symbols:
-    P(R = 2k) = 2 C(n1-1, k-1) C(n2-1, k-1) / C(n, n1), and
-    P(R = 2k+1) = [C(n1-1, k) C(n2-1, k-1) + C(n1-1, k-1) C(n2-1, k)] / C(n, n1)."""
-    log_total = _log_choose(n1 + n2, n1)
-    distribution: dict[int, float] = {}
-    for k in range(1, min(n1, n2) + 2):
-        even = math.log(2) + _log_choose(n1 - 1, k - 1) + _log_choose(n2 - 1, k - 1)
-        odd_a = _log_choose(n1 - 1, k) + _log_choose(n2 - 1, k - 1)
-        odd_b = _log_choose(n1 - 1, k - 1) + _log_choose(n2 - 1, k)
-        distribution[2 * k] = math.exp(even - log_total)
-        distribution[2 * k + 1] = math.exp(odd_a - log_total) + math.exp(odd_b - log_total)
-    return distribution
-
 
 def runs_finding(chain_ids: Sequence[str]) -> Finding | None:
     """Wald-Wolfowitz runs test on "most common chain" vs "any other", in time order.
@@ -404,88 +341,3 @@ def assess(
         reason = "; ".join(f.words for f in report.findings)
         coverage = coverage.marked_not_applicable(reason)
     return coverage, report
-
-
-# --- a whole target -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeSample:
-    """One successful probe, as the statistics need it."""
-
-    destination: Hashable  # what we connected to and how, e.g. (address, sni, profile)
-    chain_id: str
-    source_address: str | None = None
-    source_port: int | None = None
-    time: float | None = None  # when the probe started (any monotone clock)
-
-
-@dataclass(frozen=True, slots=True)
-class TargetAssessment:
-    coverage: Coverage  # the one conservative statement for the target
-    strata: dict[Hashable, tuple[Coverage, RandomnessReport]]  # key: (destination, source_address)
-
-    def to_dict(self) -> dict:
-        return {
-            "coverage": self.coverage.to_dict(),
-            "strata": [
-                {"stratum": _json_key(key), "coverage": coverage.to_dict(), "randomness": report.to_dict()}
-                for key, (coverage, report) in self.strata.items()
-            ],
-        }
-
-
-def _json_key(key: Hashable) -> object:
-    if isinstance(key, tuple):
-        return [_json_key(part) for part in key]
-    return key if isinstance(key, (str, int, float, bool, type(None))) else str(key)
-
-
-def assess_target(samples: Sequence[ProbeSample], confidence: float = 0.99) -> TargetAssessment:
-    """Per-stratum coverage and randomness, and one target-level statement.
-
-    A stratum is (destination, source_address): the census must never pool probes that could
-    reach different pools. Address hashing cannot be seen inside a stratum (one source
-    address), so it is tested per destination across source addresses; when it is found,
-    every stratum of that destination loses its statement too, because a client from another
-    address would meet a pool we never probed.
-    """
-    by_stratum: dict[Hashable, list[ProbeSample]] = defaultdict(list)
-    by_destination: dict[Hashable, list[ProbeSample]] = defaultdict(list)
-    for sample in samples:
-        by_stratum[(sample.destination, sample.source_address)].append(sample)
-        by_destination[sample.destination].append(sample)
-
-    address_findings: dict[Hashable, Finding] = {}
-    for destination, group in by_destination.items():
-        addresses = [s.source_address for s in group]
-        if None not in addresses and len(set(addresses)) >= 2:
-            labels = {"source address": addresses}
-            finding = attribute_finding("source-address", "address", labels, [s.chain_id for s in group])
-            if finding:
-                address_findings[destination] = finding
-
-    strata: dict[Hashable, tuple[Coverage, RandomnessReport]] = {}
-    for key, group in by_stratum.items():
-        ports = [s.source_port for s in group]
-        times = [s.time for s in group]
-        coverage, report = assess(
-            [s.chain_id for s in group],
-            source_ports=None if None in ports else ports,
-            times=None if None in times else times,
-            confidence=confidence,
-        )
-        finding = address_findings.get(key[0])
-        if finding:
-            untested = [note for note in report.untested if "source address" not in note]
-            report = RandomnessReport([*report.findings, finding], untested)
-            coverage = coverage.marked_not_applicable("; ".join(f.words for f in report.findings))
-        strata[key] = (coverage, report)
-
-    not_applicable = {
-        key: coverage.not_applicable_reason or "not applicable"
-        for key, (coverage, _) in strata.items()
-        if not coverage.applicable and coverage.probes > 0
-    }
-    chain_ids = {key: [s.chain_id for s in group] for key, group in by_stratum.items()}
-    return TargetAssessment(target_coverage(chain_ids, confidence, not_applicable), strata)
