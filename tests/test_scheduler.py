@@ -130,3 +130,13 @@ def test_long_runs_re_resolve_and_probe_new_addresses(tmp_path, db, two_chains):
     assert scan.returncode == 0, err
     (target,) = json.loads(out)["targets"]
     assert set(target["ips"]) == {"127.0.0.5", "127.0.0.6"}
+
+
+def test_spread_spaces_each_stratum_over_the_period(cli, db, two_chains):
+    with running_pool(two_chains.backends) as pool:
+        result = cli("scan", f"127.0.0.1:{pool.port}", "--count", 8, "--spread", "1s", "--rate", "0",
+                     "--db", db, "--json")
+    assert result.json["targets"][0]["ok"] == 8
+    starts = sorted(row[0] for row in sqlite3.connect(db).execute("SELECT started_at FROM probes"))
+    # 8 probes over 1 s: one every 1/8 s, so the last starts at least 7/8 s after the first.
+    assert starts[-1] - starts[0] >= 7 / 8 * 0.9
