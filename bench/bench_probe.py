@@ -1,0 +1,272 @@
+"""Benchmark: TLS probes per second against a local nginx, certcensus vs openssl.
+
+Starts nginx (Debian package) on a loopback high port with session resumption off, serving a
+leaf + intermediate chain built with certcensus.lab.pki, once with an RSA-2048 leaf and once with
+an ECDSA P-256 leaf, and measures on each, repetitions interleaved so the noise of a shared
+machine falls on every contender alike:
+
+  (a) `certcensus scan` (one process) at a few --concurrency values, the default (64) included;
+  (b) a sequential shell loop of `openssl s_client -connect ... -servername x </dev/null`;
+  (c) `openssl s_time -connect ... -new -time T` (connections/s as it reports them).
+
+Prints medians and the ratios certcensus/s_client and certcensus/s_time, checks the targets of
+issue 2 (>= 1,000 probes/s from one process, >= 15x the s_client loop), and writes the
+"Probe throughput" section of bench/RESULTS.md.
+
+    .venv/bin/python bench/bench_probe.py [--quick] [--workers 1|auto] [--no-record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
+from nginx import NGINX, NginxServer  # noqa: E402
+from probe_runners import (  # noqa: E402
+    Measurement,
+    certcensus_command,
+    run_certcensus,
+    run_s_client_loop,
+    run_s_time,
+    s_client_loop_script,
+    s_time_command,
+)
+from probe_report import write_section  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CONCURRENCY = 64  # certcensus scan's default
+TARGET_PROBES_PER_SECOND = 1000.0
+TARGET_RATIO_TO_S_CLIENT = 15.0
+KEY_TYPES = {"rsa2048": "RSA-2048", "ec256": "ECDSA P-256"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much work each repetition does; `--quick` shrinks everything for a ~30 s run."""
+
+    repeat: int
+    concurrencies: tuple[int, ...]
+    certcensus_seconds: float  # --duration of each certcensus run
+    s_client_iterations: int  # s_client processes per loop run
+    s_time_seconds: int
+
+    @classmethod
+    def full(cls) -> Settings:
+        return cls(repeat=3, concurrencies=(8, 32, 64, 256), certcensus_seconds=3,
+                   s_client_iterations=60, s_time_seconds=3)  # fmt: skip
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(repeat=3, concurrencies=(16, 64), certcensus_seconds=1,
+                   s_client_iterations=20, s_time_seconds=1)  # fmt: skip
+
+
+@dataclass
+class KeyResults:
+    """Every measurement made against one nginx (one leaf key type)."""
+
+    key_type: str
+    certcensus: dict[int, list[Measurement]] = field(default_factory=dict)  # by concurrency
+    s_client: list[Measurement] = field(default_factory=list)
+    s_time: list[Measurement] = field(default_factory=list)
+
+    def median(self, runs: list[Measurement], attribute: str = "rate") -> float:
+        return statistics.median(getattr(run, attribute) for run in runs)
+
+    def certcensus_median(self, concurrency: int) -> float:
+        return self.median(self.certcensus[concurrency])
+
+    @property
+    def best_concurrency(self) -> int:
+        return max(self.certcensus, key=self.certcensus_median)
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per run where some probe or connection did not succeed."""
+        lines = []
+        every = [run for runs in self.certcensus.values() for run in runs] + self.s_client + self.s_time
+        for run in every:
+            if run.failed:
+                lines.append(f"{KEY_TYPES[self.key_type]}: {run.label}: {run.failed} of "
+                             f"{run.attempts} failed {run.failure_detail}".rstrip())  # fmt: skip
+        return lines
+
+
+def build_server_files(directory: Path, key_type: str) -> tuple[Path, Path]:
+    """Root -> intermediate -> leaf, all of `key_type`; nginx serves leaf + intermediate."""
+    pki = PKI()
+    root = pki.root(f"Bench Root {key_type}", key_type=key_type)
+    intermediate = pki.intermediate(f"Bench Intermediate {key_type}", root, key_type=key_type)
+    leaf = pki.leaf(["bench.example", "127.0.0.1"], intermediate, key_type=key_type)
+    return write_server_files(directory, leaf, [intermediate], key_type)
+
+
+def measure_one_server(key_type: str, settings: Settings, workers: str, scratch: Path) -> KeyResults:
+    certificate, key = build_server_files(scratch, key_type)
+    results = KeyResults(key_type)
+    with NginxServer(certificate, key, workers=workers) as server:
+        port = server.port
+        print(f"{KEY_TYPES[key_type]}: nginx on 127.0.0.1:{port} (worker_processes {workers})")
+        # One short unmeasured run first: page in certcensus's imports and nginx's key.
+        warmup = run_certcensus(port, 0.3, DEFAULT_CONCURRENCY, scratch / "warmup.sqlite")
+        if warmup.failed:
+            raise SystemExit(f"bench_probe: certcensus fails against nginx: {warmup.failure_detail}")
+        # The CPU of a near-empty run (interpreter, imports, SQLite, census) is subtracted from
+        # each run's, so "client CPU per probe" is what one more probe costs.
+        start_up = with_cpu(server, run_certcensus, port, 0.01, DEFAULT_CONCURRENCY,
+                            scratch / "start-up.sqlite")  # fmt: skip
+        start_up_seconds = start_up.client_cpu_seconds
+        print(f"  certcensus start-up and census: {start_up_seconds:.2f} s of CPU "
+              f"({start_up.successes} probes in {start_up.seconds:.2f} s)")  # fmt: skip
+        for attempt in range(1, settings.repeat + 1):
+            for concurrency in settings.concurrencies:
+                database = scratch / f"{key_type}-{concurrency}-{attempt}.sqlite"
+                run = with_cpu(server, run_certcensus, port, settings.certcensus_seconds,
+                               concurrency, database, client_fixed=start_up_seconds)  # fmt: skip
+                results.certcensus.setdefault(concurrency, []).append(run)
+                _print_run(attempt, run)
+            run = with_cpu(server, run_s_client_loop, port, settings.s_client_iterations)
+            results.s_client.append(run)
+            _print_run(attempt, run)
+            run = with_cpu(server, run_s_time, port, settings.s_time_seconds)
+            results.s_time.append(run)
+            _print_run(attempt, run)
+    return results
+
+
+def with_cpu(server: NginxServer, runner, *arguments, client_fixed: float = 0.0) -> Measurement:
+    """Run one contender and add the CPU it and nginx used; `client_fixed` is the part of the
+    client's that does not depend on the number of probes (start-up, census)."""
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = server.cpu_seconds()
+    run = runner(*arguments)
+    server_seconds = server.cpu_seconds() - server_before
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # RUSAGE_CHILDREN counts descendants once waited for: certcensus, s_time, bash and its
+    # openssl processes, but not nginx, which is still running.
+    client_seconds = (client_after.ru_utime - client_before.ru_utime
+                      + client_after.ru_stime - client_before.ru_stime)  # fmt: skip
+    return replace(run, client_cpu_seconds=client_seconds, client_fixed_seconds=client_fixed,
+                   server_cpu_seconds=server_seconds)  # fmt: skip
+
+
+def _print_run(attempt: int, run: Measurement) -> None:
+    extra = f" ({run.failed} FAILED)" if run.failed else ""
+    print(f"  run {attempt}: {run.label:<28} {run.rate:8.1f} /s{run.note}{extra}", flush=True)
+
+
+def machine_description(workers: str) -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    openssl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    nginx = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip()
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": f"{platform.python_implementation()} {platform.python_version()} ({ssl.OPENSSL_VERSION})",
+        "openssl": openssl,
+        "nginx": f"{nginx.replace('nginx version: ', '')}, worker_processes {workers}",
+        "load": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+    }
+
+
+def check_prerequisites() -> None:
+    missing = [tool for tool in (NGINX, "openssl", "bash") if not shutil.which(tool)]
+    if missing:
+        raise SystemExit(
+            f"bench_probe: missing {', '.join(missing)}; run ./scripts/install-debian-packages.sh"
+        )
+
+
+def summary_lines(all_results: list[KeyResults]) -> list[str]:
+    lines = []
+    for results in all_results:
+        name = KEY_TYPES[results.key_type]
+        best = results.best_concurrency
+        best_rate = results.certcensus_median(best)
+        default_rate = results.certcensus_median(DEFAULT_CONCURRENCY)
+        s_client = results.median(results.s_client)
+        s_time = results.median(results.s_time, "reported_rate")
+        s_time_wall = results.median(results.s_time)
+        lines.append(
+            f"{name}: certcensus best {best_rate:.0f}/s (--concurrency {best}), default "
+            f"{default_rate:.0f}/s; s_client loop {s_client:.1f}/s; s_time {s_time:.0f}/s reported "
+            f"({s_time_wall:.0f}/s wall). certcensus(default)/s_client {default_rate / s_client:.1f}x, "
+            f"certcensus(default)/s_time {default_rate / s_time:.2f}x"
+        )
+        lines.append(
+            f"{name}: targets >= {TARGET_PROBES_PER_SECOND:.0f}/s "
+            f"{'met' if default_rate >= TARGET_PROBES_PER_SECOND else 'NOT met'} at the default "
+            f"({'met' if best_rate >= TARGET_PROBES_PER_SECOND else 'NOT met'} at the best), "
+            f">= {TARGET_RATIO_TO_S_CLIENT:.0f}x s_client "
+            f"{'met' if default_rate / s_client >= TARGET_RATIO_TO_S_CLIENT else 'NOT met'}"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="~30 s instead of ~3 minutes")
+    parser.add_argument("--workers", default="1", help="nginx worker_processes: 1 (default) or auto")
+    parser.add_argument("--repeat", type=int, default=None, help="repetitions of each measurement")
+    parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
+    options = parser.parse_args()
+    check_prerequisites()
+    settings = Settings.quick() if options.quick else Settings.full()
+    if options.repeat:
+        settings = replace(settings, repeat=options.repeat)
+    machine = machine_description(options.workers)
+    print(f"{machine['nproc']} cores, {machine['cpu']}; load average {machine['load']}")
+    started = time.perf_counter()
+    all_results = []
+    with tempfile.TemporaryDirectory(prefix="certcensus-bench-probe-") as temporary:
+        for key_type in KEY_TYPES:
+            scratch = Path(temporary) / key_type
+            scratch.mkdir()
+            all_results.append(measure_one_server(key_type, settings, options.workers, scratch))
+    elapsed = time.perf_counter() - started
+    machine["load_end"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"\nmedians of {settings.repeat} runs, benchmark took {elapsed:.0f} s:")
+    for line in summary_lines(all_results):
+        print("  " + line)
+    failures = [line for results in all_results for line in results.failures]
+    for line in failures:
+        print("  FAILED PROBES: " + line)
+    if not options.no_record:
+        commands = {
+            "certcensus": " ".join(["certcensus", *certcensus_command(
+                "PORT", settings.certcensus_seconds, "C", "/tmp/x.sqlite")[1:]]),
+            "s_client": s_client_loop_script("PORT", "N"),
+            "s_time": " ".join(s_time_command("PORT", settings.s_time_seconds)),
+        }
+        write_section(HERE / "RESULTS.md", all_results, settings, machine, commands, elapsed,
+                      quick=options.quick, targets=(TARGET_PROBES_PER_SECOND, TARGET_RATIO_TO_S_CLIENT),
+                      default_concurrency=DEFAULT_CONCURRENCY, key_names=KEY_TYPES)  # fmt: skip
+        print(f"wrote the probe section of {HERE / 'RESULTS.md'}")
+    if failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
