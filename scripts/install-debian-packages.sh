@@ -19,6 +19,10 @@ PACKAGES=(
   inspircd         # irc STARTTLS (670)
   xrdp             # rdp X.224 TLS negotiation
   chromium         # loads the HTML report in the browser test
+  postfix          # smtp STARTTLS
+  dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd  # imap, pop3, sieve, lmtp
+  inn2             # nntp (nnrpd)
+  proftpd-core proftpd-mod-crypto  # ftp AUTH TLS (mod_tls)
 )
 
 missing=()
@@ -44,5 +48,25 @@ if [ ! -e "$policy" ]; then
   added_policy=yes
 fi
 trap '[ -n "$added_policy" ] && $SUDO rm -f "$policy"' EXIT
+# Postfix asks what kind of mail server it is; "Local only" writes a main.cf, which inn2's
+# post-install (newaliases) needs.
+echo "postfix postfix/main_mailer_type select Local only" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" \
+  >/dev/null || true
+# inn2's post-install fails when the host name has no domain (common in containers): give INN a
+# domain and finish configuring.
+if ! dpkg-query -W -f='${Status}' inn2 2>/dev/null | grep -q "install ok installed" \
+   && [ -f /etc/news/inn.conf ]; then
+  $SUDO sed -i 's/^#* *domain:.*/domain: localdomain/' /etc/news/inn.conf
+  $SUDO dpkg --configure -a >/dev/null
+fi
+failed=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || failed+=("$package")
+done
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "could not install Debian packages: ${failed[*]}" >&2
+  exit 1
+fi

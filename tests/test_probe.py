@@ -119,3 +119,20 @@ def test_garbage_in_smtp_dialog_is_a_protocol_error(cli, db):
                                    protocol_args=("--starttls", "smtp"))
     assert census["errors"] == {"protocol-error": 1}
     assert "SSH-2.0" in census["error_examples"]["protocol-error"]
+
+
+def test_worker_processes_record_the_same_observations(cli, db, two_chains):
+    with running_pool(two_chains.backends, protocol="smtp", seed=9) as pool:
+        result, census = scan_json(cli, pool.port, db, "--count", 120, "--workers", 2,
+                                   protocol_args=("--starttls", "smtp"))
+        served = dict(pool.served)
+    assert result.code == 0, result.err
+    assert census["ok"] == 120
+    counts = {chain["id"]: chain["count"] for chain in census["chains"]}
+    assert counts == {chain_fingerprint(b.wire_ders): served[b.name] for b in two_chains.backends}
+    import sqlite3
+
+    rows = sqlite3.connect(db).execute(
+        "SELECT COUNT(DISTINCT source_port), MIN(handshake_seconds), MIN(starttls_seconds) FROM probes"
+    ).fetchone()
+    assert rows[0] == 120 and rows[1] > 0 and rows[2] > 0

@@ -6,6 +6,7 @@ bad option). Every error is one line on stderr, prefixed `certcensus: error:`.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 
@@ -14,15 +15,37 @@ from cryptography.utils import CryptographyDeprecationWarning
 from rich.console import Console
 
 from . import __version__
-from .cli_ingest import diff, ingest
-from .cli_trust import export, trust
-from .cli_watch import check, watch
-from .commands_scan import demo, report, scan
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# Each command's module is imported only when that command runs (click's "lazy group" pattern):
+# `scan` need not load the trust, export, ingest and watch code, which costs a fifth of a second
+# per process.
+COMMANDS = {
+    "scan": "commands_scan:scan",
+    "report": "commands_scan:report",
+    "demo": "commands_scan:demo",
+    "trust": "cli_trust:trust",
+    "export": "cli_trust:export",
+    "ingest": "cli_ingest:ingest",
+    "diff": "cli_ingest:diff",
+    "watch": "cli_watch:watch",
+    "check": "cli_watch:check",
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="certcensus")
 def main_group() -> None:
     """Find every certificate chain a TLS service presents, and what a client must trust.
@@ -35,16 +58,6 @@ def main_group() -> None:
       certcensus report --target mail.example.com:25
     """
 
-
-main_group.add_command(scan)
-main_group.add_command(report)
-main_group.add_command(demo)
-main_group.add_command(trust)
-main_group.add_command(export)
-main_group.add_command(ingest)
-main_group.add_command(diff)
-main_group.add_command(watch)
-main_group.add_command(check)
 
 
 def main(argv: list[str] | None = None) -> None:

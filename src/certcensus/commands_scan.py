@@ -15,13 +15,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .census import Census, build_census
-from .cli_report_formats import write_report
 from .dialogs import DIALOGS, DialogOptions, dialog_class
 from .output.console import make_console, print_census
 from .output.json_output import census_to_json
 from .output.pemfiles import save_chains_as_pem
 from .probe import ProbeSettings
-from .profile_worker import WorkerProber
+from .profile_worker import WorkerPool
 from .profiles import PROFILES, client_context, parse_profiles
 from .scheduler import DEFAULT_RESOLVE_EVERY, Scan, ScanPlan, ScanResult
 from .store.sqlite import StoreError, open_store
@@ -132,6 +131,8 @@ def db_option(function):
               help="Stop when sure: no chain with at least this share may be missed [default: 0.01].")
 @click.option("--spread", default=None, metavar="TIME",
               help="Space each stratum's probes evenly over this period (e.g. 10m) instead of bursting.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Probe from this many worker processes (one core each); 0 = in this process.")
 @click.option("--resolve-every", type=click.FloatRange(min=1), default=DEFAULT_RESOLVE_EVERY,
               show_default=True, help="Re-resolve names this often (seconds) on --duration runs.")
 @db_option
@@ -142,7 +143,7 @@ def db_option(function):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, rate, concurrency,
          timeout, sni, no_sni, source_address, profile_list, confidence, min_share, spread,
-         resolve_every, db_path, trust_stores, store_password, offline, cache_dir, as_json,
+         workers, resolve_every, db_path, trust_stores, store_password, offline, cache_dir, as_json,
          save_pem, quiet):
     """Probe TARGETS again and again and count every chain they present.
 
@@ -186,7 +187,7 @@ def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, ra
         targets=parsed, settings=settings, count=count, duration=seconds, rate=rate,
         concurrency=concurrency or DEFAULT_CONCURRENCY, target_concurrency=polite, ip_mode=ip_mode, resolve_every=resolve_every,
         source_addresses=sources, profiles=profiles, stop_when_sure=stop_when_sure,
-        spread=parse_duration(spread),
+        spread=parse_duration(spread), workers=workers,
     )  # fmt: skip
     trust = TrustRequest(trust_stores, store_password, offline, cache_dir)
     if trust_stores:
@@ -272,20 +273,20 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> Sca
         return asyncio.run(go())
 
 
-async def start_profile_workers(plan: ScanPlan) -> list[WorkerProber]:
-    """Start a worker process for each profile that needs its own OpenSSL configuration and
-    route that profile's probes to it."""
-    workers = []
+async def start_profile_workers(plan: ScanPlan) -> list[WorkerPool]:
+    """Start worker processes: `plan.workers` per profile when asked for, and at least one for
+    each profile that needs its own OpenSSL configuration; route those profiles' probes there."""
+    pools = []
     for profile in plan.profiles:
-        if not PROFILES[profile].needs_worker:
+        if not plan.workers and not PROFILES[profile].needs_worker:
             continue
-        worker = WorkerProber(profile)
-        await worker.start()
-        workers.append(worker)
+        pool = WorkerPool(profile, plan.workers or 1)
+        await pool.start()
+        pools.append(pool)
         for key, settings in plan.settings.items():
             if settings.profile == profile:
-                plan.settings[key] = dataclasses.replace(settings, runner=worker.probe)
-    return workers
+                plan.settings[key] = dataclasses.replace(settings, runner=pool.probe)
+    return pools
 
 
 def _open(db_path):
@@ -357,6 +358,8 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
         if fmt == "text" and output is None:
             _emit(census, store, as_json=False, save_pem=save_pem)
         else:
+            from .cli_report_formats import write_report  # HTML and CSV only when asked for
+
             if save_pem:
                 _emit_pem(census, save_pem)
             write_report(census, store, fmt, output, title="certcensus report",

@@ -10,6 +10,7 @@ markedly cheaper per connection, which matters at thousands of probes a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import ssl
@@ -40,11 +41,6 @@ class ProbeSettings:
     profile: str = "default"
     # Who makes the probe: None means `probe_once` here; a profile worker's `probe` otherwise.
     runner: Callable[..., Awaitable[Observation]] | None = None
-
-
-class _PhaseTimeout(Exception):
-    def __init__(self, phase: str):
-        self.phase = phase
 
 
 class _Closed(Exception):
@@ -78,40 +74,42 @@ async def probe_once(
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if source_address:
             sock.bind((source_address, 0))
-        clock = time.perf_counter()
-        async with _phase_timeout("connect", settings.timeout):
-            await loop.sock_connect(sock, (address, target.port))
-        record["connect_seconds"] = time.perf_counter() - clock
-        record["source_port"] = sock.getsockname()[1]
-        dialog = None
-        if target.dialog:
-            phase = "starttls"
+        # One timer per probe, moved at each phase: --timeout applies to each phase in turn.
+        async with asyncio.timeout(None) as deadline:
+            deadline.reschedule(loop.time() + settings.timeout)
             clock = time.perf_counter()
-            options = settings.dialog_options or DialogOptions(host=target.host)
-            dialog = dialog_class(target.dialog)(options)
-            async with _phase_timeout("starttls", settings.timeout):
+            await loop.sock_connect(sock, (address, target.port))
+            record["connect_seconds"] = time.perf_counter() - clock
+            record["source_port"] = sock.getsockname()[1]
+            dialog = None
+            if target.dialog:
+                phase = "starttls"
+                deadline.reschedule(loop.time() + settings.timeout)
+                clock = time.perf_counter()
+                options = settings.dialog_options or DialogOptions(host=target.host)
+                dialog = dialog_class(target.dialog)(options)
                 await _run_dialog(loop, sock, dialog)
-            record["starttls_seconds"] = time.perf_counter() - clock
-            if dialog.refusal:
-                return Observation(
-                    **record, outcome=dialog.refusal.outcome, detail=dialog.refusal.server_said
-                )
-        phase = "handshake"
-        clock = time.perf_counter()
-        async with _phase_timeout("handshake", settings.timeout):
-            ssl_object, server_spoke = await _handshake(loop, sock, settings, dialog)
-        record["handshake_seconds"] = time.perf_counter() - clock
+                record["starttls_seconds"] = time.perf_counter() - clock
+                if dialog.refusal:
+                    return Observation(
+                        **record, outcome=dialog.refusal.outcome, detail=dialog.refusal.server_said
+                    )
+            phase = "handshake"
+            deadline.reschedule(loop.time() + settings.timeout)
+            clock = time.perf_counter()
+            ssl_object = await _handshake(loop, sock, settings, dialog)
+            record["handshake_seconds"] = time.perf_counter() - clock
         chain = unverified_chain_der(ssl_object)
         cipher = ssl_object.cipher()
         record.update(tls_version=ssl_object.version(), cipher=cipher[0] if cipher else None)
         if not chain:
             return Observation(**record, outcome=Outcome.NO_CERTIFICATE, detail="no certificate")
         return Observation(**record, outcome=Outcome.OK, chain=chain)
-    except _PhaseTimeout as timeout:
+    except TimeoutError:  # before OSError, of which it is a subclass
         return Observation(
             **record,
             outcome=Outcome.TIMEOUT,
-            detail=f"no answer within {settings.timeout:g}s during {timeout.phase}",
+            detail=f"no answer within {settings.timeout:g}s during {phase}",
         )
     except _HandshakeError as error:
         return Observation(**record, outcome=error.outcome, detail=error.detail)
@@ -127,23 +125,6 @@ async def probe_once(
     finally:
         if sock is not None:
             sock.close()
-
-
-class _phase_timeout:
-    """`asyncio.timeout` that reports which phase ran out of time."""
-
-    def __init__(self, phase: str, seconds: float):
-        self._phase = phase
-        self._timeout = asyncio.timeout(seconds if seconds > 0 else None)
-
-    async def __aenter__(self):
-        await self._timeout.__aenter__()
-
-    async def __aexit__(self, exc_type, exc, tb):
-        try:
-            await self._timeout.__aexit__(exc_type, exc, tb)
-        except TimeoutError:
-            raise _PhaseTimeout(self._phase) from None
 
 
 async def _run_dialog(loop, sock: socket.socket, dialog: Dialog) -> None:
@@ -185,7 +166,13 @@ async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None)
     while True:
         try:
             ssl_object.do_handshake()
-            return ssl_object, first_bytes
+            # In TLS 1.3 our Finished is still in the outgoing buffer: send it, so the server
+            # logs a completed handshake rather than a failed one before we reset.
+            finished = outgoing.read()
+            if finished:
+                with contextlib.suppress(OSError):
+                    sock.send(dialog.wrap_tls(finished) if dialog else finished)
+            return ssl_object
         except ssl.SSLWantReadError:
             pass
         except ssl.SSLError as error:

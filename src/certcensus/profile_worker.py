@@ -1,9 +1,12 @@
-"""Probes for profiles that need their own OpenSSL configuration, in a worker process.
+"""Probes in worker processes: for profiles that need their own OpenSSL configuration, and to
+use more than one core (`--workers N`).
 
 OpenSSL reads OPENSSL_CONF once per process, so a profile that imposes signature algorithms
-(`rsa`, `ecdsa`) gets a process of its own, started with OPENSSL_CONF pointing at a generated
-file. The main process sends one JSON line per probe to make; the worker answers with one JSON
-line per observation, in completion order. The main process keeps the store and the clock.
+(`rsa`, `ecdsa`) gets processes of its own, started with OPENSSL_CONF pointing at a generated
+file. A handshake costs about a millisecond of CPU, most of it in OpenSSL, so one process tops
+out near a thousand probes a second; workers spread that over the cores. The main process sends
+one JSON line per probe to make; a worker answers with one JSON line per observation, in
+completion order. The main process keeps the store and the clock.
 
 Run as `python -m certcensus.profile_worker PROFILE` (the main process does this).
 """
@@ -36,13 +39,19 @@ class WorkerProber:
         self._reader: asyncio.Task | None = None
         self._config_dir = tempfile.TemporaryDirectory(prefix="certcensus-profile-")
 
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
     async def start(self) -> None:
-        config = Path(self._config_dir.name) / "openssl.cnf"
-        config.write_text(self.profile.openssl_config())
+        environment = dict(os.environ)
+        if self.profile.needs_worker:
+            config = Path(self._config_dir.name) / "openssl.cnf"
+            config.write_text(self.profile.openssl_config())
+            environment["OPENSSL_CONF"] = str(config)
         self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "certcensus.profile_worker", self.profile.name,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "OPENSSL_CONF": str(config)},
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=environment,
             limit=16 * 1024 * 1024,  # a line carries a whole chain in base64
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read_answers())
@@ -91,6 +100,24 @@ class WorkerProber:
         if self._reader:
             await self._reader
         self._config_dir.cleanup()
+
+
+class WorkerPool:
+    """Several workers of one profile; each probe goes to the least busy."""
+
+    def __init__(self, profile: str, size: int):
+        self.workers = [WorkerProber(profile) for _ in range(max(1, size))]
+
+    async def start(self) -> None:
+        await asyncio.gather(*(worker.start() for worker in self.workers))
+
+    async def probe(self, target: Target, address: str, settings: ProbeSettings,
+                    source_address: str | None = None) -> Observation:
+        worker = min(self.workers, key=lambda w: w.pending)
+        return await worker.probe(target, address, settings, source_address)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(worker.close() for worker in self.workers))
 
 
 async def _serve(profile: str) -> None:

@@ -52,6 +52,7 @@ class ScanPlan:
     # statement (the worst of its strata, Bonferroni-corrected) hold at `confidence`.
     stop_when_sure: tuple[float, float] | None = None
     target_concurrency: dict[str, int] = field(default_factory=dict)  # by target name
+    workers: int = 0  # probe from this many worker processes (0: in this process)
 
     spread: float | None = None  # seconds over which to space each lane's probes
 
