@@ -70,3 +70,16 @@ def test_source_address_stickiness_is_detected_and_reported(cli, db, two_chains)
     statements = [s for chain in target["chains"] for s in chain["seen_only"]]
     assert any(s.startswith("only from 127.0.0.") for s in statements)
     assert not target["coverage"]["applicable"]
+
+
+def test_whole_port_hashing_is_named_as_untestable(cli, db, two_chains):
+    """A balancer hashing the whole source port looks random to clients whose ports never
+    repeat (as every client's do): the statement holds for them, and the report says which
+    hashing it could not rule out. (Hashing a few low bits is detected: tests/test_randomness.)"""
+    with running_pool(two_chains.backends, choice="source-port", seed=2) as pool:
+        result = cli("scan", f"127.0.0.1:{pool.port}", "--count", 300, "--rate", "0",
+                     "--db", db, "--json")
+    (target,) = result.json["targets"]
+    assert len(target["chains"]) == 2
+    (stratum,) = target["coverage_strata"]
+    assert any("source port" in note for note in stratum["randomness"]["untested"])
