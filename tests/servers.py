@@ -42,6 +42,16 @@ def require(binary: str) -> str:
     return path
 
 
+def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the server has not exited after `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def running(command: list[str], port: int, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
@@ -51,12 +61,7 @@ def running(command: list[str], port: int, cwd: Path | None = None) -> Iterator[
         wait_for_port(port, process)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextlib.contextmanager

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
 from certcensus.observation import Observation
 from certcensus.outcomes import Outcome
 from certcensus.store.sqlite import open_store
+
+from ..trust.trust_helpers import openssl_verifies_pems
 
 
 def write_census_db(path: Path, chains_by_target: dict[str, list[list[bytes]]]) -> Path:
@@ -28,24 +29,5 @@ def write_census_db(path: Path, chains_by_target: dict[str, list[list[bytes]]]) 
 
 
 def openssl_verifies(directory: Path, ca_pems: list[bytes], served_pems: list[bytes]) -> bool:
-    """`openssl verify -partial_chain -CAfile store.pem -untrusted served.pem leaf.pem`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "store.pem").write_bytes(b"".join(ca_pems))
-    (directory / "served.pem").write_bytes(b"".join(served_pems))
-    (directory / "leaf.pem").write_bytes(served_pems[0])
-    result = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-partial_chain",
-            "-CAfile",
-            str(directory / "store.pem"),
-            "-untrusted",
-            str(directory / "served.pem"),
-            str(directory / "leaf.pem"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return result.returncode == 0
+    """`openssl verify -partial_chain -CAfile store.pem -untrusted served.pem leaf.pem`, now."""
+    return openssl_verifies_pems(directory, ca_pems, served_pems)

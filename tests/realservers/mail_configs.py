@@ -24,7 +24,7 @@ from pathlib import Path
 
 from certcensus.lab.pki import PKI, Issued
 
-from ..servers import free_port, wait_for_port
+from ..servers import free_port, stop, wait_for_port
 
 POSTFIX_MASTER = "/usr/lib/postfix/sbin/master"
 NNRPD = "/usr/lib/news/bin/nnrpd"
@@ -131,12 +131,7 @@ def _tracked(command: list[str], ports: dict[str, int], log: Path, env=None, cwd
                 raise RuntimeError(f"{command[0]} did not listen on {name}: {error}\n{log_text}")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=15)
 
 
 # --- Postfix -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pytest
 from certcensus.chain import chain_fingerprint
 from certcensus.lab.pki import Issued, write_server_files
 
-from ..servers import free_port, require, wait_for_port
+from ..servers import free_port, require, stop, wait_for_port
 
 SERVER_NAMES = ["127.0.0.1", "localhost", "certcensus.test"]
 XMPP_DOMAIN = "certcensus.test"
@@ -99,12 +99,7 @@ def foreground(command: list[str], ports: list[int], log: Path, *, user: str | N
             raise RuntimeError(f"{command[0]}: {error}\n--- {log} ---\n{said}") from None
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=20)
 
 
 def _as_user(user: str | None) -> dict:

@@ -12,17 +12,23 @@ from certcensus.lab.pki import Issued
 
 def openssl_verifies(directory: Path, store: list[Issued], served: list[Issued], at) -> bool:
     """`openssl verify -partial_chain -CAfile store.pem -untrusted served.pem leaf.pem` passes?"""
+    return openssl_verifies_pems(directory, [c.pem for c in store], [c.pem for c in served], at)
+
+
+def openssl_verifies_pems(directory: Path, ca_pems: list[bytes], served_pems: list[bytes],
+                          at=None) -> bool:
+    """The same with PEM bytes; `at` None judges validity now."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "store.pem").write_bytes(b"".join(c.pem for c in store))
-    (directory / "served.pem").write_bytes(b"".join(c.pem for c in served))
-    (directory / "leaf.pem").write_bytes(served[0].pem)
+    (directory / "store.pem").write_bytes(b"".join(ca_pems))
+    (directory / "served.pem").write_bytes(b"".join(served_pems))
+    (directory / "leaf.pem").write_bytes(served_pems[0])
+    when = ["-attime", str(int(at.timestamp()))] if at is not None else []
     result = subprocess.run(
         [
             "openssl",
             "verify",
             "-partial_chain",
-            "-attime",
-            str(int(at.timestamp())),
+            *when,
             "-CAfile",
             str(directory / "store.pem"),
             "-untrusted",
