@@ -80,11 +80,12 @@ def test_every_address_of_a_name_is_probed(tmp_path, db, two_chains):
     assert set(by_address) == {"127.0.0.5", "127.0.0.6"}  # each address serves its own chain
 
 
-def test_ctrl_c_prints_the_census_so_far_and_keeps_every_probe(db, two_chains):
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_ctrl_c_prints_the_census_so_far_and_keeps_every_probe(db, two_chains, workers):
     with running_pool(two_chains.backends) as pool:
         scan = subprocess.Popen(
             [sys.executable, "-m", "certcensus", "scan", f"127.0.0.1:{pool.port}", "--rate", "40",
-             "--duration", "1h", "--db", str(db), "--json", "-q"],
+             "--duration", "1h", "--workers", workers, "--db", str(db), "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         _wait_for_rows(db, 20)

@@ -267,7 +267,7 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> Sca
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
             for worker in workers:
-                await worker.close()
+                await worker.close(abort=scan.stop.is_set())
 
     with progress:
         return asyncio.run(go())

@@ -88,8 +88,12 @@ class WorkerProber:
             if not future.done():
                 future.set_exception(error)
 
-    async def close(self) -> None:
+    async def close(self, abort: bool = False) -> None:
+        """Let the worker finish its probes and exit; `abort` (an interrupted run) ends it now,
+        since the probes it still holds would not be recorded anyway."""
         if self._process:
+            if abort and self._process.returncode is None:
+                self._process.terminate()
             if self._process.stdin and not self._process.stdin.is_closing():
                 self._process.stdin.close()
             try:
@@ -116,8 +120,8 @@ class WorkerPool:
         worker = min(self.workers, key=lambda w: w.pending)
         return await worker.probe(target, address, settings, source_address)
 
-    async def close(self) -> None:
-        await asyncio.gather(*(worker.close() for worker in self.workers))
+    async def close(self, abort: bool = False) -> None:
+        await asyncio.gather(*(worker.close(abort) for worker in self.workers))
 
 
 async def _serve(profile: str) -> None:
