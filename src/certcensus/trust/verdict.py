@@ -275,6 +275,8 @@ def strict_verdict(
         )
     elif "candidates exhausted with no interior errors" in message and not lenient.trusted:
         reason = lenient.reason  # the path is incomplete: the lenient builder says what is missing
+        # cryptography's words for it; say it as a person would, the lenient reason follows.
+        message = "no path to a root in the store"
     else:
         reason = Reason.POLICY
     problems = [Problem(reason, f"web PKI verifier: {message}", [])]
