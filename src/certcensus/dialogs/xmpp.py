@@ -61,6 +61,10 @@ class XMPPDialog(Dialog):
         self._proceed_end = -1
         self._proceed_has_content = False
         self._parser = expat.ParserCreate(namespace_separator=" ")
+        if hasattr(self._parser, "SetReparseDeferralEnabled"):
+            # expat >= 2.6 (Python 3.13, later 3.11/3.12 builds) may hold back a token until more
+            # bytes arrive; a server that sent its last byte would then wait for us forever.
+            self._parser.SetReparseDeferralEnabled(False)
         self._parser.StartElementHandler = self._start
         self._parser.EndElementHandler = self._end
         self._parser.CharacterDataHandler = self._characters
