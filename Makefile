@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test debian-packages bench clean
+.PHONY: demo test test-pythons install install-test debian-packages bench clean
 
 demo: install
 	$(BIN)/certcensus demo
@@ -34,3 +34,15 @@ bench: debian-packages install
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
+
+# The suite under every supported Python found on this machine (3.11 to 3.13), each in its own
+# virtual environment; versions that are not installed are skipped, and said so.
+PYTHONS ?= python3.11 python3.12 python3.13
+test-pythons: debian-packages
+	@for python in $(PYTHONS); do \
+	  if ! command -v $$python >/dev/null 2>&1 || ! $$python -c 'import sys' >/dev/null 2>&1; then \
+	    echo "skipped: $$python is not installed"; continue; fi; \
+	  $$python -m venv .venv-$$python && \
+	  .venv-$$python/bin/pip install -q --disable-pip-version-check -e '.[test]' && \
+	  .venv-$$python/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
