@@ -15,7 +15,6 @@ import datetime as dt
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -164,13 +163,22 @@ def main() -> None:
         record(options, size, grep_median, ingest_median, ratio, verdict)
 
 
+INGEST_START, INGEST_END = "<!-- ingest:start -->", "<!-- ingest:end -->"
+
+
 def record(options, size, grep_median, ingest_median, ratio, verdict) -> None:
     results = HERE / "RESULTS.md"
     text = results.read_text() if results.exists() else "# Benchmark results\n"
-    # Replace this benchmark's own section (the latest run counts); leave other sections alone.
-    text = re.sub(r"\n## ingest: .*?(?=\n## |\Z)", "", text, flags=re.DOTALL)
+    # Replace this benchmark's own section (the latest run counts), between its markers, and
+    # leave the other benchmarks' sections (each between their own markers) alone.
+    if INGEST_START in text and INGEST_END in text:
+        before, rest = text.split(INGEST_START, 1)
+        text, after = before.rstrip("\n") + "\n", rest.split(INGEST_END, 1)[1]
+    else:  # a file from before the markers: drop the old section, up to the next one
+        text = re.sub(r"\n## ingest: .*?(?=\n## |\n<!-- |\Z)", "", text, flags=re.DOTALL)
+        after = ""
     text += (
-        f"\n## ingest: {options.files:,} s_client -showcerts captures "
+        f"\n{INGEST_START}\n## ingest: {options.files:,} s_client -showcerts captures "
         f"({dt.date.today().isoformat()})\n\n"
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{size / options.files / 1024:.1f} KB per file, 3 distinct chains, median of {options.repeat}; "
@@ -180,8 +188,9 @@ def record(options, size, grep_median, ingest_median, ratio, verdict) -> None:
         f"| `grep -rc BEGIN DIR > /dev/null` | {grep_median:.2f} |\n\n"
         f"Ratio ingest / grep: {ratio:.1f}x; {verdict} the {TARGET_SECONDS:.0f} s target. "
         "Run: `.venv/bin/python bench/bench_ingest.py`.\n"
+        f"{INGEST_END}"
     )
-    results.write_text(text)
+    results.write_text(text + (after or "\n"))
 
 
 if __name__ == "__main__":

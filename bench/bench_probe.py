@@ -5,21 +5,23 @@ leaf + intermediate chain built with certcensus.lab.pki, once with an RSA-2048 l
 an ECDSA P-256 leaf, and measures on each, repetitions interleaved so the noise of a shared
 machine falls on every contender alike:
 
-  (a) `certcensus scan` (one process) at a few --concurrency values, the default (64) included;
+  (a) `certcensus scan` (one command) with --workers 0 (probes in the certcensus process, the
+      default), 2 and 3 (probes in that many worker processes the command starts and reaps), at
+      the default --concurrency (64) and at 128;
   (b) a sequential shell loop of `openssl s_client -connect ... -servername x </dev/null`;
   (c) `openssl s_time -connect ... -new -time T` (connections/s as it reports them).
 
 Prints medians and the ratios certcensus/s_client and certcensus/s_time, checks the targets of
-issue 2 (>= 1,000 probes/s from one process, >= 15x the s_client loop), and writes the
-"Probe throughput" section of bench/RESULTS.md.
+issue 2 (>= 1,000 probes/s from one certcensus command, >= 15x the s_client loop), and writes
+the "Probe throughput" section of bench/RESULTS.md.
 
-    .venv/bin/python bench/bench_probe.py [--quick] [--workers 1|auto] [--no-record]
+    .venv/bin/python bench/bench_probe.py [--quick] [--workers 0,2] [--concurrency 64]
+        [--nginx-workers 1|auto] [--repeat N] [--no-record]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import platform
 import resource
@@ -32,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,6 +43,7 @@ from nginx import NGINX, NginxServer  # noqa: E402
 from probe_runners import (  # noqa: E402
     Measurement,
     certcensus_command,
+    certcensus_label,
     run_certcensus,
     run_s_client_loop,
     run_s_time,
@@ -55,24 +59,43 @@ TARGET_RATIO_TO_S_CLIENT = 15.0
 KEY_TYPES = {"rsa2048": "RSA-2048", "ec256": "ECDSA P-256"}
 
 
+class Setup(NamedTuple):
+    """One way of running certcensus: `--workers` and `--concurrency`."""
+
+    workers: int
+    concurrency: int
+
+    @property
+    def label(self) -> str:
+        return certcensus_label(self.workers, self.concurrency)
+
+    @property
+    def processes(self) -> str:
+        """What "one command" means for this setup."""
+        if not self.workers:
+            return "one process"
+        return f"1 parent + {self.workers} worker processes"
+
+
 @dataclass(frozen=True)
 class Settings:
-    """How much work each repetition does; `--quick` shrinks everything for a ~30 s run."""
+    """How much work each repetition does; `--quick` shrinks everything for a ~35 s run."""
 
     repeat: int
-    concurrencies: tuple[int, ...]
+    setups: tuple[Setup, ...]
     certcensus_seconds: float  # --duration of each certcensus run
     s_client_iterations: int  # s_client processes per loop run
     s_time_seconds: int
 
     @classmethod
     def full(cls) -> Settings:
-        return cls(repeat=3, concurrencies=(8, 32, 64, 256), certcensus_seconds=3,
+        setups = (Setup(0, 64), Setup(0, 128), Setup(2, 64), Setup(2, 128), Setup(3, 64))
+        return cls(repeat=3, setups=setups, certcensus_seconds=3,
                    s_client_iterations=60, s_time_seconds=3)  # fmt: skip
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(repeat=3, concurrencies=(16, 64), certcensus_seconds=1,
+        return cls(repeat=3, setups=(Setup(0, 64), Setup(2, 64)), certcensus_seconds=1,
                    s_client_iterations=20, s_time_seconds=1)  # fmt: skip
 
 
@@ -81,19 +104,30 @@ class KeyResults:
     """Every measurement made against one nginx (one leaf key type)."""
 
     key_type: str
-    certcensus: dict[int, list[Measurement]] = field(default_factory=dict)  # by concurrency
+    certcensus: dict[Setup, list[Measurement]] = field(default_factory=dict)
     s_client: list[Measurement] = field(default_factory=list)
     s_time: list[Measurement] = field(default_factory=list)
 
     def median(self, runs: list[Measurement], attribute: str = "rate") -> float:
         return statistics.median(getattr(run, attribute) for run in runs)
 
-    def certcensus_median(self, concurrency: int) -> float:
-        return self.median(self.certcensus[concurrency])
+    def known_median(self, runs: list[Measurement], attribute: str) -> float | None:
+        """The median over the runs where `attribute` is known (not None)."""
+        values = [getattr(run, attribute) for run in runs]
+        values = [value for value in values if value is not None]
+        return statistics.median(values) if values else None
+
+    def certcensus_median(self, setup: Setup) -> float:
+        return self.median(self.certcensus[setup])
 
     @property
-    def best_concurrency(self) -> int:
+    def best_setup(self) -> Setup:
         return max(self.certcensus, key=self.certcensus_median)
+
+    def best_with_workers(self, workers: int) -> Setup:
+        """The fastest concurrency measured with this many workers."""
+        setups = [setup for setup in self.certcensus if setup.workers == workers]
+        return max(setups, key=self.certcensus_median)
 
     @property
     def failures(self) -> list[str]:
@@ -116,29 +150,36 @@ def build_server_files(directory: Path, key_type: str) -> tuple[Path, Path]:
     return write_server_files(directory, leaf, [intermediate], key_type)
 
 
-def measure_one_server(key_type: str, settings: Settings, workers: str, scratch: Path) -> KeyResults:
+def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
+                       scratch: Path) -> KeyResults:  # fmt: skip
     certificate, key = build_server_files(scratch, key_type)
     results = KeyResults(key_type)
-    with NginxServer(certificate, key, workers=workers) as server:
+    with NginxServer(certificate, key, workers=nginx_workers) as server:
         port = server.port
-        print(f"{KEY_TYPES[key_type]}: nginx on 127.0.0.1:{port} (worker_processes {workers})")
+        print(f"{KEY_TYPES[key_type]}: nginx on 127.0.0.1:{port} (worker_processes {nginx_workers})")
         # One short unmeasured run first: page in certcensus's imports and nginx's key.
         warmup = run_certcensus(port, 0.3, DEFAULT_CONCURRENCY, scratch / "warmup.sqlite")
         if warmup.failed:
             raise SystemExit(f"bench_probe: certcensus fails against nginx: {warmup.failure_detail}")
-        # The CPU of a near-empty run (interpreter, imports, SQLite, census) is subtracted from
-        # each run's, so "client CPU per probe" is what one more probe costs.
-        start_up = with_cpu(server, run_certcensus, port, 0.01, DEFAULT_CONCURRENCY,
-                            scratch / "start-up.sqlite")  # fmt: skip
-        start_up_seconds = start_up.client_cpu_seconds
-        print(f"  certcensus start-up and census: {start_up_seconds:.2f} s of CPU "
-              f"({start_up.successes} probes in {start_up.seconds:.2f} s)")  # fmt: skip
+        # The CPU of a near-empty run (interpreter, imports, starting the workers, SQLite, census)
+        # is subtracted from each run's, so "client CPU per probe" is what one more probe costs.
+        start_up = {}
+        for workers in sorted({setup.workers for setup in settings.setups}):
+            start_up[workers] = with_cpu(server, run_certcensus, port, 0.01, DEFAULT_CONCURRENCY,
+                                         scratch / "start-up.sqlite", workers)  # fmt: skip
+            run = start_up[workers]
+            print(f"  certcensus --workers {workers} start-up and census: "
+                  f"{run.client_cpu_seconds:.2f} s of CPU ({run.successes} probes in "
+                  f"{run.seconds:.2f} s)")  # fmt: skip
         for attempt in range(1, settings.repeat + 1):
-            for concurrency in settings.concurrencies:
-                database = scratch / f"{key_type}-{concurrency}-{attempt}.sqlite"
+            for setup in settings.setups:
+                database = scratch / f"{key_type}-{setup.workers}-{setup.concurrency}-{attempt}.sqlite"
+                fixed = start_up[setup.workers]
                 run = with_cpu(server, run_certcensus, port, settings.certcensus_seconds,
-                               concurrency, database, client_fixed=start_up_seconds)  # fmt: skip
-                results.certcensus.setdefault(concurrency, []).append(run)
+                               setup.concurrency, database, setup.workers,
+                               client_fixed=fixed.client_cpu_seconds,
+                               workers_fixed=fixed.workers_cpu_seconds or 0.0)  # fmt: skip
+                results.certcensus.setdefault(setup, []).append(run)
                 _print_run(attempt, run)
             run = with_cpu(server, run_s_client_loop, port, settings.s_client_iterations)
             results.s_client.append(run)
@@ -149,20 +190,23 @@ def measure_one_server(key_type: str, settings: Settings, workers: str, scratch:
     return results
 
 
-def with_cpu(server: NginxServer, runner, *arguments, client_fixed: float = 0.0) -> Measurement:
+def with_cpu(server: NginxServer, runner, *arguments, client_fixed: float = 0.0,
+             workers_fixed: float = 0.0) -> Measurement:  # fmt: skip
     """Run one contender and add the CPU it and nginx used; `client_fixed` is the part of the
-    client's that does not depend on the number of probes (start-up, census)."""
+    client's that does not depend on the number of probes (start-up, census), `workers_fixed`
+    the part of that spent by certcensus's worker processes."""
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = server.cpu_seconds()
     run = runner(*arguments)
     server_seconds = server.cpu_seconds() - server_before
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # RUSAGE_CHILDREN counts descendants once waited for: certcensus, s_time, bash and its
-    # openssl processes, but not nginx, which is still running.
+    # RUSAGE_CHILDREN counts descendants once waited for: certcensus and the worker processes it
+    # starts and waits for (--workers), s_time, bash and its openssl processes; not nginx, which
+    # is still running (its CPU is read from /proc).
     client_seconds = (client_after.ru_utime - client_before.ru_utime
                       + client_after.ru_stime - client_before.ru_stime)  # fmt: skip
     return replace(run, client_cpu_seconds=client_seconds, client_fixed_seconds=client_fixed,
-                   server_cpu_seconds=server_seconds)  # fmt: skip
+                   workers_fixed_seconds=workers_fixed, server_cpu_seconds=server_seconds)  # fmt: skip
 
 
 def _print_run(attempt: int, run: Measurement) -> None:
@@ -199,36 +243,55 @@ def check_prerequisites() -> None:
         )
 
 
+def _met(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
 def summary_lines(all_results: list[KeyResults]) -> list[str]:
     lines = []
     for results in all_results:
         name = KEY_TYPES[results.key_type]
-        best = results.best_concurrency
-        best_rate = results.certcensus_median(best)
-        default_rate = results.certcensus_median(DEFAULT_CONCURRENCY)
         s_client = results.median(results.s_client)
         s_time = results.median(results.s_time, "reported_rate")
         s_time_wall = results.median(results.s_time)
+        per_setup = ", ".join(f"{setup.label} {results.certcensus_median(setup):.0f}/s"
+                              for setup in results.certcensus)  # fmt: skip
+        lines.append(f"{name}: {per_setup}; s_client loop {s_client:.1f}/s; s_time "
+                     f"{s_time:.0f}/s reported ({s_time_wall:.0f}/s wall)")  # fmt: skip
+        best = results.best_setup
+        best_rate = results.certcensus_median(best)
         lines.append(
-            f"{name}: certcensus best {best_rate:.0f}/s (--concurrency {best}), default "
-            f"{default_rate:.0f}/s; s_client loop {s_client:.1f}/s; s_time {s_time:.0f}/s reported "
-            f"({s_time_wall:.0f}/s wall). certcensus(default)/s_client {default_rate / s_client:.1f}x, "
-            f"certcensus(default)/s_time {default_rate / s_time:.2f}x"
-        )
-        lines.append(
-            f"{name}: targets >= {TARGET_PROBES_PER_SECOND:.0f}/s "
-            f"{'met' if default_rate >= TARGET_PROBES_PER_SECOND else 'NOT met'} at the default "
-            f"({'met' if best_rate >= TARGET_PROBES_PER_SECOND else 'NOT met'} at the best), "
-            f">= {TARGET_RATIO_TO_S_CLIENT:.0f}x s_client "
-            f"{'met' if default_rate / s_client >= TARGET_RATIO_TO_S_CLIENT else 'NOT met'}"
+            f"{name}: best {best.label} ({best.processes}) {best_rate:.0f}/s = "
+            f"{best_rate / s_client:.1f}x s_client, {best_rate / s_time:.2f}x s_time reported; "
+            f">= {TARGET_PROBES_PER_SECOND:.0f}/s from one command "
+            f"{_met(best_rate >= TARGET_PROBES_PER_SECOND)}, >= {TARGET_RATIO_TO_S_CLIENT:.0f}x "
+            f"s_client {_met(best_rate / s_client >= TARGET_RATIO_TO_S_CLIENT)}"
         )
     return lines
 
 
+def parse_numbers(text: str | None) -> list[int] | None:
+    return [int(item) for item in text.split(",")] if text else None
+
+
+def chosen_setups(settings: Settings, workers: list[int] | None,
+                  concurrencies: list[int] | None) -> tuple[Setup, ...]:  # fmt: skip
+    """The settings' setups, or the cross product of --workers and --concurrency when given."""
+    if not workers and not concurrencies:
+        return settings.setups
+    workers = workers or sorted({setup.workers for setup in settings.setups})
+    concurrencies = concurrencies or [DEFAULT_CONCURRENCY]
+    return tuple(Setup(w, c) for w in workers for c in concurrencies)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="~30 s instead of ~3 minutes")
-    parser.add_argument("--workers", default="1", help="nginx worker_processes: 1 (default) or auto")
+    parser.add_argument("--quick", action="store_true", help="~35 s instead of ~3 minutes")
+    parser.add_argument("--workers", help="certcensus --workers values, e.g. 0,2,3 (with "
+                        "--concurrency, replaces the built-in list of setups)")  # fmt: skip
+    parser.add_argument("--concurrency", help="certcensus --concurrency values, e.g. 64,128")
+    parser.add_argument("--nginx-workers", default="1",
+                        help="nginx worker_processes: 1 (default) or auto")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=None, help="repetitions of each measurement")
     parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
     options = parser.parse_args()
@@ -236,7 +299,9 @@ def main() -> None:
     settings = Settings.quick() if options.quick else Settings.full()
     if options.repeat:
         settings = replace(settings, repeat=options.repeat)
-    machine = machine_description(options.workers)
+    settings = replace(settings, setups=chosen_setups(
+        settings, parse_numbers(options.workers), parse_numbers(options.concurrency)))
+    machine = machine_description(options.nginx_workers)
     print(f"{machine['nproc']} cores, {machine['cpu']}; load average {machine['load']}")
     started = time.perf_counter()
     all_results = []
@@ -244,7 +309,7 @@ def main() -> None:
         for key_type in KEY_TYPES:
             scratch = Path(temporary) / key_type
             scratch.mkdir()
-            all_results.append(measure_one_server(key_type, settings, options.workers, scratch))
+            all_results.append(measure_one_server(key_type, settings, options.nginx_workers, scratch))
     elapsed = time.perf_counter() - started
     machine["load_end"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nmedians of {settings.repeat} runs, benchmark took {elapsed:.0f} s:")
@@ -256,13 +321,13 @@ def main() -> None:
     if not options.no_record:
         commands = {
             "certcensus": " ".join(["certcensus", *certcensus_command(
-                "PORT", settings.certcensus_seconds, "C", "/tmp/x.sqlite")[1:]]),
+                "PORT", settings.certcensus_seconds, "C", "/tmp/x.sqlite", "W")[1:]]),
             "s_client": s_client_loop_script("PORT", "N"),
             "s_time": " ".join(s_time_command("PORT", settings.s_time_seconds)),
         }
         write_section(HERE / "RESULTS.md", all_results, settings, machine, commands, elapsed,
                       quick=options.quick, targets=(TARGET_PROBES_PER_SECOND, TARGET_RATIO_TO_S_CLIENT),
-                      default_concurrency=DEFAULT_CONCURRENCY, key_names=KEY_TYPES)  # fmt: skip
+                      default=Setup(0, DEFAULT_CONCURRENCY), key_names=KEY_TYPES)  # fmt: skip
         print(f"wrote the probe section of {HERE / 'RESULTS.md'}")
     if failures:
         sys.exit(1)

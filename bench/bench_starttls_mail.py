@@ -10,7 +10,8 @@ with the launchers the tests use (tests/realservers/mail_configs.py: loopback, f
   (b) a sequential shell loop of 20 `openssl s_client -starttls X -connect 127.0.0.1:PORT
       </dev/null`: runs that exited 0 / wall time.
 
-Writes bench/starttls_results_mail.md. Run as root (the servers start as root and drop to their
+Writes its rows of the "STARTTLS throughput per protocol" section of bench/RESULTS.md (see
+starttls_report.py; bench_starttls_other.py writes the other rows). Run as root (the servers start as root and drop to their
 own users):
 
     .venv/bin/python bench/bench_starttls_mail.py
@@ -19,9 +20,7 @@ own users):
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from starttls_report import Row, load_average, run_line, update_section  # noqa: E402
 from tests.realservers import mail_configs  # noqa: E402
 
 CERTCENSUS = str(Path(sys.executable).with_name("certcensus"))
@@ -74,7 +75,7 @@ def main() -> None:
     chain = mail_configs.make_server_chain()
     rows = []
     began = time.monotonic()
-    load_before = os.getloadavg()
+    load_before = load_average()
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         postfix = stack.enter_context(mail_configs.running_postfix(chain))
@@ -93,56 +94,13 @@ def main() -> None:
         for protocol, server, port in targets:
             ours = certcensus_rate(port, protocol, scratch / f"{protocol}.sqlite")
             theirs = s_client_rate(port, protocol)
-            rows.append((protocol, server, ours, theirs))
+            rows.append(Row(protocol, server, ours, theirs))
             print(f"{protocol:6} {server:24} certcensus {ours:7.1f}/s  s_client {theirs:5.1f}/s",
                   flush=True)
-    write_results(rows, time.monotonic() - began, load_before, os.getloadavg())
-
-
-NOTES = [
-    "",
-    "Why the rates differ so much between servers (not profiled here; the spread follows each "
-    "server's process model, which is the likely limit since certcensus does the same work "
-    "per probe everywhere): Postfix "
-    "reuses its smtpd processes and Dovecot its lmtp processes; Dovecot's login services start "
-    "one process per connection (its default, secure mode), nnrpd forks one child per "
-    "connection, and ProFTPD forks one per session and takes about 0.1 s before its greeting. "
-    "The servers share the 2 cores with the client, so these are rates of client and server "
-    "together on one small machine, not what certcensus could do against remote servers.",
-]
-
-
-def write_results(rows, took: float, load_before, load_after) -> None:
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    openssl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
-    lines = [
-        "## STARTTLS throughput against real servers: mail, news, FTP "
-        "(`bench/bench_starttls_mail.py`)",
-        "",
-        f"Run {now}; the whole benchmark took {took:.0f} s. Machine: **2 shared cores** (other "
-        f"work ran at the same time; load average {' '.join(f'{x:.2f}' for x in load_before)} at "
-        f"the start, {' '.join(f'{x:.2f}' for x in load_after)} at the end); the servers run on "
-        f"the same 2 cores as the client. {openssl}.",
-        "",
-        f"- certcensus: `certcensus scan 127.0.0.1:PORT --starttls X --count {PROBES} --rate 0 "
-        f"--json -q` (default concurrency), `ok` probes / wall time of the whole process, median "
-        f"of {CERTCENSUS_RUNS} runs; every run had ok == probes.",
-        f"- s_client loop: {S_CLIENT_RUNS} sequential `openssl s_client -starttls X -connect "
-        "127.0.0.1:PORT </dev/null`, successful runs / wall time.",
-        "- Every server presents leaf + intermediate (RSA-2048) from tests/realservers/"
-        "mail_configs.py, default process models (Dovecot: one login process per connection, "
-        "with process_limit raised to 500).",
-        "",
-        "| protocol | server | certcensus probes/s | s_client loop probes/s | ratio |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for protocol, server, ours, theirs in rows:
-        ratio = ours / theirs
-        lines.append(f"| {protocol} | {server} | {ours:.0f} | {theirs:.1f} | {ratio:.1f}x |")
-    lines += NOTES
-    path = ROOT / "bench" / "starttls_results_mail.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    run = run_line("mail", took=time.monotonic() - began, load_before=load_before,
+                   load_after=load_average(), leaf="RSA-2048")  # fmt: skip
+    update_section("mail", rows, run)
+    print("wrote the mail rows of the STARTTLS section of bench/RESULTS.md")
 
 
 if __name__ == "__main__":

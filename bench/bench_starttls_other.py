@@ -2,7 +2,9 @@
 
 For each server: `certcensus scan --count 300 --rate 0` (probes / wall time of the whole command,
 interpreter start included, median of 3) and a sequential loop of 20 `openssl s_client -starttls`
-(probes / wall time), where s_client knows the protocol. Writes bench/starttls_results_other.md.
+(probes / wall time), where s_client knows the protocol. Writes its rows of the "STARTTLS
+throughput per protocol" section of bench/RESULTS.md (see starttls_report.py;
+bench_starttls_mail.py writes the other rows).
 
 Run as root (CI) or as a user that may start the servers: `.venv/bin/python bench/bench_starttls_other.py`.
 """
@@ -10,7 +12,6 @@ Run as root (CI) or as a user that may start the servers: `.venv/bin/python benc
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import statistics
 import subprocess
 import sys
@@ -20,23 +21,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from certcensus.lab.pki import PKI  # noqa: E402
+from starttls_report import Row, load_average, run_line, update_section  # noqa: E402
 from tests.realservers import other_fixtures as servers  # noqa: E402
 
 CERTCENSUS = ROOT / ".venv" / "bin" / "certcensus"
 PROBES = 300
 S_CLIENT_PROBES = 20
 RUNS = 3
-NOTES = [
-    "- irc: InspIRCd with hostname lookups off. s_client -starttls irc gives up at the first line "
-    "whose second word is not a numeric, so it fails when InspIRCd's \"*** Looking up your hostname\" "
-    "NOTICE comes first (the default); certcensus handles both (tests/realservers).",
-    "- rdp: xrdp listens with a backlog of 2 (`listen(sck, 2)`); at the default concurrency of 64 "
-    "about 8% of certcensus probes time out in the dialog phase, so it runs with --concurrency 2.",
-]
-
-
 def certcensus_rate(port: int, starttls: str, extra: list[str], scratch: Path) -> float:
     rates = []
     for run in range(RUNS):
@@ -69,6 +63,7 @@ def main() -> None:
     xmpp = ["--xmpp-domain", servers.XMPP_DOMAIN]
     s_client_xmpp = ["-xmpphost", servers.XMPP_DOMAIN]
     rows = []
+    began, load_before = time.monotonic(), load_average()
     with tempfile.TemporaryDirectory() as scratch_name, contextlib.ExitStack() as stack:
         scratch = Path(scratch_name)
         slapd = stack.enter_context(servers.slapd(scratch / "slapd", chain))
@@ -94,31 +89,12 @@ def main() -> None:
         for protocol, server, port, extra, s_client_extra in plan:
             ours = certcensus_rate(port, protocol, extra, scratch)
             theirs = s_client_rate(port, protocol, s_client_extra) if s_client_extra is not None else None
-            rows.append((protocol, server, ours, theirs))
+            rows.append(Row(protocol, server, ours, theirs, "(no -starttls rdp)"))
             print(protocol, server, f"{ours:.0f}", theirs and f"{theirs:.1f}", flush=True)
-    write_results(rows)
-
-
-def write_results(rows) -> None:
-    lines = [
-        f"## STARTTLS throughput against real Debian servers ({dt.date.today().isoformat()})",
-        "",
-        "Machine: 2 shared cores; servers and clients on the same loopback. certcensus: "
-        f"`scan --count {PROBES} --rate 0` (default concurrency 64 unless noted), probes / wall time of "
-        f"the command, interpreter start included, median of {RUNS}. s_client: a sequential loop of "
-        f"{S_CLIENT_PROBES} `openssl s_client -starttls X` (OpenSSL 3.0). Leaf ECDSA P-256 (xrdp: RSA 2048) "
-        "+ intermediate. Run: `.venv/bin/python bench/bench_starttls_other.py`.",
-        "",
-        "| protocol | server | certcensus probes/s | s_client probes/s | ratio |",
-        "| --- | --- | ---: | ---: | ---: |",
-    ]
-    for protocol, server, ours, theirs in rows:
-        if theirs is None:
-            lines.append(f"| {protocol} | {server} | {ours:.0f} | (no -starttls rdp) | - |")
-        else:
-            lines.append(f"| {protocol} | {server} | {ours:.0f} | {theirs:.1f} | {ours / theirs:.1f}x |")
-    lines += ["", *NOTES]
-    (ROOT / "bench" / "starttls_results_other.md").write_text("\n".join(lines) + "\n")
+    run = run_line("other", took=time.monotonic() - began, load_before=load_before,
+                   load_after=load_average(), leaf="ECDSA P-256 (xrdp: RSA-2048)")  # fmt: skip
+    update_section("other", rows, run)
+    print("wrote the other rows of the STARTTLS section of bench/RESULTS.md")
 
 
 if __name__ == "__main__":

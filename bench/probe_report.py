@@ -16,10 +16,9 @@ TITLE = "# Benchmark results\n"
 
 
 def write_section(path: Path, all_results, settings, machine, commands, elapsed, *, quick: bool,
-                  targets: tuple[float, float], default_concurrency: int, key_names) -> None:  # fmt: skip
+                  targets: tuple[float, float], default, key_names) -> None:  # fmt: skip
     section = render_section(all_results, settings, machine, commands, elapsed, quick=quick,
-                             targets=targets, default_concurrency=default_concurrency,
-                             key_names=key_names)  # fmt: skip
+                             targets=targets, default=default, key_names=key_names)  # fmt: skip
     text = path.read_text() if path.exists() else TITLE
     if START in text and END in text:
         before, rest = text.split(START, 1)
@@ -35,11 +34,20 @@ def _verdict(met: bool) -> str:
     return "**met**" if met else "**NOT met**"
 
 
-def render_section(all_results, settings, machine, commands, elapsed, *, quick, targets,
-                   default_concurrency, key_names) -> str:  # fmt: skip
-    target_rate, target_ratio = targets
+def _ms(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
+def _rate_with_spread(results, setup) -> str:
+    runs = results.certcensus[setup]
+    return (f"{results.median(runs):.0f} ({min(r.rate for r in runs):.0f}-"
+            f"{max(r.rate for r in runs):.0f}), in-run {results.median(runs, 'in_run_rate'):.0f}")  # fmt: skip
+
+
+def _header(settings, machine, commands, elapsed, quick, default) -> list[str]:
     today = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    lines = [
+    setups = ", ".join(f"W={s.workers} C={s.concurrency}" for s in settings.setups)
+    return [
         START,
         "## Probe throughput (`bench/bench_probe.py`)",
         "",
@@ -59,83 +67,71 @@ def render_section(all_results, settings, machine, commands, elapsed, *, quick, 
         "",
         "Commands (PORT is a free loopback port):",
         "",
-        f"- (a) `{commands['certcensus']}` with C in {', '.join(map(str, settings.concurrencies))} "
-        f"(the default is {default_concurrency}). Rate = `ok` probes / wall time of the whole "
-        "process (start-up, SQLite and the census included); every run's JSON must have `ok` == "
-        "`probes`. \"in-run\" = probes/s between the first and the last probe's start time.",
+        f"- (a) `{commands['certcensus']}` with (W, C) in: {setups} (the defaults are W=0, probes "
+        f"in the certcensus process, and C={default.concurrency}). With W > 0 the one command "
+        "starts W worker processes that make the probes while the certcensus process schedules "
+        "them and writes the store. Rate = `ok` probes / wall time of the whole command "
+        "(start-up, starting the workers, SQLite and the census included); every run's JSON must "
+        "have `ok` == `probes`. \"in-run\" = probes/s between the first and the last probe's start.",
         f"- (b) `bash -c '{commands['s_client']}'` with N = {settings.s_client_iterations}; "
         "rate = runs that exited 0 / wall time.",
         f"- (c) `{commands['s_time']}`; s_time divides by its own *user CPU* seconds, not by wall "
         "time, so its connections per wall second are shown beside it.",
         "",
-        "| leaf | certcensus, default C | certcensus, best C | in-run, default C | s_client loop "
-        "| s_time reported (wall) | certcensus / s_client | certcensus / s_time reported (wall) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    verdicts, cpu_rows, ceilings = [], [], []
+
+
+def render_section(all_results, settings, machine, commands, elapsed, *, quick, targets,
+                   default, key_names) -> str:  # fmt: skip
+    target_rate, target_ratio = targets
+    lines = _header(settings, machine, commands, elapsed, quick, default)
+    worker_counts = sorted({setup.workers for setup in settings.setups})
+    columns = [f"certcensus W={w}" for w in worker_counts]
+    lines += [
+        f"certcensus at C={default.concurrency} (or its best C if not measured there) per number "
+        "of workers W, the best setup, and the openssl contenders (median probes/s, wall):",
+        "",
+        "| leaf | " + " | ".join(columns) + " | certcensus best | s_client loop | s_time reported "
+        "(wall) | best / s_client | best / s_time reported (wall) |",
+        "| --- " * (len(columns) + 6) + "|",
+    ]
+    verdicts, cpu_rows, ceilings, by_setup = [], [], [], []
     for results in all_results:
         name = key_names[results.key_type]
-        default_runs = results.certcensus[default_concurrency]
-        default_rate = results.median(default_runs)
-        best = results.best_concurrency
+        per_workers = {}
+        for workers in worker_counts:
+            setup = workers_setup(results, workers, default.concurrency)
+            per_workers[workers] = setup
+        best = results.best_setup
         best_rate = results.certcensus_median(best)
-        in_run = results.median(default_runs, "in_run_rate")
         s_client = results.median(results.s_client)
         s_time = results.median(results.s_time, "reported_rate")
         s_time_wall = results.median(results.s_time)
+        cells = [f"{results.certcensus_median(s):.0f}/s"
+                 + ("" if s.concurrency == default.concurrency else f" (C={s.concurrency})")
+                 for s in per_workers.values()]  # fmt: skip
         lines.append(
-            f"| {name} | {default_rate:.0f}/s | {best_rate:.0f}/s (C={best}) | {in_run:.0f}/s | "
-            f"{s_client:.1f}/s | {s_time:.0f}/s ({s_time_wall:.0f}/s) | "
-            f"{default_rate / s_client:.1f}x (best C: {best_rate / s_client:.1f}x) | "
-            f"{default_rate / s_time:.2f}x ({default_rate / s_time_wall:.2f}x) |"
+            f"| {name} | " + " | ".join(cells) + f" | {best_rate:.0f}/s (W={best.workers} "
+            f"C={best.concurrency}) | {s_client:.1f}/s | {s_time:.0f}/s ({s_time_wall:.0f}/s) | "
+            f"{best_rate / s_client:.1f}x | {best_rate / s_time:.2f}x ({best_rate / s_time_wall:.2f}x) |"
         )
-        for label, runs in (
-            (f"certcensus C={default_concurrency}", default_runs),
-            ("s_client loop", results.s_client),
-            ("s_time -new", results.s_time),
-        ):
-            cpu_rows.append(
-                f"| {name} | {label} | {results.median(runs):.0f}/s | "
-                f"{results.median(runs, 'client_cpu_ms'):.2f} | "
-                f"{results.median(runs, 'server_cpu_ms'):.2f} | {results.median(runs, 'cores_busy'):.2f} |"
-            )
-        client_ms = results.median(default_runs, "client_cpu_ms")
-        server_ms = results.median(default_runs, "server_cpu_ms")
-        ceilings.append(
-            f"- {name}: certcensus spends {client_ms:.2f} ms of CPU per extra probe and nginx "
-            f"{server_ms:.2f} ms per handshake: "
-            f"one certcensus process (one thread) cannot pass ~{1000 / client_ms:.0f}/s on this CPU "
-            f"however idle the machine, and one nginx worker ~{1000 / server_ms:.0f}/s. Client and "
-            f"server filling both cores (several client processes) would reach "
-            f"~{2000 / (client_ms + server_ms):.0f}/s."
-        )
-        ceilings.append(
-            f"  During the certcensus runs client and nginx together kept "
-            f"{results.median(default_runs, 'cores_busy'):.2f} of the {machine['nproc']} cores busy; "
-            "the rest went to other work on the machine (or idled)."
-        )
-        verdicts.append(
-            f"- {name}: >= {target_rate:,.0f} probes/s from one process "
-            f"{_verdict(default_rate >= target_rate)} at the default concurrency "
-            f"({default_rate:.0f}/s), {_verdict(best_rate >= target_rate)} at the best "
-            f"({best_rate:.0f}/s); >= {target_ratio:.0f}x the s_client loop "
-            f"{_verdict(default_rate / s_client >= target_ratio)} ({default_rate / s_client:.1f}x)."
-        )
+        for setup in per_workers.values():
+            cpu_rows.append(_cpu_row(results, name, setup.label, results.certcensus[setup]))
+        cpu_rows.append(_cpu_row(results, name, "s_client loop", results.s_client))
+        cpu_rows.append(_cpu_row(results, name, "s_time -new", results.s_time))
+        ceilings += _ceilings(results, name, per_workers, machine)
+        by_setup.append(f"- {name}: " + "; ".join(
+            f"W={s.workers} C={s.concurrency}: {_rate_with_spread(results, s)}"
+            for s in results.certcensus))  # fmt: skip
+        verdicts += _verdicts(results, name, default, best, targets=(target_rate, target_ratio))
     lines += ["", "Where the CPU goes (medians; CPU = user + system, per successful connection; for "
-              "certcensus less the CPU of a near-empty run, i.e. start-up and census):", "",
-              "| leaf | contender | rate | client CPU ms | nginx CPU ms | cores busy |",
+              "certcensus less the CPU of a near-empty run with the same W, i.e. start-up and "
+              "census; \"client\" includes the worker processes, whose share is in brackets):", "",
+              "| leaf | contender | rate | client CPU ms (workers) | nginx CPU ms | cores busy |",
               "| --- | --- | --- | --- | --- | --- |", *cpu_rows, "", *ceilings]  # fmt: skip
-    lines += ["", "certcensus by concurrency (median probes/s, wall; slowest-fastest run in brackets, "
-              "the spread being mostly other work on the machine):", ""]  # fmt: skip
-    for results in all_results:
-        per_c = ", ".join(
-            f"C={c}: {results.certcensus_median(c):.0f} ({min(r.rate for r in runs):.0f}-"
-            f"{max(r.rate for r in runs):.0f})"
-            for c, runs in sorted(results.certcensus.items())
-        )
-        fastest = max((r for runs in results.certcensus.values() for r in runs), key=lambda r: r.in_run_rate)
-        lines.append(f"- {key_names[results.key_type]}: {per_c}; fastest in-run rate "
-                     f"{fastest.in_run_rate:.0f}/s ({fastest.label})")  # fmt: skip
+    lines += ["", "certcensus by setup (median probes/s, wall; slowest-fastest run in brackets, the "
+              "spread being mostly other work on the machine; then the median in-run rate):", "",
+              *by_setup]  # fmt: skip
     failures = [line for results in all_results for line in results.failures]
     lines += ["", "Targets of issue 2 (on this 2-core machine, server included):", "", *verdicts, ""]
     lines.append("Failed probes: " + ("; ".join(failures) if failures else
@@ -144,3 +140,73 @@ def render_section(all_results, settings, machine, commands, elapsed, *, quick, 
     lines += ["", "What limits the rate (profiles of the prober) and what could raise it: see "
               "[README.md](README.md#what-limits-the-probe-rate).", "", END]
     return "\n".join(lines)
+
+
+def workers_setup(results, workers: int, concurrency: int):
+    """The setup with this many workers at `concurrency`, else the fastest with this many."""
+    for setup in results.certcensus:
+        if setup.workers == workers and setup.concurrency == concurrency:
+            return setup
+    return results.best_with_workers(workers)
+
+
+def _cpu_row(results, name, label, runs) -> str:
+    client = results.median(runs, "client_cpu_ms")
+    workers = results.known_median(runs, "workers_cpu_ms")
+    split = f" ({_ms(workers)})" if workers else ""
+    return (f"| {name} | {label} | {results.median(runs):.0f}/s | {client:.2f}{split} | "
+            f"{results.median(runs, 'server_cpu_ms'):.2f} | {results.median(runs, 'cores_busy'):.2f} |")
+
+
+def _ceilings(results, name, per_workers, machine) -> list[str]:
+    """What the CPU per probe says each setup could reach with cores to spare, and on this box."""
+    server_ms = results.median(results.s_time, "server_cpu_ms")
+    lines = []
+    for workers, setup in per_workers.items():
+        runs = results.certcensus[setup]
+        client_ms = results.median(runs, "client_cpu_ms")
+        busy = results.median(runs, "cores_busy")
+        on_this_box = f"~{2000 / (client_ms + results.median(runs, 'server_cpu_ms')):.0f}/s"
+        if not workers:
+            lines.append(
+                f"- {name}, W=0: {client_ms:.2f} ms of client CPU per probe: one process (one "
+                f"thread) cannot pass ~{1000 / client_ms:.0f}/s however idle the machine; only "
+                f"W > 0 can use the other core (both cores full, nginx's share included, would "
+                f"give {on_this_box}). Cores busy during the runs: {busy:.2f} of {machine['nproc']}."
+            )
+            continue
+        parent_ms = results.known_median(runs, "parent_cpu_ms")
+        worker_ms = results.known_median(runs, "workers_cpu_ms")
+        if parent_ms is None or worker_ms is None:
+            lines.append(f"- {name}, W={workers}: the workers' CPU was not seen (see README).")
+            continue
+        lines.append(
+            f"- {name}, W={workers}: {client_ms:.2f} ms of client CPU per probe, "
+            f"{parent_ms:.2f} ms in the certcensus process and {worker_ms:.2f} ms in the "
+            f"workers: with a core each for the parent and every worker it could reach "
+            f"~{min(1000 / parent_ms, workers * 1000 / worker_ms):.0f}/s; on this box, with "
+            f"nginx's share, both cores full would give {on_this_box}. "
+            f"Cores busy during the runs: {busy:.2f} of {machine['nproc']}."
+        )
+    lines.append(f"- nginx (one worker) spent {server_ms:.2f} ms per {name} handshake of s_time, "
+                 f"so it alone caps near {1000 / server_ms:.0f}/s.")  # fmt: skip
+    return lines
+
+
+def _verdicts(results, name, default, best, *, targets) -> list[str]:
+    target_rate, target_ratio = targets
+    s_client = results.median(results.s_client)
+    default_rate = results.certcensus_median(default) if default in results.certcensus else None
+    best_rate = results.certcensus_median(best)
+    default_text = (f"{_verdict(default_rate >= target_rate)} with the defaults (W=0, "
+                    f"C={default.concurrency}: one process, {default_rate:.0f}/s)"
+                    if default_rate is not None else "(defaults not measured)")  # fmt: skip
+    ratio_rate = default_rate if default_rate is not None else best_rate
+    return [
+        f"- {name}: >= {target_rate:,.0f} probes/s from one `certcensus scan` command "
+        f"{default_text}, {_verdict(best_rate >= target_rate)} at the best setup (`--workers "
+        f"{best.workers} --concurrency {best.concurrency}`: one command, "
+        f"{best.processes}, {best_rate:.0f}/s); >= {target_ratio:.0f}x the s_client loop "
+        f"{_verdict(ratio_rate / s_client >= target_ratio)} ({ratio_rate / s_client:.1f}x "
+        f"with the defaults, {best_rate / s_client:.1f}x at the best)."
+    ]

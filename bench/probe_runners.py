@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -28,9 +29,13 @@ class Measurement:
     reported_rate: float = 0.0  # s_time: its own "connections/user sec"
     in_run_rate: float = 0.0  # certcensus: probes/s between the first and last probe's start
     failure_detail: str = ""
-    client_cpu_seconds: float = 0.0  # user + system CPU of the client processes
+    client_cpu_seconds: float = 0.0  # user + system CPU of the client processes, workers included
     client_fixed_seconds: float = 0.0  # of which independent of the count (start-up, census)
     server_cpu_seconds: float = 0.0  # user + system CPU of nginx during the run
+    # certcensus --workers N: the CPU of the worker processes, as the certcensus process reaped
+    # them (its cutime + cstime); None when they were not seen reaped before it exited.
+    workers_cpu_seconds: float | None = 0.0
+    workers_fixed_seconds: float = 0.0  # of which their start-up
 
     @property
     def successes(self) -> int:
@@ -40,6 +45,20 @@ class Measurement:
     def client_cpu_ms(self) -> float:
         """Client CPU per successful connection, less the fixed part."""
         return 1000 * (self.client_cpu_seconds - self.client_fixed_seconds) / max(self.successes, 1)
+
+    @property
+    def workers_cpu_ms(self) -> float | None:
+        """Of `client_cpu_ms`, what the worker processes spent (0 with --workers 0)."""
+        if self.workers_cpu_seconds is None:
+            return None
+        spent = self.workers_cpu_seconds - self.workers_fixed_seconds
+        return 1000 * spent / max(self.successes, 1)
+
+    @property
+    def parent_cpu_ms(self) -> float | None:
+        """Of `client_cpu_ms`, what the certcensus process itself spent."""
+        workers = self.workers_cpu_ms
+        return None if workers is None else self.client_cpu_ms - workers
 
     @property
     def server_cpu_ms(self) -> float:
@@ -52,8 +71,11 @@ class Measurement:
 
     @property
     def note(self) -> str:
-        cpu = (f"; CPU ms/conn client {self.client_cpu_ms:.2f} server {self.server_cpu_ms:.2f}, "
-               f"{self.cores_busy:.2f} cores")  # fmt: skip
+        split = ""
+        if self.workers_cpu_seconds:
+            split = f" (workers {self.workers_cpu_ms:.2f})"
+        cpu = (f"; CPU ms/conn client {self.client_cpu_ms:.2f}{split} server "
+               f"{self.server_cpu_ms:.2f}, {self.cores_busy:.2f} cores")  # fmt: skip
         if self.in_run_rate:
             return f"  (in-run {self.in_run_rate:.0f}/s, {self.seconds:.2f} s{cpu})"
         if self.reported_rate:
@@ -72,12 +94,51 @@ def certcensus_executable() -> str:
     return found
 
 
-def certcensus_command(port, seconds, concurrency, database) -> list[str]:
+def certcensus_command(port, seconds, concurrency, database, workers=0) -> list[str]:
     # --duration rather than --count: a run lasts the same time however loaded the machine is,
     # so the whole benchmark keeps to its time budget.
     return [certcensus_executable(), "scan", f"127.0.0.1:{port}", "--starttls", "none",
             "--rate", "0", "--duration", f"{seconds}s", "--concurrency", str(concurrency),
-            "--db", str(database), "--json", "-q"]  # fmt: skip
+            "--workers", str(workers), "--db", str(database), "--json", "-q"]  # fmt: skip
+
+
+def certcensus_label(workers: int, concurrency: int) -> str:
+    return f"certcensus -w{workers} -c{concurrency}"
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+POLL_SECONDS = 0.01
+
+
+def reaped_children_cpu(pid: int) -> float | None:
+    """cutime + cstime of a running process: the CPU of the children it has waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS  # stat fields 16 and 17
+
+
+def run_and_watch_children(command: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `command`, reading its reaped children's CPU every 10 ms until it exits.
+
+    RUSAGE_CHILDREN around the run already counts the workers (certcensus waits for them, and
+    a waited-for child's CPU is added to its parent's, which we wait for); this splits that
+    total into certcensus's own CPU and its workers'. certcensus closes and reaps its workers
+    before it writes the census, so the last reading before it exits holds their whole CPU."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children_cpu = 0.0
+    while True:
+        reading = reaped_children_cpu(process.pid)
+        if reading is not None:
+            children_cpu = reading
+        try:
+            stdout, stderr = process.communicate(timeout=POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return done, children_cpu
 
 
 def _parse_iso(text: str | None) -> float | None:
@@ -86,16 +147,20 @@ def _parse_iso(text: str | None) -> float | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def run_certcensus(port: int, seconds: float, concurrency: int, database: Path) -> Measurement:
-    """One `certcensus scan` process; the rate is `ok` probes over its whole wall-clock life
-    (interpreter start, imports, SQLite and the census included: what a user waits for)."""
-    label = f"certcensus --concurrency {concurrency}"
+def run_certcensus(port: int, seconds: float, concurrency: int, database: Path,
+                   workers: int = 0) -> Measurement:  # fmt: skip
+    """One `certcensus scan` command (with --workers N: the process and its N workers); the
+    rate is `ok` probes over its whole wall-clock life (interpreter start, imports, starting the
+    workers, SQLite and the census included: what a user waits for)."""
+    label = certcensus_label(workers, concurrency)
     started = time.perf_counter()
-    done = subprocess.run(certcensus_command(port, seconds, concurrency, database),
-                          capture_output=True, text=True)  # fmt: skip
+    done, children_cpu = run_and_watch_children(
+        certcensus_command(port, seconds, concurrency, database, workers))
     wall = time.perf_counter() - started
     for leftover in database.parent.glob(database.name + "*"):
         leftover.unlink()
+    # With workers, a reading of 0 means certcensus exited before we saw them reaped.
+    workers_cpu = children_cpu if children_cpu > 0 or workers == 0 else None
     try:
         target = json.loads(done.stdout)["targets"][0]
     except (ValueError, KeyError, IndexError):
@@ -107,7 +172,7 @@ def run_certcensus(port: int, seconds: float, concurrency: int, database: Path) 
     in_run = (probes - 1) / (last - first) if first and last and last > first else 0.0
     detail = f"errors {target.get('errors')}" if ok != probes else ""
     return Measurement(label, ok / wall, probes, probes - ok, wall, in_run_rate=in_run,
-                       failure_detail=detail)  # fmt: skip
+                       failure_detail=detail, workers_cpu_seconds=workers_cpu)  # fmt: skip
 
 
 def s_client_loop_script(port, iterations) -> str:
