@@ -131,3 +131,15 @@ def test_proceed_before_we_asked_is_not_taken():
     # <proceed/> must answer our <starttls/>; sent with the features it is ignored, not obeyed.
     sent, dialog = run("xmpp", [SERVER_HEADER + PROCEED])
     assert sent == CLIENT_HEADER and not dialog.done
+
+
+def test_declared_unknown_encoding_is_not_a_crash():
+    """Found by hypothesis: expat looked the declared encoding up and raised LookupError."""
+    from certcensus.dialogs import DIALOGS, DialogError, DialogOptions
+
+    dialog = DIALOGS["xmpp"](DialogOptions(host="example.com"))
+    dialog.initiate()
+    try:
+        dialog.receive_data(b"<?xml version='' encoding='U'?>")
+    except DialogError:
+        pass

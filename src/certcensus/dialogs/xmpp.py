@@ -60,7 +60,9 @@ class XMPPDialog(Dialog):
         self._in_error_text = False
         self._proceed_end = -1
         self._proceed_has_content = False
-        self._parser = expat.ParserCreate(namespace_separator=" ")
+        # RFC 6120 section 11.6: the stream is UTF-8; an XML declaration naming another
+        # encoding is ignored rather than looked up (an unknown name raised LookupError).
+        self._parser = expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
         if hasattr(self._parser, "SetReparseDeferralEnabled"):
             # expat >= 2.6 (Python 3.13, later 3.11/3.12 builds) may hold back a token until more
             # bytes arrive; a server that sent its last byte would then wait for us forever.
@@ -92,7 +94,7 @@ class XMPPDialog(Dialog):
             raise DialogError(f"XMPP stream features longer than {MAX_BUFFER} bytes")
         try:
             self._parser.Parse(chunk, False)
-        except expat.ExpatError as error:
+        except (expat.ExpatError, LookupError, ValueError) as error:
             if not self.done:
                 raise DialogError(f"malformed XML from the server: {error}") from None
         except _Restricted:
