@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .base import MAX_BUFFER, DialogError, printable, take_line
+from .base import MAX_BUFFER, Dialog, DialogError, printable, take_line
 
 # `{123}` (synchronizing) or `{123+}` (RFC 7888 LITERAL+) at the end of a line; `~{123}` is an
 # RFC 3516 literal8, which only differs in what its bytes may contain.
@@ -90,3 +90,32 @@ def take_ftp_reply(buffer: bytearray) -> tuple[int, list[str]] | None:
             lines.append(text.decode("utf-8", "replace"))
     del buffer[: len(buffer) - len(scan)]
     return int(code), lines
+
+
+class StatusThenListDialog(Dialog):
+    """POP3 and NNTP share one framing: single status lines, except that the answer to CAPA /
+    CAPABILITIES is a dot-terminated list. Subclasses set `_state = "capabilities"` when that
+    list is due, and implement `_on_status(line)` and `_on_capabilities(lines)`."""
+
+    def __init__(self, options):
+        super().__init__(options)
+        self._state = "greeting"
+
+    def _on_data(self) -> bytes:
+        return self._each_unit(self._take_unit, self._on_unit)
+
+    def _take_unit(self, buffer: bytearray):
+        if self._state == "capabilities":
+            return take_dot_terminated_lines(buffer)
+        return take_line(buffer)
+
+    def _on_unit(self, unit) -> bytes:
+        if self._state == "capabilities":
+            return self._on_capabilities(unit)
+        return self._on_status(unit)
+
+    def _on_status(self, line: bytes) -> bytes:
+        raise NotImplementedError
+
+    def _on_capabilities(self, lines) -> bytes:
+        raise NotImplementedError

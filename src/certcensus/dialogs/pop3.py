@@ -14,32 +14,14 @@ from __future__ import annotations
 
 from ..outcomes import Outcome
 from . import register
-from .base import Dialog, DialogError, printable, take_line
-from .framing import take_dot_terminated_lines
+from .base import DialogError, printable
+from .framing import StatusThenListDialog
 
 
 @register
-class POP3Dialog(Dialog):
+class POP3Dialog(StatusThenListDialog):
     name = "pop3"
     default_ports = (110,)
-
-    def __init__(self, options):
-        super().__init__(options)
-        self._state = "greeting"
-
-    def _on_data(self) -> bytes:
-        return self._each_unit(self._take_unit, self._on_unit)
-
-    def _take_unit(self, buffer: bytearray):
-        # A multi-line capability list after CAPA/CAPABILITIES, single status lines otherwise.
-        if self._state == "capabilities":
-            return take_dot_terminated_lines(buffer)
-        return take_line(buffer)
-
-    def _on_unit(self, unit) -> bytes:
-        if self._state == "capabilities":
-            return self._on_capabilities(unit)
-        return self._on_status(unit)
 
     def _on_status(self, line: bytes) -> bytes:
         # RFC 1939 section 3: every response starts with a status indicator, "+OK" or "-ERR".
