@@ -31,7 +31,8 @@ class CertificateChange:
 @dataclass
 class ChainCount:
     chain_id: str
-    certificates: list[CertificateInfo]
+    ders: list[bytes]  # the certificates as sent, in wire order
+    certificates: list[CertificateInfo]  # the same, described
     count: int = 0
     share: float = 0.0
     first_seen: float = 0.0
@@ -40,10 +41,6 @@ class ChainCount:
     differences: list[CertificateChange] = field(default_factory=list)  # vs the most common
     seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
     trust: dict | None = None  # {"<store>": {"lenient": {...}, "strict": {...}}} when judged
-
-    @property
-    def ders(self) -> list[bytes]:
-        return [_der_of(info) for info in self.certificates]
 
 
 @dataclass
@@ -146,9 +143,10 @@ def _census_of(store: Store, name: str, run_ids: list[int] | None, confidence: f
         census.ok += 1
         chain = by_chain.get(probe.chain_id)
         if chain is None:
-            certificates = [describe_certificate(der) for der in store.chain_certificates(probe.chain_id)]
+            ders = store.chain_certificates(probe.chain_id)
             chain = by_chain[probe.chain_id] = ChainCount(
-                probe.chain_id, certificates, first_seen=probe.started_at
+                probe.chain_id, ders, [describe_certificate(der) for der in ders],
+                first_seen=probe.started_at,
             )
         chain.count += 1
         chain.last_seen = probe.started_at
@@ -196,9 +194,3 @@ def compare_chains(
             changes.append(CertificateChange(position, ref, this))
     return changes
 
-
-def _der_of(info: CertificateInfo) -> bytes:
-    import base64
-
-    body = "".join(line for line in info.pem.splitlines() if not line.startswith("-----"))
-    return base64.b64decode(body)

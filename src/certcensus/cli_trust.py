@@ -15,6 +15,7 @@ import click
 from rich.text import Text
 
 from .export import ALL_FORMATS, write_export
+from .cli_options import trust_options
 from .output.console import make_console
 from .trust import (
     AIAFetcher,
@@ -28,7 +29,7 @@ from .trust import (
     missing_cas,
     observed_cas,
 )
-from .trust.stores import DEFAULT_STORE_PASSWORD, parse_store_spec
+from .trust.stores import parse_store_spec
 
 DEFAULT_TRUST_STORE = "system"
 
@@ -173,36 +174,13 @@ def _analysis_options(function):
             help="Only this target (repeatable; default: every target of the latest runs).",
         ),
         click.option(
-            "--trust-store",
-            "trust_stores",
-            multiple=True,
-            metavar="[NAME=]SPEC",
-            help="PEM bundle, directory, .p7b, Java keystore (PKCS#12 or JKS), "
-            "'system' or 'mozilla'. Repeatable. Default: system.",
-        ),
-        click.option(
-            "--store-password",
-            default=DEFAULT_STORE_PASSWORD,
-            show_default=True,
-            help="Password of Java keystores ('' reads a JKS without its integrity check).",
-        ),
-        click.option(
-            "--offline", is_flag=True, help="Do not fetch AIA caIssuers; use the cache only."
-        ),
-        click.option(
             "--at", "at", metavar="ISO-TIME", help="Judge validity at this time (default: now)."
-        ),
-        click.option(
-            "--cache-dir",
-            type=click.Path(file_okay=False),
-            default=None,
-            help="CA pool and AIA cache (default: the user cache directory).",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables."),
     ]
     for option in reversed(options):
         function = option(function)
-    return function
+    return trust_options(default_store=DEFAULT_TRUST_STORE)(function)
 
 
 @click.command("trust")

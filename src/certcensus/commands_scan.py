@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .census import Census, build_census
+from .cli_options import trust_options
 from .dialogs import DIALOGS, DialogOptions, dialog_class
 from .output.console import make_console, print_census
 from .output.json_output import census_to_json
@@ -50,23 +51,6 @@ def parse_duration(text: str | None) -> float | None:
 
 def _starttls_choices() -> list[str]:
     return ["auto", "none", *sorted(DIALOGS)]
-
-
-def trust_options(function):
-    """--trust-store and friends, for commands that judge the census they print."""
-    options = [
-        click.option("--trust-store", "trust_stores", multiple=True, metavar="[NAME=]SPEC",
-                     help="Judge each chain against this store: PEM bundle, directory, .p7b, "
-                          "Java keystore, 'system' or 'mozilla'. Repeatable."),
-        click.option("--store-password", default="changeit", show_default=True,
-                     help="Password of Java keystores."),
-        click.option("--offline", is_flag=True, help="Do not fetch AIA caIssuers (cache only)."),
-        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                     help="CA pool and AIA cache (default: the user cache directory)."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        function = option(function)
-    return function
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +120,7 @@ def db_option(function):
 @click.option("--resolve-every", type=click.FloatRange(min=1), default=DEFAULT_RESOLVE_EVERY,
               show_default=True, help="Re-resolve names this often (seconds) on --duration runs.")
 @db_option
-@trust_options
+@trust_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
 @click.option("--save-pem", type=click.Path(file_okay=False), default=None,
               help="Write each distinct chain to DIR/<chain id>.pem.")
@@ -326,7 +310,7 @@ def _emit(census: Census, store, *, as_json: bool, save_pem) -> None:
 @click.option("--all-runs", is_flag=True, help="Count every run in the store, not the latest.")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999999), default=DEFAULT_CONFIDENCE,
               show_default=True, help="Confidence of the coverage statement.")
-@trust_options
+@trust_options()
 @click.option("--format", "fmt", default="text", show_default=True,
               type=click.Choice(["text", "json", "csv", "observations-csv", "html"]),
               help="text tables; the JSON contract; CSV of chains or of every probe; one "

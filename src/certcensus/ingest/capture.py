@@ -6,10 +6,6 @@ from dataclasses import dataclass, field
 
 from ..chain import certificate_fingerprint, chain_fingerprint
 
-# Observation.detail of a capture that holds only the server's leaf (s_client without
-# -showcerts): it says nothing about the intermediates, so it must not count as its own chain.
-from ..observation import LEAF_ONLY  # noqa: F401 - re-exported for the ingest modules
-
 
 @dataclass(frozen=True, slots=True)
 class Capture:

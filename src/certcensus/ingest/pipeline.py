@@ -17,7 +17,8 @@ from ..chain import chain_fingerprint
 from ..observation import Observation
 from ..outcomes import Outcome
 from ..store.base import Store
-from .capture import LEAF_ONLY, Capture, Problem, UnusableFile
+from ..observation import LEAF_ONLY
+from .capture import Capture, Problem, UnusableFile
 from .files import read_capture_file
 from .filetime import time_from_file_name
 from .walker import FoundFile, walk_capture_files
