@@ -23,7 +23,7 @@ from .targets import parse_target
 
 def run_demo(count: int = 600, db_path: str | None = None, as_json: bool = False,
              quiet: bool = False) -> int:
-    from .commands_scan import TrustRequest, run_scan_and_print
+    from .commands_scan import TrustRequest, load_judge, run_scan_and_print
 
     err = make_console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="certcensus-demo-") as directory:
@@ -49,9 +49,11 @@ def run_demo(count: int = 600, db_path: str | None = None, as_json: bool = False
             published = Path(directory) / "published-roots.pem"
             published.write_bytes(b"".join(root.pem for root in demo.roots))
             stores = (f"client-with-old-root={demo.root_pem_paths[0]}", f"ca-bundle={published}")
-            trust = TrustRequest(stores, offline=True, cache_dir=str(Path(directory) / "cache"))
+            judge = load_judge(
+                TrustRequest(stores, offline=True, cache_dir=str(Path(directory) / "cache"))
+            )
             code = run_scan_and_print(
-                plan, db, as_json=as_json, save_pem=None, quiet=quiet, command="demo", trust=trust
+                plan, db, as_json=as_json, save_pem=None, quiet=quiet, command="demo", judge=judge
             )
         if not as_json:
             err.print(

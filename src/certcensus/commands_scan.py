@@ -61,18 +61,30 @@ class TrustRequest:
     cache_dir: str | None = None
 
 
-def judge(census: Census, request: TrustRequest | None) -> None:
-    """Add trust verdicts and missing CAs to `census` when stores were named."""
+@dataclasses.dataclass
+class Judge:
+    """Trust stores loaded once (before any probe, so a bad one fails first), then applied."""
+
+    stores: list
+    pool: object
+    fetcher: object
+
+    def apply(self, census: Census) -> None:
+        from .trust.census_trust import judge_census
+
+        judge_census(census, self.stores, pool=self.pool, fetcher=self.fetcher)
+
+
+def load_judge(request: TrustRequest | None) -> Judge | None:
+    """Load the named stores and open the CA pool and AIA cache; None when no store is named."""
     if not request or not request.stores:
-        return
+        return None
     from .cli_trust import cache_directory, load_stores
     from .trust import AIAFetcher, CAPool
-    from .trust.census_trust import judge_census
 
-    stores = load_stores(request.stores, request.password)
     cache = cache_directory(request.cache_dir)
-    judge_census(census, stores, pool=CAPool(cache / "ca-pool"),
-                 fetcher=AIAFetcher(cache / "aia", offline=request.offline))  # fmt: skip
+    return Judge(load_stores(request.stores, request.password), CAPool(cache / "ca-pool"),
+                 AIAFetcher(cache / "aia", offline=request.offline))  # fmt: skip
 
 
 def db_option(function):
@@ -173,12 +185,10 @@ def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, ra
         source_addresses=sources, profiles=profiles, stop_when_sure=stop_when_sure,
         spread=parse_duration(spread), workers=workers,
     )  # fmt: skip
-    trust = TrustRequest(trust_stores, store_password, offline, cache_dir)
-    if trust_stores:
-        judge(Census([]), trust)  # load the stores now: a bad one fails before any probe
+    judge = load_judge(TrustRequest(trust_stores, store_password, offline, cache_dir))
     sys.exit(run_scan_and_print(
         plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet,
-        confidence=confidence or DEFAULT_CONFIDENCE, trust=trust,
+        confidence=confidence or DEFAULT_CONFIDENCE, judge=judge,
     ))  # fmt: skip
 
 
@@ -203,7 +213,7 @@ def _parse_targets(texts, starttls: str) -> list[Target]:
 
 def run_scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: bool,
                        command: str = "scan", confidence: float = DEFAULT_CONFIDENCE,
-                       trust: TrustRequest | None = None) -> int:
+                       judge: Judge | None = None) -> int:
     """Run the scan into the store, print the census of this run; return the exit status."""
     err = make_console(stderr=True)
     store = _open(db_path)
@@ -212,7 +222,8 @@ def run_scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quie
         result = _run_with_progress(plan, store, run_id, show=not quiet and err.is_terminal)
         store.finish_run(run_id)
         census = build_census(store, [t.name for t in plan.targets], [run_id], confidence=confidence)
-        judge(census, trust)
+        if judge:
+            judge.apply(census)
         for name, message in result.resolution_errors.items():
             err.print(f"certcensus: error: {message}", style="red", markup=False, highlight=False)
         if result.interrupted:
@@ -335,7 +346,9 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
         else:
             runs = store.latest_run_ids(names)
         census = build_census(store, names, runs, confidence=confidence)
-        judge(census, TrustRequest(trust_stores, store_password, offline, cache_dir))
+        judge = load_judge(TrustRequest(trust_stores, store_password, offline, cache_dir))
+        if judge:
+            judge.apply(census)
         if not census.targets:
             raise UsageFailure("no probes in the store for that selection (run `certcensus scan` first)")
         fmt = "json" if as_json else fmt
