@@ -112,7 +112,7 @@ def ingest_command() -> list[str]:
     if probe.returncode == 0:
         return [sys.executable, "-m", "certcensus", "ingest"]
     # Until `ingest` is registered on the main group, call the click command directly.
-    return [sys.executable, "-c", "from certcensus.cli_ingest import ingest; ingest()"]
+    return [sys.executable, "-c", "from certcensus.cli.ingest import ingest; ingest()"]
 
 
 def timed(command: list[str]) -> float:

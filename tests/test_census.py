@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from certcensus.census import build_census
-from certcensus.chain import chain_fingerprint
-from certcensus.outcomes import Outcome
-from certcensus.output.json_output import census_to_dict
+from certcensus.census.build import build_census
+from certcensus.model.chain import chain_fingerprint
+from certcensus.model.outcomes import Outcome
+from certcensus.render.as_json import census_to_dict
 from certcensus.store.sqlite import open_store
 
 from .test_store import observation

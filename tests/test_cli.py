@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from certcensus.chain import chain_fingerprint
+from certcensus.model.chain import chain_fingerprint
 from certcensus.lab.pool import running_pool
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from certcensus.coverage import (
+from certcensus.census.coverage import (
     Coverage,
     chain_ids_by_stratum,
     chao1_estimated_total,

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from certcensus.coverage import max_missed_share, probes_needed, unseen_mass_upper_bound
+from certcensus.census.coverage import max_missed_share, probes_needed, unseen_mass_upper_bound
 
 RUNS = 1000
 # Allowed failures: delta plus binomial slack. For delta = 0.01 over 1000 runs the expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from certcensus.chain import chain_fingerprint
+from certcensus.model.chain import chain_fingerprint
 from certcensus.lab.pool import running_pool
 
 from .servers import haproxy

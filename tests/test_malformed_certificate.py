@@ -7,7 +7,7 @@ import base64
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certcensus.chain import certificate_fingerprint
+from certcensus.model.chain import certificate_fingerprint
 from certcensus.lab import pki as lab_pki
 
 from .servers import free_port, require, running

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from certcensus.chain import chain_fingerprint
+from certcensus.model.chain import chain_fingerprint
 from certcensus.lab.pool import running_pool
 
 from . import badservers

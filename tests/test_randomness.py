@@ -5,10 +5,10 @@ import random
 
 import pytest
 
-from certcensus.coverage import max_missed_share
-from certcensus.assessment import ProbeSample, assess_target
-from certcensus.randomness import assess, randomness_report, runs_finding
-from certcensus.tails import chi_square_survival, exact_runs_distribution
+from certcensus.census.coverage import max_missed_share
+from certcensus.census.assessment import ProbeSample, assess_target
+from certcensus.census.randomness import assess, randomness_report, runs_finding
+from certcensus.census.tails import chi_square_survival, exact_runs_distribution
 
 
 def kinds(report):

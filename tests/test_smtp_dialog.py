@@ -3,10 +3,10 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from certcensus.dialogs import DialogError, DialogOptions
-from certcensus.dialogs.base import MAX_BUFFER
-from certcensus.dialogs.smtp import LMTPDialog, SMTPDialog
-from certcensus.outcomes import Outcome
+from certcensus.probe.dialogs import DialogError, DialogOptions
+from certcensus.probe.dialogs.base import MAX_BUFFER
+from certcensus.probe.dialogs.smtp import LMTPDialog, SMTPDialog
+from certcensus.model.outcomes import Outcome
 
 OPTIONS = DialogOptions(host="mail.example.com")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from certcensus.chain import chain_fingerprint
-from certcensus.coverage import probes_needed
+from certcensus.model.chain import chain_fingerprint
+from certcensus.census.coverage import probes_needed
 from certcensus.lab.pool import Backend, running_pool
 
 

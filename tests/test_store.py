@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
-from certcensus.chain import certificate_fingerprint, chain_fingerprint
-from certcensus.observation import Observation
-from certcensus.outcomes import Outcome
+from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
 from certcensus.store.sqlite import open_store
 
 
@@ -74,8 +74,8 @@ def test_latest_run_per_target(db):
 
 WRITER = r"""
 import sys, time
-from certcensus.observation import Observation
-from certcensus.outcomes import Outcome
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
 from certcensus.store.sqlite import open_store
 store = open_store(sys.argv[1])
 run = store.start_run("scan", ["t:1"])

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from certcensus.targets import TargetError, parse_target
+from certcensus.probe.targets import TargetError, parse_target
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,3 @@
-from .cli import main
+from certcensus.cli import main
 
 main()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from certcensus.dialogs import DIALOGS
-from certcensus.dialogs.base import MAX_BUFFER, DialogError
+from certcensus.probe.dialogs import DIALOGS
+from certcensus.probe.dialogs.base import MAX_BUFFER, DialogError
 
 from . import test_ftp, test_imap, test_irc, test_ldap, test_mssql, test_mysql, test_nntp
 from . import test_pop3, test_postgres, test_rdp, test_sieve, test_telnet, test_xmpp

@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.dialogs.base import DialogError
-from certcensus.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
+from certcensus.model.outcomes import Outcome
 
 from .transcripts import Transcript, check_transcript, crlf, run
 

@@ -2,8 +2,8 @@ import struct
 
 import pytest
 
-from certcensus.dialogs.base import DialogError
-from certcensus.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
+from certcensus.model.outcomes import Outcome
 
 from .transcripts import Transcript, check_transcript, prelogin_response, run, tds_packet
 

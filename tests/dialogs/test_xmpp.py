@@ -1,8 +1,8 @@
 import pytest
 
-from certcensus.dialogs import DialogOptions
-from certcensus.dialogs.base import DialogError
-from certcensus.outcomes import Outcome
+from certcensus.probe.dialogs import DialogOptions
+from certcensus.probe.dialogs.base import DialogError
+from certcensus.model.outcomes import Outcome
 
 from .transcripts import Transcript, check_transcript, run
 
@@ -135,7 +135,7 @@ def test_proceed_before_we_asked_is_not_taken():
 
 def test_declared_unknown_encoding_is_not_a_crash():
     """Found by hypothesis: expat looked the declared encoding up and raised LookupError."""
-    from certcensus.dialogs import DIALOGS, DialogError, DialogOptions
+    from certcensus.probe.dialogs import DIALOGS, DialogError, DialogOptions
 
     dialog = DIALOGS["xmpp"](DialogOptions(host="example.com"))
     dialog.initiate()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from certcensus.dialogs import DIALOGS, DialogOptions
-from certcensus.dialogs.base import Dialog
-from certcensus.outcomes import Outcome
+from certcensus.probe.dialogs import DIALOGS, DialogOptions
+from certcensus.probe.dialogs.base import Dialog
+from certcensus.model.outcomes import Outcome
 
 OPTIONS = DialogOptions(host="example.com")
 READY = None
@@ -75,7 +75,7 @@ def check_early_close(transcript: Transcript) -> None:
     """A server that closes after any proper prefix of its transcript is a protocol error."""
     import pytest
 
-    from certcensus.dialogs.base import DialogError
+    from certcensus.probe.dialogs.base import DialogError
 
     for cut in range(len(transcript.server)):
         dialog = DIALOGS[transcript.protocol](transcript.options)

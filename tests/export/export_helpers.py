@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from certcensus.observation import Observation
-from certcensus.outcomes import Outcome
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
 from certcensus.store.sqlite import open_store
 
 from ..trust.trust_helpers import openssl_verifies_pems

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from certcensus import cli_trust
+from certcensus.cli import trust as cli_trust
 from certcensus.trust import load_certificates_from_bytes
 
 from .export_helpers import openssl_verifies, write_census_db
@@ -180,8 +180,8 @@ def test_unknown_target_exits_2(two_chains, tmp_path):
 
 def test_reads_chains_from_a_real_sqlite_store(pki, tmp_path):
     """The commands read the latest run of each target through store/sqlite.py."""
-    from certcensus.observation import Observation
-    from certcensus.outcomes import Outcome
+    from certcensus.model.observation import Observation
+    from certcensus.model.outcomes import Outcome
     from certcensus.store.sqlite import open_store
 
     root = pki.root("SQLite Root", key_type="ec256")

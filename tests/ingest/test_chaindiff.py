@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from certcensus.chaindiff import certificate_field_differences, diff_chains
-from certcensus.cli_ingest import parse_size
+from certcensus.certs.compare import certificate_field_differences, diff_chains
+from certcensus.cli.ingest import parse_size
 from certcensus.lab.pki import PKI
 
 

@@ -8,8 +8,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from certcensus.census import build_census
-from certcensus.cli_ingest import diff, ingest
+from certcensus.census.build import build_census
+from certcensus.cli.ingest import diff, ingest
 from certcensus.store.sqlite import open_store
 
 from .conftest import vary_capture
@@ -141,7 +141,7 @@ def test_diff_of_two_files_and_usage_errors(tmp_path, two_chains):
 
 
 def test_round_trip_through_the_real_json_writer(tmp_path, real_captures):
-    from certcensus.output.json_output import census_to_json
+    from certcensus.render.as_json import census_to_json
 
     (tmp_path / "in").mkdir()
     for number in range(6):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from certcensus.observation import LEAF_ONLY
+from certcensus.model.observation import LEAF_ONLY
 from certcensus.ingest.files import detect_format, read_capture_file
 from certcensus.ingest.pipeline import ingest_paths
 from certcensus.store.sqlite import open_store

@@ -7,13 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from certcensus.census import build_census
-from certcensus.dialogs import DialogOptions
-from certcensus.probe import ProbeSettings
-from certcensus.profiles import client_context
-from certcensus.scheduler import Scan, ScanPlan
+from certcensus.census.build import build_census
+from certcensus.probe.dialogs import DialogOptions
+from certcensus.probe.prober import ProbeSettings
+from certcensus.probe.profiles import client_context
+from certcensus.probe.scheduler import Scan, ScanPlan
 from certcensus.store.sqlite import open_store
-from certcensus.targets import parse_target
+from certcensus.probe.targets import parse_target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"

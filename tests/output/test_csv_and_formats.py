@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from certcensus.cli_report_formats import write_report
+from certcensus.render.formats import write_report
 from certcensus.lab.pool import running_pool
-from certcensus.output.csv_output import OBSERVATION_COLUMNS, chains_csv, observations_csv
+from certcensus.render.as_csv import OBSERVATION_COLUMNS, chains_csv, observations_csv
 
 from .report_helpers import census_of, scan_into
 
@@ -42,7 +42,7 @@ def test_observations_csv_has_one_row_per_probe(scanned):
 
 def test_chains_csv_one_row_per_chain_with_certificates_joined(scanned):
     db, run_id, chains = scanned
-    from certcensus.output.json_output import census_to_dict
+    from certcensus.render.as_json import census_to_dict
 
     store, census = census_of(db, [run_id])
     store.close()

@@ -10,9 +10,9 @@ import pytest
 
 from certcensus.lab.demo_pool import build_demo_pki
 from certcensus.lab.pool import running_pool
-from certcensus.output.html_report import render_html
-from certcensus.output.html_timeline import add_timelines
-from certcensus.output.json_output import census_to_dict
+from certcensus.render.html_report import render_html
+from certcensus.render.html_timeline import add_timelines
+from certcensus.render.as_json import census_to_dict
 from certcensus.trust import chain_trust_verdicts, load_trust_store
 
 from .report_helpers import (ARTIFACTS, census_of, chromium, dump_dom, print_to_pdf, scan_into,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certcensus.chain import certificate_fingerprint, chain_fingerprint
+from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 
 from . import mail_configs
 from .mail_configs import ServerChain

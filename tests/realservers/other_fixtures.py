@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from certcensus.chain import chain_fingerprint
+from certcensus.model.chain import chain_fingerprint
 from certcensus.lab.pki import Issued, write_server_files
 
 from ..servers import free_port, require, stop, wait_for_port

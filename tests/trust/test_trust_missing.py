@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from certcensus.chain import chain_fingerprint
+from certcensus.model.chain import chain_fingerprint
 from certcensus.trust import (
     CAPool,
     Cert,

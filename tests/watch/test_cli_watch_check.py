@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from certcensus.cli_watch import check, watch
+from certcensus.cli.watch import check, watch
 from certcensus.lab.pool import Backend, running_pool
 
 from .helpers import APPEND_STDIN, WebhookReceiver
@@ -135,7 +135,7 @@ def test_watch_runs_until_interrupted(two_chains, tmp_path):
     """A long --every: round 1 runs, then the watch waits until Ctrl-C and exits cleanly."""
     with running_pool([two_chains.old], protocol="smtp") as pool:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from certcensus.cli_watch import watch; watch()",
+            [sys.executable, "-c", "from certcensus.cli.watch import watch; watch()",
              f"127.0.0.1:{pool.port}", "--starttls", "smtp", "--every", "1h", "--count", "5",
              "--rate", "0", "--warn-days", "3650", "--db", str(tmp_path / "w.sqlite")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -1,8 +1,8 @@
 """Export CA certificates as files and platform kits (see formats.py and kits.py)."""
 
-from .formats import FORMATS, write_certificate_files, write_java_truststore
-from .kits import KITS, write_kit
-from .names import safe_file_stem
+from certcensus.export.formats import FORMATS, write_certificate_files, write_java_truststore
+from certcensus.export.kits import KITS, write_kit
+from certcensus.export.names import safe_file_stem
 
 ALL_FORMATS = FORMATS + KITS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..trust.certs import Cert
+from certcensus.trust.certs import Cert
 
 # Leaves room for the fingerprint and extension under the 255-byte limit of common file
 # systems, and keeps names typeable on the IBM i IFS and in DCM's path field.

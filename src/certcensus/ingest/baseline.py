@@ -11,8 +11,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from .capture import Capture
-from .pipeline import IngestedCapture, IngestResult
+from certcensus.ingest.capture import Capture
+from certcensus.ingest.pipeline import IngestedCapture, IngestResult
 
 
 @dataclass
@@ -65,7 +65,7 @@ def baseline_chains(captures: list[Capture]) -> list[tuple[bytes, ...]]:
 
 
 def compare_with_baseline(result: IngestResult, baseline: list[tuple[bytes, ...]]) -> BaselineComparison:
-    from ..chain import certificate_fingerprint, chain_fingerprint
+    from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 
     chain_ids = {chain_fingerprint(chain) for chain in baseline}
     leaves = {certificate_fingerprint(chain[0]) for chain in baseline}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..chain import certificate_fingerprint, chain_fingerprint
+from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from ..outcomes import Outcome
-from .capture import Capture, UnusableFile
-from .pem import checked_certificate_der
+from certcensus.model.outcomes import Outcome
+from certcensus.ingest.capture import Capture, UnusableFile
+from certcensus.ingest.pem import checked_certificate_der
 
 
 def captures_from_census(document: object, path: str) -> list[Capture]:

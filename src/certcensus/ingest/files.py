@@ -8,16 +8,16 @@ import re
 
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from .capture import Capture, UnusableFile
-from .census_json import captures_from_census
-from .pem import (
+from certcensus.ingest.capture import Capture, UnusableFile
+from certcensus.ingest.census_json import captures_from_census
+from certcensus.ingest.pem import (
     CERTIFICATE_LABELS,
     PKCS7_LABELS,
     certificate_der_of,
     checked_certificate_der,
     find_pem_blocks,
 )
-from .sclient import looks_like_s_client, parse_s_client_output
+from certcensus.ingest.sclient import looks_like_s_client, parse_s_client_output
 
 _BASE64_ONLY = re.compile(rb"[A-Za-z0-9+/=\s]+")
 _UTF8_BOM = b"\xef\xbb\xbf"

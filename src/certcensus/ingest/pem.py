@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from .capture import UnusableFile
+from certcensus.ingest.capture import UnusableFile
 
 CERTIFICATE_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
 PKCS7_LABELS = (b"PKCS7", b"CERTIFICATE CHAIN")  # RFC 7468 section 8 names PKCS7

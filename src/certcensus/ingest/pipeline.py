@@ -13,15 +13,15 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from ..chain import chain_fingerprint
-from ..observation import Observation
-from ..outcomes import Outcome
-from ..store.base import Store
-from ..observation import LEAF_ONLY
-from .capture import Capture, Problem, UnusableFile
-from .files import read_capture_file
-from .filetime import time_from_file_name
-from .walker import FoundFile, walk_capture_files
+from certcensus.model.chain import chain_fingerprint
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
+from certcensus.store.base import Store
+from certcensus.model.observation import LEAF_ONLY
+from certcensus.ingest.capture import Capture, Problem, UnusableFile
+from certcensus.ingest.files import read_capture_file
+from certcensus.ingest.filetime import time_from_file_name
+from certcensus.ingest.walker import FoundFile, walk_capture_files
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024  # captures are KB; 10 MiB is a generous bundle
 # Files per message to a worker: large enough that pickling and scheduling cost little per file,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from .capture import Capture, UnusableFile
-from .pem import CERTIFICATE_LABELS, certificate_der_of, find_pem_blocks
+from certcensus.ingest.capture import Capture, UnusableFile
+from certcensus.ingest.pem import CERTIFICATE_LABELS, certificate_der_of, find_pem_blocks
 
 # Any of these in the text and it is s_client output, whatever the file is called.
 MARKERS = (b"CONNECTED(", b"Certificate chain", b"Server certificate")

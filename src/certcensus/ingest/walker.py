@@ -11,7 +11,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .capture import Problem
+from certcensus.ingest.capture import Problem
 
 
 @dataclass(frozen=True, slots=True)

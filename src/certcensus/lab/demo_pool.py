@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pki import PKI, Issued
-from .pool import Backend
+from certcensus.lab.pki import PKI, Issued
+from certcensus.lab.pool import Backend
 
 DEMO_HOSTNAME = "smtp.demo.certcensus.test"
 # The IP too, so that a client verifying against 127.0.0.1 finds a matching name.

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pki import Issued, write_server_files
-from .pool_smtp import SMTPBehaviour, SMTPConnection, SMTPSession
+from certcensus.lab.pki import Issued, write_server_files
+from certcensus.lab.pool_smtp import SMTPBehaviour, SMTPConnection, SMTPSession
 
 CHOICES = ("random", "round-robin", "per-address", "source-port", "time-window")
 PROTOCOLS = ("tls", "smtp")

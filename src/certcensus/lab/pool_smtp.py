@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .pool import Backend, PoolServer
+    from certcensus.lab.pool import Backend, PoolServer
 
 # RFC 5321 section 4.5.3.1.4: a command line is at most 512 octets including CRLF. We allow
 # more so that a sloppy client is answered with 500 rather than cut off mid-line.

@@ -7,8 +7,8 @@ import abc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..observation import Observation
-from ..outcomes import Outcome
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import platformdirs
 
-from ..chain import certificate_fingerprint, chain_fingerprint
-from ..observation import Observation
-from ..outcomes import Outcome
-from .base import RunInfo, Store, StoredProbe
+from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
+from certcensus.store.base import RunInfo, Store, StoredProbe
 
 # Commit at least this often while observations arrive; the issue's promise is "lose at most the
 # last second", and one commit per second costs nothing next to the probes themselves.

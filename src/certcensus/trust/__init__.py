@@ -6,12 +6,12 @@
 - verdict.py turns both into reasons a user can read; missing.py finds the CAs to add.
 """
 
-from .aia import AIAFetcher, complete_with_aia
-from .certs import Cert, load_certificates_from_bytes
-from .missing import MissingCAs, missing_cas, observed_cas
-from .pool import CAPool
-from .stores import TrustStore, TrustStoreError, load_trust_store
-from .verdict import Reason, chain_trust_verdicts
+from certcensus.trust.aia import AIAFetcher, complete_with_aia
+from certcensus.trust.certs import Cert, load_certificates_from_bytes
+from certcensus.trust.missing import MissingCAs, missing_cas, observed_cas
+from certcensus.trust.pool import CAPool
+from certcensus.trust.stores import TrustStore, TrustStoreError, load_trust_store
+from certcensus.trust.verdict import Reason, chain_trust_verdicts
 
 __all__ = [
     "AIAFetcher",

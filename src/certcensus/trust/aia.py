@@ -14,9 +14,9 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from .certs import Cert, load_certificates_from_bytes
-from .pool import CAPool
-from .stores import TrustStore
+from certcensus.trust.certs import Cert, load_certificates_from_bytes
+from certcensus.trust.pool import CAPool
+from certcensus.trust.stores import TrustStore
 
 # A caIssuers response is one or a few certificates; 1 MiB bounds a misbehaving server.
 MAX_RESPONSE_BYTES = 1 << 20

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..census import Census
-from .aia import AIAFetcher, complete_with_aia
-from .certs import Cert
-from .missing import missing_cas
-from .pool import CAPool
-from .stores import TrustStore
-from .verdict import chain_trust_verdicts
+from certcensus.census.build import Census
+from certcensus.trust.aia import AIAFetcher, complete_with_aia
+from certcensus.trust.certs import Cert
+from certcensus.trust.missing import missing_cas
+from certcensus.trust.pool import CAPool
+from certcensus.trust.stores import TrustStore
+from certcensus.trust.verdict import chain_trust_verdicts
 
 
 def judge_census(

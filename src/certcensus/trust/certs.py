@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from ..chain import certificate_fingerprint
+from certcensus.model.chain import certificate_fingerprint
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,11 +13,11 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
-from ..chain import chain_fingerprint
-from .certs import Cert
-from .paths import CandidatePath, PathEnd, PathFinder
-from .pool import CAPool
-from .stores import TrustStore
+from certcensus.model.chain import chain_fingerprint
+from certcensus.trust.certs import Cert
+from certcensus.trust.paths import CandidatePath, PathEnd, PathFinder
+from certcensus.trust.pool import CAPool
+from certcensus.trust.stores import TrustStore
 
 MAX_COMBINATIONS = 20_000
 

@@ -18,9 +18,9 @@ from enum import StrEnum
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from .certs import Cert
-from .pool import CAPool
-from .stores import TrustStore
+from certcensus.trust.certs import Cert
+from certcensus.trust.pool import CAPool
+from certcensus.trust.stores import TrustStore
 
 # Real web PKI paths have 3-4 certificates; cross-sign chains reach 5-6. OpenSSL's default
 # verify depth is 100, but 10 is ample and keeps a hostile pool's search small.

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .certs import Cert
+from certcensus.trust.certs import Cert
 
 
 class CAPool:

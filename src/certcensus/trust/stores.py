@@ -16,8 +16,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from .certs import Cert, load_certificates_from_bytes
-from .jks import JKSError, is_jks, read_jks_trusted_certificates
+from certcensus.trust.certs import Cert, load_certificates_from_bytes
+from certcensus.trust.jks import JKSError, is_jks, read_jks_trusted_certificates
 
 DEFAULT_STORE_PASSWORD = "changeit"  # the JDK's cacerts password since Java 1.2
 # Debian's bundle, written by update-ca-certificates; Python's ssl may not point at it.

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from .certs import Cert
-from .stores import TrustStore
+from certcensus.trust.certs import Cert
+from certcensus.trust.stores import TrustStore
 
 
 @dataclass(frozen=True)

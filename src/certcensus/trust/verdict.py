@@ -22,11 +22,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .certs import Cert
-from .paths import CandidatePath, PathEnd, PathFinder
-from .pool import CAPool
-from .stores import TrustStore
-from .strict import verify_strictly
+from certcensus.trust.certs import Cert
+from certcensus.trust.paths import CandidatePath, PathEnd, PathFinder
+from certcensus.trust.pool import CAPool
+from certcensus.trust.stores import TrustStore
+from certcensus.trust.strict import verify_strictly
 
 
 class Reason(StrEnum):

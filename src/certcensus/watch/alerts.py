@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..store.base import Store
+from certcensus.store.base import Store
 
 # A chain is declared gone when, had it kept its last share p, the chance of missing it in all
 # N successful probes since, (1 - p)^N, is below this. 1% keeps a watch of a few targets every

@@ -22,7 +22,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..profiles import PROFILES
+from certcensus.probe.profiles import PROFILES
 
 
 class ConfigError(ValueError):

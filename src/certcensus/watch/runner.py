@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..census import build_census
-from ..dialogs import DialogOptions
-from ..output.json_output import census_to_dict
-from ..probe import ProbeSettings
-from ..profiles import client_context
-from ..scheduler import Scan, ScanPlan
-from ..store.base import Store
-from ..targets import Target, parse_target
-from .alerts import AlertEvent, ChangeDetector, chains_in_store
-from .config import WatchTarget
-from .metrics import MetricsState
+from certcensus.census.build import build_census
+from certcensus.probe.dialogs import DialogOptions
+from certcensus.render.as_json import census_to_dict
+from certcensus.probe.prober import ProbeSettings
+from certcensus.probe.profiles import client_context
+from certcensus.probe.scheduler import Scan, ScanPlan
+from certcensus.store.base import Store
+from certcensus.probe.targets import Target, parse_target
+from certcensus.watch.alerts import AlertEvent, ChangeDetector, chains_in_store
+from certcensus.watch.config import WatchTarget
+from certcensus.watch.metrics import MetricsState
 
 # {chain id: {store name: trusted}} from the census dict of a round; wired to certcensus.trust.
 VerdictHook = Callable[[dict], dict]
@@ -41,7 +41,7 @@ class ProbeOptions:
 
 def build_plans(watch_targets: list[WatchTarget], options: ProbeOptions) -> list[ScanPlan]:
     """One ScanPlan per (count, profile); raises targets.TargetError for a bad target."""
-    from ..commands_scan import server_name  # the same SNI rule as `scan`
+    from certcensus.cli.scan import server_name  # the same SNI rule as `scan`
 
     groups: dict[tuple[int, str], dict[str, tuple[Target, ProbeSettings]]] = {}
     for spec in watch_targets:
@@ -110,7 +110,7 @@ class Watcher:
 
     async def run(self) -> int:
         """Watch; returns the number of rounds completed."""
-        from ..commands_scan import start_profile_workers  # profiles needing their own OpenSSL
+        from certcensus.cli.scan import start_profile_workers  # profiles needing their own OpenSSL
 
         workers = [worker for plan in self.plans for worker in await start_profile_workers(plan)]
         for sink in self.sinks:

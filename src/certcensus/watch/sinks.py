@@ -14,8 +14,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from .. import __version__
-from .alerts import AlertEvent
+from certcensus import __version__
+from certcensus.watch.alerts import AlertEvent
 
 # Enough for every alert of a large fleet's worst round; beyond it, a sink is plainly down.
 QUEUE_SIZE = 1000

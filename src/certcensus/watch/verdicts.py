@@ -24,7 +24,7 @@ def _ders(chain: dict) -> list[bytes]:
 
 def trust_verdict_hook(store_specs: Sequence[str]) -> Callable[[dict], dict]:
     """Load the trust stores once (raises trust.TrustStoreError) and return the hook."""
-    from ..trust import chain_trust_verdicts, load_trust_store
+    from certcensus.trust import chain_trust_verdicts, load_trust_store
 
     stores = [load_trust_store(spec) for spec in store_specs]
 

@@ -1,0 +1,77 @@
+"""The `certcensus` command line: parse options, wire the stages together, print results.
+
+Exit status: 0 census done; 1 no probe succeeded; 2 usage error (bad target, unresolvable name,
+bad option). Every error is one line on stderr, prefixed `certcensus: error:`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+import click
+from cryptography.utils import CryptographyDeprecationWarning
+from rich.console import Console
+
+from certcensus import __version__
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# Each command's module is imported only when that command runs (click's "lazy group" pattern):
+# `scan` need not load the trust, export, ingest and watch code, which costs a fifth of a second
+# per process.
+COMMANDS = {
+    "scan": "scan:scan",
+    "report": "scan:report",
+    "demo": "scan:demo",
+    "trust": "trust:trust",
+    "export": "trust:export",
+    "ingest": "ingest:ingest",
+    "diff": "ingest:diff",
+    "watch": "watch:watch",
+    "check": "watch:check",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="certcensus")
+def main_group() -> None:
+    """Find every certificate chain a TLS service presents, and what a client must trust.
+
+    \b
+    Examples:
+      certcensus demo
+      certcensus scan smtp://mail.example.com --count 300
+      certcensus scan imaps://mail.example.com:993 example.com:443 --json
+      certcensus report --target mail.example.com:25
+    """
+
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the group, turning click's usage errors into one line and exit 2."""
+    # Servers send certificates that break RFC 5280 in ways cryptography still parses with a
+    # warning (negative serials...); the census reports what it sees, the warning is noise.
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+    try:
+        code = main_group.main(args=argv, prog_name="certcensus", standalone_mode=False)
+    except click.exceptions.Abort:
+        Console(stderr=True).print("certcensus: interrupted")
+        sys.exit(130)
+    except click.ClickException as error:
+        message = error.format_message().replace("\n", " ")
+        print(f"certcensus: error: {message}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    sys.exit(code or 0)

@@ -1,0 +1,166 @@
+"""The interface every STARTTLS dialog implements: bytes in, bytes out, no I/O.
+
+Modelled on h11: a dialog never touches a socket or a clock. The prober feeds it whatever the
+server sent (`receive_data`) and writes back whatever it returns. A dialog ends in one of two
+states: `ready` (the next bytes on the wire are our ClientHello) or `refusal` set (a classified
+outcome with what the server said). A server that breaks the protocol's framing raises
+`DialogError`, which the prober records as `protocol-error`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from certcensus.model.outcomes import Outcome
+
+# What one server reply may occupy before we give up on it. Real SMTP EHLO replies are < 1 KiB;
+# IMAP CAPABILITY lines rarely pass 2 KiB; 64 KiB leaves room for chatty banners while keeping a
+# malicious server from making us buffer without bound (h11 uses 16 KiB for headers, nginx 8 KiB).
+MAX_BUFFER = 64 * 1024
+
+
+class DialogError(Exception):
+    """The server broke the plaintext protocol: bad framing, an over-long reply, early EOF."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    outcome: Outcome
+    server_said: str  # the server's reply, one line, printable
+
+
+@dataclass(frozen=True, slots=True)
+class DialogOptions:
+    host: str  # the name the user gave (for XMPP's to=, HTTP Host, ...)
+    ehlo_name: str = "certcensus.invalid"  # RFC 2606 reserved: neutral and clearly ours
+    xmpp_domain: str | None = None
+
+
+class Dialog:
+    """Base class: subclasses implement `_on_data` and set `name` and `default_ports`."""
+
+    name: ClassVar[str]
+    default_ports: ClassVar[tuple[int, ...]] = ()
+    # Probes in flight to one target that the protocol's servers cope with, when lower than
+    # --concurrency's default; an explicit --concurrency overrides it.
+    polite_concurrency: ClassVar[int | None] = None
+
+    def __init__(self, options: DialogOptions):
+        self.options = options
+        self.ready = False
+        self.refusal: Refusal | None = None
+        self._buffer = bytearray()
+        self._eof = False
+
+    @property
+    def done(self) -> bool:
+        return self.ready or self.refusal is not None
+
+    def initiate(self) -> bytes:
+        """Bytes the client sends before the server speaks (most protocols: none)."""
+        return b""
+
+    def receive_data(self, data: bytes) -> bytes:
+        """Feed server bytes (b"" means the server closed); return the bytes to send back."""
+        if self.done:
+            raise DialogError("data after the dialog ended")
+        if not data:
+            self._eof = True
+        else:
+            self._buffer += data
+            if len(self._buffer) > MAX_BUFFER:
+                raise DialogError(f"server reply longer than {MAX_BUFFER} bytes")
+        reply = self._on_data()
+        if self._eof and not self.done:
+            raise DialogError("server closed the connection during the STARTTLS dialog")
+        if self.ready and self._buffer:
+            # RFC 3207 section 5: anything after the go-ahead and before TLS is an injection.
+            raise DialogError("server sent data after agreeing to start TLS")
+        return reply
+
+    def _on_data(self) -> bytes:
+        raise NotImplementedError
+
+    def _each_unit(self, take_unit, handle) -> bytes:
+        """Hand every complete protocol unit (a line, a reply, a message) that `take_unit` cuts
+        from the buffer to `handle`, until one is incomplete or the dialog ends; return the
+        client bytes the handlers produced. `take_unit` is asked afresh each time, since a
+        handler may change what the next unit looks like."""
+        out = b""
+        while not self.done:
+            unit = take_unit(self._buffer)
+            if unit is None:
+                return out
+            out += handle(unit)
+        return out
+
+    def _refuse(self, outcome: Outcome, server_said: str | bytes) -> bytes:
+        self.refusal = Refusal(outcome, printable(server_said))
+        return b""
+
+    # Hooks for protocols that carry TLS inside their own framing (MSSQL's TDS): identity here.
+    def wrap_tls(self, records: bytes) -> bytes:
+        return records
+
+    def unwrap_tls(self, data: bytes) -> bytes:
+        return data
+
+
+def printable(text: str | bytes, limit: int = 200) -> str:
+    """One printable line of at most `limit` characters, for error messages and the store."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    line = " ".join(text.split())
+    line = "".join(ch if ch.isprintable() else "?" for ch in line)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def take_line(buffer: bytearray) -> bytes | None:
+    """Remove and return one line (without its CRLF or bare LF) from `buffer`, or None if incomplete.
+
+    Servers are supposed to end lines with CRLF; a bare LF is accepted because real ones send it.
+    """
+    end = buffer.find(b"\n")
+    if end < 0:
+        return None
+    line = bytes(buffer[:end])
+    del buffer[: end + 1]
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+@dataclass(frozen=True, slots=True)
+class CodedReply:
+    """A complete multi-line reply of the `250-first` ... `250 last` family (SMTP, LMTP, FTP)."""
+
+    code: int
+    lines: tuple[str, ...]  # the text after each code, in order
+
+    @property
+    def text(self) -> str:
+        return f"{self.code} " + " / ".join(self.lines)
+
+
+def take_coded_reply(buffer: bytearray) -> CodedReply | None:
+    """Remove and return one whole coded reply from `buffer`, or None if it is not complete yet.
+
+    RFC 5321 section 4.2.1: every line but the last has a hyphen after the code; the last has a
+    space or nothing. Every line must carry the same code.
+    """
+    lines: list[str] = []
+    code: int | None = None
+    scan = bytearray(buffer)  # consume from a copy until the reply is known to be complete
+    while True:
+        line = take_line(scan)
+        if line is None:
+            return None
+        if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3:4] not in b"- "):
+            raise DialogError(f"malformed reply line: {printable(line, 80)!r}")
+        line_code = int(line[:3])
+        if code is not None and line_code != code:
+            raise DialogError(f"reply code changed mid-reply: {code} then {line_code}")
+        code = line_code
+        lines.append(line[4:].decode("utf-8", "replace"))
+        if line[3:4] != b"-":
+            del buffer[: len(buffer) - len(scan)]
+            return CodedReply(code, tuple(lines))

@@ -1,0 +1,225 @@
+"""One probe: a fresh TCP connection, the STARTTLS dialog if any, a TLS handshake, the chain.
+
+The prober owns the socket and the clock; dialogs are pure state machines it drives. TLS runs on
+an `ssl.SSLObject` over memory BIOs that this module feeds from the socket, rather than on
+asyncio's SSL transport, for three reasons: each phase gets its own timeout and duration, the
+protocols that carry TLS inside their own framing (MSSQL's TDS) use the same code, and it is
+markedly cheaper per connection, which matters at thousands of probes a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
+from certcensus.probe.dialogs.base import printable
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
+from certcensus.probe.targets import Target
+from certcensus.probe.tlschain import unverified_chain_der
+
+RECEIVE_SIZE = 65536
+# SO_LINGER on, timeout 0: close() sends RST, so our side keeps no TIME_WAIT entry and a long run
+# against one address cannot exhaust the local port range (about 28,000 ports by default).
+LINGER_ABORT = struct.pack("ii", 1, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    context: ssl.SSLContext
+    timeout: float = 10.0  # per phase: connect, STARTTLS dialog, handshake
+    sni: str | None = None
+    dialog_options: DialogOptions | None = None
+    profile: str = "default"
+    # Who makes the probe: None means `probe_once` here; a profile worker's `probe` otherwise.
+    runner: Callable[..., Awaitable[Observation]] | None = None
+
+
+class _Closed(Exception):
+    pass
+
+
+async def probe_once(
+    target: Target, address: str, settings: ProbeSettings, source_address: str | None = None
+) -> Observation:
+    """Probe `address` once and return what happened; never raises for anything the peer does."""
+    loop = asyncio.get_running_loop()
+    started_at = time.time()
+    record = {
+        "target": target.name,
+        "host": target.host,
+        "port": target.port,
+        "protocol": target.protocol,
+        "address": address,
+        "started_at": started_at,
+        "sni": settings.sni,
+        "profile": settings.profile,
+        "source_address": source_address,
+    }
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    phase = "connect"
+    sock = None
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ABORT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if source_address:
+            sock.bind((source_address, 0))
+        # One timer per probe, moved at each phase: --timeout applies to each phase in turn.
+        async with asyncio.timeout(None) as deadline:
+            deadline.reschedule(loop.time() + settings.timeout)
+            clock = time.perf_counter()
+            await loop.sock_connect(sock, (address, target.port))
+            record["connect_seconds"] = time.perf_counter() - clock
+            record["source_port"] = sock.getsockname()[1]
+            dialog = None
+            if target.dialog:
+                phase = "starttls"
+                deadline.reschedule(loop.time() + settings.timeout)
+                clock = time.perf_counter()
+                options = settings.dialog_options or DialogOptions(host=target.host)
+                dialog = dialog_class(target.dialog)(options)
+                await _run_dialog(loop, sock, dialog)
+                record["starttls_seconds"] = time.perf_counter() - clock
+                if dialog.refusal:
+                    return Observation(
+                        **record, outcome=dialog.refusal.outcome, detail=dialog.refusal.server_said
+                    )
+            phase = "handshake"
+            deadline.reschedule(loop.time() + settings.timeout)
+            clock = time.perf_counter()
+            ssl_object = await _handshake(loop, sock, settings, dialog)
+            record["handshake_seconds"] = time.perf_counter() - clock
+        chain = unverified_chain_der(ssl_object)
+        cipher = ssl_object.cipher()
+        record.update(tls_version=ssl_object.version(), cipher=cipher[0] if cipher else None)
+        if not chain:
+            return Observation(**record, outcome=Outcome.NO_CERTIFICATE, detail="no certificate")
+        return Observation(**record, outcome=Outcome.OK, chain=chain)
+    except TimeoutError:  # before OSError, of which it is a subclass
+        return Observation(
+            **record,
+            outcome=Outcome.TIMEOUT,
+            detail=f"no answer within {settings.timeout:g}s during {phase}",
+        )
+    except _HandshakeError as error:
+        return Observation(**record, outcome=error.outcome, detail=error.detail)
+    except DialogError as error:
+        return Observation(**record, outcome=Outcome.PROTOCOL_ERROR, detail=printable(str(error)))
+    except _Closed:
+        return Observation(
+            **record, outcome=Outcome.CLOSED, detail=f"server closed the connection during {phase}"
+        )
+    except OSError as error:
+        outcome, detail = classify_os_error(error, phase)
+        return Observation(**record, outcome=outcome, detail=detail)
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+async def _run_dialog(loop, sock: socket.socket, dialog: Dialog) -> None:
+    out = dialog.initiate()
+    if out:
+        await loop.sock_sendall(sock, out)
+    while not dialog.done:
+        data = await loop.sock_recv(sock, RECEIVE_SIZE)
+        out = dialog.receive_data(data)  # b"" (EOF) raises DialogError inside
+        if out:
+            await loop.sock_sendall(sock, out)
+
+
+class _HandshakeError(Exception):
+    def __init__(self, outcome: Outcome, detail: str):
+        self.outcome = outcome
+        self.detail = detail
+
+
+# OpenSSL reasons meaning "the peer does not speak TLS" (it sent plaintext or another protocol).
+_NOT_TLS_REASONS = {
+    "WRONG_VERSION_NUMBER",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE",
+    "HTTP_REQUEST",
+    "HTTPS_PROXY_REQUEST",
+    "UNKNOWN_PROTOCOL",
+    "RECORD_LENGTH_MISMATCH",
+    "WRONG_SSL_VERSION",
+}
+
+
+async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None):
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    ssl_object = settings.context.wrap_bio(
+        incoming, outgoing, server_side=False, server_hostname=settings.sni
+    )
+    first_bytes = b""
+    while True:
+        try:
+            ssl_object.do_handshake()
+            # In TLS 1.3 our Finished is still in the outgoing buffer: send it, so the server
+            # logs a completed handshake rather than a failed one before we reset.
+            finished = outgoing.read()
+            if finished:
+                with contextlib.suppress(OSError):
+                    sock.send(dialog.wrap_tls(finished) if dialog else finished)
+            return ssl_object
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLError as error:
+            raise _classify_ssl_error(error, first_bytes) from None
+        pending = outgoing.read()
+        if pending:
+            await loop.sock_sendall(sock, dialog.wrap_tls(pending) if dialog else pending)
+        data = await loop.sock_recv(sock, RECEIVE_SIZE)
+        if not data:
+            if first_bytes and not first_bytes.startswith((b"\x15", b"\x16")):
+                raise _not_tls(first_bytes)
+            raise _Closed()
+        if dialog:
+            data = dialog.unwrap_tls(data)
+        if len(first_bytes) < 64:
+            first_bytes += data[: 64 - len(first_bytes)]
+        incoming.write(data)
+
+
+def _not_tls(first_bytes: bytes) -> _HandshakeError:
+    return _HandshakeError(
+        Outcome.NOT_TLS, f"server sent {printable(first_bytes, 60)!r} instead of TLS"
+    )
+
+
+def _classify_ssl_error(error: ssl.SSLError, first_bytes: bytes) -> _HandshakeError:
+    reason = getattr(error, "reason", None) or ""
+    if reason in _NOT_TLS_REASONS:
+        return _not_tls(first_bytes)
+    if "ALERT" in reason:
+        alert = reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+        return _HandshakeError(Outcome.TLS_ALERT, f"server sent TLS alert: {alert}")
+    if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return _HandshakeError(Outcome.CLOSED, "server closed the connection during handshake")
+    return _HandshakeError(Outcome.HANDSHAKE_FAILED, printable(reason or str(error)))
+
+
+def classify_os_error(error: OSError, phase: str) -> tuple[Outcome, str]:
+    """Map a socket error to the outcome vocabulary, with one line of detail."""
+    code = error.errno
+    text = error.strerror or str(error)
+    if isinstance(error, ConnectionRefusedError):
+        return Outcome.REFUSED, "connection refused"
+    if isinstance(error, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return Outcome.RESET, f"connection reset during {phase}"
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN):
+        return Outcome.UNREACHABLE, text
+    if code == errno.ETIMEDOUT:
+        return Outcome.TIMEOUT, f"{text} during {phase}"
+    return Outcome.LOCAL_ERROR, f"{text} during {phase}"

@@ -1,0 +1,299 @@
+"""Runs probes: how many, how fast, against which addresses and profiles, until when.
+
+Each (target, address, profile) triple is a lane, and a lane is a stratum of the census. Lanes
+are paced at `rate` probes per second per address (or spread evenly over `spread` seconds); a
+global semaphore caps probes in flight. A target's budget (`count` probes and/or a deadline) is
+shared by its lanes, so `--count N` means N probes per target spread over its strata. In
+"stop when sure" mode each lane also has a goal, the successful probes after which the coverage
+bound holds for it, and stops there. Names are re-resolved periodically so DNS rotation brings
+new lanes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from certcensus.census.coverage import probes_needed
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
+from certcensus.probe.prober import ProbeSettings, probe_once
+from certcensus.probe.resolve import ResolutionError, resolve_addresses
+from certcensus.store.base import Store
+from certcensus.probe.targets import Target
+
+# Re-resolve names this often on long runs: short enough to see DNS rotation within a typical
+# 60-300 s TTL, rare enough to cost nothing.
+DEFAULT_RESOLVE_EVERY = 60.0
+
+
+# A lane whose probes all fail gives up after this many, rather than chasing a goal it cannot
+# reach; its failures are in the census.
+GIVE_UP_AFTER_FAILURES = 20
+
+
+@dataclass
+class ScanPlan:
+    targets: list[Target]
+    settings: dict[tuple[str, str], ProbeSettings]  # by (target name, profile)
+    count: int | None = 100  # per target; a cap when stopping when sure
+    duration: float | None = None
+    rate: float = 5.0  # per address; 0 = unlimited
+    concurrency: int = 64
+    ip_mode: str = "all"
+    resolve_every: float = DEFAULT_RESOLVE_EVERY
+    source_addresses: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=lambda: ["default"])
+    # "Stop when sure": (min_share, confidence). Each stratum is probed until no chain with at
+    # least min_share can have been missed, at the confidence that makes the target's
+    # statement (the worst of its strata, Bonferroni-corrected) hold at `confidence`.
+    stop_when_sure: tuple[float, float] | None = None
+    target_concurrency: dict[str, int] = field(default_factory=dict)  # by target name
+    workers: int = 0  # probe from this many worker processes (0: in this process)
+
+    spread: float | None = None  # seconds over which to space each lane's probes
+
+    def settings_for(self, target: Target, profile: str) -> ProbeSettings:
+        return self.settings[(target.name, profile)]
+
+
+class _LaneGoal:
+    """Successful probes a lane still needs (stop-when-sure mode); counts failures too."""
+
+    def __init__(self, needed: int | None):
+        self.needed = needed
+        self.ok = 0
+        self.failed = 0
+        self.in_flight = 0
+        self.changed = asyncio.Event()  # set whenever a probe of this lane ends
+
+    def wants_more(self) -> bool:
+        if self.needed is None:
+            return True
+        if self.ok == 0 and self.failed >= GIVE_UP_AFTER_FAILURES:
+            return False
+        return self.ok + self.in_flight < self.needed and self.failed < 2 * self.needed
+
+
+class _Budget:
+    def __init__(self, count: int | None, deadline: float | None):
+        self.remaining = count
+        self.deadline = deadline
+
+    def take(self) -> bool:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return False
+        if self.remaining is None:
+            return True
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return True
+
+
+@dataclass
+class ScanResult:
+    run_id: int
+    addresses: dict[str, list[str]]  # target name -> addresses probed
+    resolution_errors: dict[str, str]  # target name -> one-line error
+    interrupted: bool = False
+    probes: int = 0
+
+
+class Scan:
+    def __init__(
+        self,
+        plan: ScanPlan,
+        store: Store,
+        run_id: int,
+        on_observation: Callable[[Observation], None] | None = None,
+    ):
+        self.plan = plan
+        self.store = store
+        self.run_id = run_id
+        self.on_observation = on_observation or (lambda obs: None)
+        self.stop = asyncio.Event()
+        self._slots = asyncio.Semaphore(plan.concurrency if plan.concurrency > 0 else 1_000_000)
+        self._target_slots = {
+            name: asyncio.Semaphore(limit) for name, limit in plan.target_concurrency.items()
+        }
+        self._inflight: set[asyncio.Task] = set()
+        self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
+        self.result = ScanResult(run_id, {}, {})
+
+    async def run(self) -> ScanResult:
+        deadline = time.monotonic() + self.plan.duration if self.plan.duration else None
+        flusher = asyncio.create_task(self._flush_every_second())
+        drivers = [
+            asyncio.create_task(self._drive_target(target, _Budget(self.plan.count, deadline)))
+            for target in self.plan.targets
+        ]
+        try:
+            stopper = asyncio.create_task(self.stop.wait())
+            done, _ = await asyncio.wait(
+                {stopper, asyncio.gather(*drivers)}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stopper in done:
+                self.result.interrupted = True
+            stopper.cancel()
+        finally:
+            for driver in drivers:
+                driver.cancel()
+            await self._drain()
+            flusher.cancel()
+            self.store.flush()
+        return self.result
+
+    def interrupt(self) -> None:
+        self.stop.set()
+
+    async def _drain(self) -> None:
+        """Let probes in flight finish (they are bounded by the per-phase timeout), unless the
+        user interrupted: then give them one second and drop the rest unrecorded."""
+        if not self._inflight:
+            return
+        grace = 1.0 if self.result.interrupted else None
+        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _flush_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.store.flush()
+
+    async def _drive_target(self, target: Target, budget: _Budget) -> None:
+        try:
+            addresses = await resolve_addresses(target, self.plan.ip_mode)
+        except ResolutionError as error:
+            self.result.resolution_errors[target.name] = str(error)
+            self._record(
+                Observation(
+                    target=target.name, host=target.host, port=target.port,
+                    protocol=target.protocol, address="", started_at=time.time(),
+                    outcome=Outcome.DNS, detail=str(error),
+                )
+            )  # fmt: skip
+            return
+        self.result.addresses[target.name] = list(addresses)
+        lanes = [self._start_lanes(target, a, budget) for a in addresses]
+        lanes = [lane for group in lanes for lane in group]
+        watcher = None
+        if not target.is_address and self.plan.ip_mode == "all" and budget.deadline is not None:
+            watcher = asyncio.create_task(self._reresolve(target, budget, addresses, lanes))
+        try:
+            while lanes:
+                await asyncio.gather(*list(lanes))
+                if all(lane.done() for lane in lanes):
+                    break
+        finally:
+            if watcher:
+                watcher.cancel()
+            for lane in lanes:
+                lane.cancel()
+
+    async def _reresolve(self, target, budget, addresses, lanes) -> None:
+        while True:
+            await asyncio.sleep(self.plan.resolve_every)
+            try:
+                fresh = await resolve_addresses(target, "all")
+            except ResolutionError:
+                continue  # a passing resolver failure must not end a long run
+            for address in fresh:
+                if address not in addresses:
+                    addresses.append(address)
+                    self.result.addresses[target.name].append(address)
+                    lanes.extend(self._start_lanes(target, address, budget))
+
+    def _start_lanes(self, target: Target, address: str, budget: _Budget) -> list[asyncio.Task]:
+        return [
+            asyncio.create_task(self._lane(target, address, profile, budget))
+            for profile in self.plan.profiles
+        ]
+
+    def _goal_per_lane(self, target: Target) -> int | None:
+        if not self.plan.stop_when_sure:
+            return None
+        min_share, confidence = self.plan.stop_when_sure
+        sources = max(1, len(self.plan.source_addresses))
+        strata = len(self.result.addresses.get(target.name, ())) * len(self.plan.profiles) * sources
+        per_stratum = probes_needed(min_share, 1.0 - (1.0 - confidence) / max(1, strata))
+        return per_stratum * sources  # a lane cycles through the source addresses
+
+    def _interval(self, goal: int | None) -> float:
+        if self.plan.spread:
+            return self.plan.spread / (goal or self.plan.count or 1)
+        # --rate is per address: the address's profiles share it.
+        return 1.0 / self.plan.rate * len(self.plan.profiles) if self.plan.rate > 0 else 0.0
+
+    async def _lane(self, target: Target, address: str, profile: str, budget: _Budget) -> None:
+        loop = asyncio.get_running_loop()
+        goal = _LaneGoal(self._goal_per_lane(target))
+        interval = self._interval(goal.needed)
+        next_start = loop.time()
+        settings = self.plan.settings_for(target, profile)
+        while not self.stop.is_set():
+            if not goal.wants_more():
+                if not goal.in_flight:
+                    return
+                goal.changed.clear()  # probes in flight may fail: wait for them, then decide
+                await goal.changed.wait()
+                continue
+            if interval:
+                delay = next_start - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                next_start = max(next_start + interval, loop.time())
+            target_slot = self._target_slots.get(target.name)
+            if target_slot:
+                await target_slot.acquire()
+            await self._slots.acquire()
+            if self.stop.is_set() or not goal.wants_more() or not budget.take():
+                self._slots.release()
+                if target_slot:
+                    target_slot.release()
+                if goal.wants_more() or self.stop.is_set():
+                    return
+                continue
+            source = next(self._sources) if self._sources else None
+            goal.in_flight += 1
+            task = asyncio.create_task(self._probe(target, address, settings, source, goal))
+            if target_slot:
+                task.add_done_callback(lambda _, slot=target_slot: slot.release())
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            if not interval:
+                # Unpaced lanes take turns, so `--count` is spread over a target's addresses.
+                await asyncio.sleep(0)
+
+    async def _probe(self, target, address, settings, source, goal: _LaneGoal) -> None:
+        runner = settings.runner or probe_once
+        try:
+            observation = await runner(target, address, settings, source)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a bug in one probe must not end the run
+            observation = Observation(
+                target=target.name, host=target.host, port=target.port, protocol=target.protocol,
+                address=address, started_at=time.time(), outcome=Outcome.LOCAL_ERROR,
+                detail=f"internal error: {type(error).__name__}: {error}",
+            )  # fmt: skip
+        finally:
+            self._slots.release()
+            goal.in_flight -= 1
+        if observation.outcome is Outcome.OK:
+            goal.ok += 1
+        else:
+            goal.failed += 1
+        goal.changed.set()
+        self._record(observation)
+
+    def _record(self, observation: Observation) -> None:
+        self.result.probes += 1
+        self.store.add(self.run_id, observation)
+        self.on_observation(observation)

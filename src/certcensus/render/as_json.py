@@ -1,0 +1,86 @@
+"""The census as JSON: the contract other tools and checks read (keep these names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from certcensus.census.build import Census, ChainCount, TargetCensus
+from certcensus.model.chain import certificate_fingerprint as sha256_of
+
+
+def iso_time(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def chain_to_dict(chain: ChainCount) -> dict:
+    return {
+        "id": chain.chain_id,
+        "count": chain.count,
+        "share": round(chain.share, 6),
+        "first_seen": iso_time(chain.first_seen),
+        "last_seen": iso_time(chain.last_seen),
+        "ips": dict(chain.ips.most_common()),
+        "certificates": [info.to_dict() for info in chain.certificates],
+        "differs_from_most_common": [
+            {
+                "position": change.position,
+                "most_common": change.most_common.sha256 if change.most_common else None,
+                "this": change.this.sha256 if change.this else None,
+            }
+            for change in chain.differences
+        ],
+        "seen_only": chain.seen_only,
+        **({"trust": chain.trust} if chain.trust is not None else {}),
+    }
+
+
+def target_to_dict(target: TargetCensus) -> dict:
+    return {
+        "target": target.target,
+        "host": target.host,
+        "port": target.port,
+        "protocol": target.protocol,
+        "probes": target.probes,
+        "ok": target.ok,
+        "errors": dict(target.errors.most_common()),
+        "error_examples": target.error_examples,
+        "ips": dict(target.ips.most_common()),
+        "first_probe": iso_time(target.first_probe),
+        "last_probe": iso_time(target.last_probe),
+        "chains": [chain_to_dict(chain) for chain in target.chains],
+        "leaf_only": {sha256_of(der): count for der, count in target.leaf_only.most_common()},
+        "strata": [
+            {
+                "address": stratum.key.address,
+                "sni": stratum.key.sni,
+                "profile": stratum.key.profile,
+                "source_address": stratum.key.source_address,
+                "probes": stratum.probes,
+                "ok": stratum.ok,
+                "chains": dict(stratum.chains.most_common()),
+            }
+            for stratum in target.strata
+        ],
+        **coverage_to_dict(target),
+        **({"missing_cas": target.missing_cas} if target.missing_cas is not None else {}),
+    }
+
+
+def coverage_to_dict(target: TargetCensus) -> dict:
+    if target.assessment is None:
+        return {}
+    assessment = target.assessment.to_dict()
+    coverage = {**assessment["coverage"], "sentence": target.coverage_sentence()}
+    return {"coverage": coverage, "coverage_strata": assessment["strata"]}
+
+
+def census_to_dict(census: Census) -> dict:
+    return {"targets": [target_to_dict(target) for target in census.targets]}
+
+
+def census_to_json(census: Census) -> str:
+    return json.dumps(census_to_dict(census), indent=2)

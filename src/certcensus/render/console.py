@@ -1,0 +1,161 @@
+"""The census as tables on a terminal (rich), readable when piped too."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from certcensus.census.build import Census, ChainCount, TargetCensus
+from certcensus.certs.info import CertificateInfo, short_name
+from certcensus.model.outcomes import EXPLANATIONS, Outcome
+from certcensus.render.as_json import iso_time
+
+# Wide enough for an RFC 4514 subject on one line when output goes to a file or a pipe.
+PIPE_WIDTH = 160
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, or to PIPE_WIDTH when not writing to one."""
+    # Certificate subjects are data: never read "[...]" as markup or ":cd:" as an emoji.
+    options = {"stderr": stderr, "highlight": False, "markup": False, "emoji": False}
+    console = Console(**options)
+    if not console.is_terminal:
+        console = Console(**options, width=PIPE_WIDTH, soft_wrap=True)
+    return console
+
+
+def role_of(position: int, info: CertificateInfo | None) -> str:
+    if position == 0:
+        return "leaf"
+    if info is not None and info.self_signed:
+        return "root"
+    return f"intermediate #{position}"
+
+
+def print_census(census: Census, console: Console) -> None:
+    for target in census.targets:
+        print_target(target, console)
+
+
+def print_target(target: TargetCensus, console: Console) -> None:
+    title = Text.assemble(
+        (target.target, "bold"), f"  {target.protocol}  ", f"{target.probes} probes, ",
+        (f"{target.ok} ok", "green" if target.ok else "red"),
+    )  # fmt: skip
+    if target.errors:
+        errors = ", ".join(f"{name} {count}" for name, count in target.errors.most_common())
+        title.append(f", errors: {errors}", style="yellow")
+    console.print(title)
+    if len(target.ips) > 1 or target.chains:
+        addresses = ", ".join(f"{ip or '(none)'} ({n})" for ip, n in target.ips.most_common())
+        console.print(f"  addresses: {addresses}")
+    if not target.chains:
+        _print_errors(target, console)
+        console.print()
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("#", "chain", "share", "count", "first seen", "last seen", "path as sent"):
+        table.add_column(column, justify="right" if column in ("share", "count") else "left")
+    for number, chain in enumerate(target.chains, 1):
+        table.add_row(
+            str(number),
+            chain.chain_id[:12],
+            f"{chain.share:.1%}",
+            str(chain.count),
+            _short_time(chain.first_seen),
+            _short_time(chain.last_seen),
+            " <- ".join(short_name(info) for info in chain.certificates),
+        )
+    console.print(table)
+    for number, chain in enumerate(target.chains, 1):
+        _print_chain(number, chain, target, console)
+    _print_missing(target, console)
+    _print_errors(target, console)
+    sentence = target.coverage_sentence()
+    if sentence:
+        console.print(f"\n  {sentence}", style="bold" if target.coverage.applicable else "yellow")
+        if target.coverage.applicable and len(target.strata) > 1:
+            console.print(f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim")
+    console.print()
+
+
+def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: Console) -> None:
+    console.print(f"\n  chain #{number} {chain.chain_id}")
+    if len(target.ips) > 1:
+        spread = ", ".join(f"{ip} {n}" for ip, n in chain.ips.most_common())
+        console.print(f"    seen from: {spread}")
+    for position, info in enumerate(chain.certificates):
+        _print_certificate(position, info, console)
+    last = chain.certificates[-1] if chain.certificates else None
+    if last and not last.parse_error and not last.self_signed:
+        console.print(f"    (root not sent; the chain ends at issuer {last.issuer})", style="dim")
+    if chain.differences:
+        parts = [describe_change(change) for change in chain.differences]
+        console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
+    for statement in chain.seen_only:
+        console.print(f"    seen {statement}", style="magenta")
+    for store, modes in (chain.trust or {}).items():
+        for mode in ("lenient", "strict"):
+            verdict = modes[mode]
+            words = "trusted" if verdict["trusted"] else "NOT trusted"
+            detail = verdict.get("detail") or verdict.get("reason", "")
+            console.print(
+                f"    {store} ({mode}): {words}" + (f": {detail}" if not verdict["trusted"] else ""),
+                style="green" if verdict["trusted"] else "red",
+            )
+
+
+def describe_change(change) -> str:
+    """One phrase: 'intermediate #1 replaced: A -> B', 'leaf re-issued (same subject)', ..."""
+    where = role_of(change.position, change.most_common or change.this)
+    if change.most_common is None:
+        return f"{where} added: {short_name(change.this)}"
+    if change.this is None:
+        return f"{where} no longer sent: {short_name(change.most_common)}"
+    before, after = short_name(change.most_common), short_name(change.this)
+    if change.most_common.subject == change.this.subject and not change.this.parse_error:
+        return f"{where} re-issued (same subject {before}, new certificate)"
+    return f"{where} replaced: {before} -> {after}"
+
+
+def _print_certificate(position: int, info: CertificateInfo, console: Console) -> None:
+    if info.parse_error:
+        console.print(f"    {position} {info.parse_error}", style="red")
+        console.print(f"      sha256 {info.sha256}")
+        return
+    console.print(f"    {position} s: {info.subject}")
+    console.print(f"      i: {info.issuer}")
+    console.print(
+        f"      {info.key}, {info.signature_algorithm}, serial {info.serial}, "
+        f"valid {info.not_before[:10]} to {info.not_after[:10]}",
+        style="dim",
+    )
+    console.print(f"      sha256 {info.sha256}", style="dim")
+
+
+def _print_missing(target: TargetCensus, console: Console) -> None:
+    for store, missing in (target.missing_cas or {}).items():
+        if not missing["certificates"] and not missing["unfixable"]:
+            console.print(f"\n  {store} already trusts every chain served.", style="green")
+            continue
+        if missing["certificates"]:
+            console.print(f"\n  To trust every chain, add to {store}:", style="bold")
+            for cert in missing["certificates"]:
+                kind = "root" if cert["root"] else "intermediate"
+                console.print(f"    {kind}: {cert['subject']}  sha256 {cert['sha256']}")
+        for chain_id, why in missing["unfixable"].items():
+            console.print(f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red")
+
+
+def _print_errors(target: TargetCensus, console: Console) -> None:
+    for name, count in target.errors.most_common():
+        example = target.error_examples.get(name, "")
+        meaning = EXPLANATIONS.get(Outcome(name), "") if name in Outcome._value2member_map_ else ""
+        line = f"  {name} x{count}: {example or meaning}"
+        console.print(line, style="yellow")
+
+
+def _short_time(timestamp: float) -> str:
+    text = iso_time(timestamp) or ""
+    return text[11:19] if text else ""

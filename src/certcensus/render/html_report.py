@@ -1,0 +1,320 @@
+"""The census as one self-contained HTML file a person can open, forward, print or read on a phone.
+
+It reads the census JSON dict (json_output.census_to_dict), like every output, and renders the
+optional keys other stages add when they are there: per chain `trust` (trust/verdict.py), per
+target `coverage` (coverage.py) and `timeline` (html_timeline.timeline_of). Nothing is loaded
+from the network: the CSS is inlined from report_assets/ and the timeline is SVG drawn here.
+Every string from a certificate or a server goes through `html.escape` (a subject may well be
+`CN=<script>...`), and the page carries a Content-Security-Policy that forbids scripts anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from importlib import resources
+from urllib.parse import urlsplit
+
+from certcensus.render.html_timeline import chain_colour, timeline_svg
+
+# A certificate this close to its notAfter is flagged: 30 days is what blackbox_exporter's
+# example alerts and most CA renewal reminders use.
+EXPIRING_SOON = dt.timedelta(days=30)
+# No script, no remote anything: the file must render the same offline and in a mail client.
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def render_html(
+    census_dict: dict,
+    *,
+    title: str,
+    kit_links=None,
+    trust_store: str | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """One HTML document for the census in `census_dict`.
+
+    `kit_links`: the missing-CA kit's files, as {label: relative href} or [(label, href)]; hrefs
+    must be relative (the report travels with its kit). `trust_store`: the store whose verdict
+    marks the tree (default: the first store in the trust verdicts). `now`: for expiry marks.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    links = _checked_links(kit_links)
+    store = trust_store or _first_store(census_dict)
+    targets = census_dict.get("targets", [])
+    body = [
+        f"<header><h1>{escape(title)}</h1>",
+        f'<p class="meta">{len(targets)} target{"s" if len(targets) != 1 else ""}; '
+        f"generated {escape(_iso(now))}"
+        + (f"; trust marks from store <b>{escape(store)}</b>" if store else "")
+        + "</p></header>",
+    ]
+    body += [_target_section(number, target, store, now) for number, target in enumerate(targets, 1)]
+    if links:
+        items = "".join(
+            f'<li><a href="{escape(href)}" download>{escape(label)}</a></li>' for label, href in links
+        )
+        body.append(
+            '<section class="kit"><h2>Missing-CA kit</h2><p>The CA certificates a client '
+            f"lacks to accept every chain above, ready to install:</p><ul>{items}</ul></section>"
+        )
+    body.append('<footer>certcensus: every chain a TLS service presents.</footer>')
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_stylesheet()}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _stylesheet() -> str:
+    return (resources.files(__package__) / "report_assets" / "report.css").read_text("utf-8")
+
+
+def _checked_links(kit_links) -> list[tuple[str, str]]:
+    if not kit_links:
+        return []
+    pairs = list(kit_links.items()) if isinstance(kit_links, dict) else list(kit_links)
+    for _, href in pairs:
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc:
+            raise ValueError(f"kit link {href!r} must be a relative path, not a URL")
+    return pairs
+
+
+def _first_store(census_dict: dict) -> str | None:
+    for target in census_dict.get("targets", []):
+        for chain in target.get("chains", []):
+            if chain.get("trust"):
+                return next(iter(chain["trust"]))
+    return None
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _target_section(number: int, target: dict, store: str | None, now: dt.datetime) -> str:
+    chains = target.get("chains", [])
+    errors = target.get("errors", {})
+    error_text = ", ".join(f"{escape(name)} {count}" for name, count in errors.items())
+    parts = [
+        f'<section class="target" id="target-{number}" data-target="{escape(target["target"])}">',
+        f'<h2>{escape(target["target"])} <small>{escape(target.get("protocol") or "")}</small></h2>',
+        f'<p class="summary"><span class="probes">{target.get("probes", 0)}</span> probes, '
+        f'<span class="ok">{target.get("ok", 0)}</span> ok, '
+        f'<span class="distinct">{len(chains)}</span> distinct chain{"s" if len(chains) != 1 else ""}'
+        + (f'; <span class="errors">errors: {error_text}</span>' if errors else "")
+        + f'; {escape(target.get("first_probe") or "")} to {escape(target.get("last_probe") or "")}</p>',
+    ]
+    coverage = target.get("coverage")
+    if coverage and coverage.get("sentence"):
+        parts.append(f'<p class="coverage">{escape(coverage["sentence"])}{_coverage_figures(coverage)}</p>')
+    if chains:
+        parts.append(_census_table(chains, store))
+    timeline = target.get("timeline")
+    if timeline:
+        parts.append('<h3>Which chain, probe by probe</h3><div class="timeline-box">')
+        parts.append(timeline_svg(timeline, [chain["id"] for chain in chains]))
+        parts.append(_legend(chains) + "</div>")
+    parts += [_chain_article(n, chain, store, now) for n, chain in enumerate(chains, 1)]
+    if errors:
+        examples = target.get("error_examples", {})
+        rows = "".join(
+            f"<li><b>{escape(name)}</b> &times;{count}: {escape(examples.get(name, ''))}</li>"
+            for name, count in errors.items()
+        )
+        parts.append(f'<h3>Failed probes</h3><ul class="failures">{rows}</ul>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _coverage_figures(coverage: dict) -> str:
+    """The estimates behind the sentence, for readers who want them (keys as coverage.py names them)."""
+    figures = []
+    if "singletons" in coverage:
+        figures.append(f"{coverage['singletons']} chain(s) seen only once")
+    if coverage.get("unseen_mass_estimate") is not None:
+        figures.append(f"Good-Turing unseen share {coverage['unseen_mass_estimate']:.2%}")
+    if coverage.get("estimated_total") is not None:
+        figures.append(f"Chao1 estimate {coverage['estimated_total']:.1f} chains in all")
+    return f'<br><small>{escape("; ".join(figures))}</small>' if figures else ""
+
+
+def _census_table(chains: list[dict], store: str | None) -> str:
+    head = "<th>#</th><th>chain</th><th>share</th><th>count</th><th>first seen</th><th>last seen</th>"
+    head += "<th>path as sent</th>" + (f"<th>{escape(store)}</th>" if store else "")
+    rows = []
+    for number, chain in enumerate(chains, 1):
+        path = " &larr; ".join(escape(_name(info)) for info in chain.get("certificates", []))
+        verdict = _verdict(chain, store)
+        trust_cell = ""
+        if store:
+            trust_cell = f"<td>{_verdict_badge(verdict)}</td>"
+        rows.append(
+            f'<tr class="chain-row" data-chain="{escape(chain["id"])}">'
+            f'<td><span class="swatch" style="background:{chain_colour(number - 1)}"></span>{number}</td>'
+            f'<td class="mono" title="{escape(chain["id"])}">{escape(chain["id"][:12])}</td>'
+            f'<td class="num share">{chain.get("share", 0) * 100:.1f}%</td>'
+            f'<td class="num count">{chain.get("count", 0)}</td>'
+            f'<td>{escape(_short(chain.get("first_seen")))}</td>'
+            f'<td>{escape(_short(chain.get("last_seen")))}</td>'
+            f"<td>{path}</td>{trust_cell}</tr>"
+        )
+    return (
+        f'<div class="table-box"><table class="census"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _legend(chains: list[dict]) -> str:
+    items = "".join(
+        f'<li><span class="swatch" style="background:{chain_colour(i)}"></span>chain #{i + 1} '
+        f'<span class="mono">{escape(chain["id"][:12])}</span></li>'
+        for i, chain in enumerate(chains)
+    )
+    return f'<ul class="legend">{items}<li><span class="swatch failed"></span>failed probe</li></ul>'
+
+
+def _short(iso: str | None) -> str:
+    return (iso or "").replace("T", " ")[:19]
+
+
+def _name(info: dict) -> str:
+    if info.get("parse_error"):
+        return f"<unparseable {info['sha256'][:12]}>"
+    return info.get("common_name") or info.get("subject") or f"<empty subject {info['sha256'][:12]}>"
+
+
+def _verdict(chain: dict, store: str | None) -> dict | None:
+    if not store:
+        return None
+    return (chain.get("trust") or {}).get(store, {}).get("lenient")
+
+
+def _verdict_badge(verdict: dict | None) -> str:
+    if verdict is None:
+        return '<span class="badge unknown">not judged</span>'
+    if verdict.get("trusted"):
+        return '<span class="badge trusted">trusted</span>'
+    return f'<span class="badge untrusted">untrusted: {escape(verdict.get("reason", ""))}</span>'
+
+
+def _chain_article(number: int, chain: dict, store: str | None, now: dt.datetime) -> str:
+    certificates = chain.get("certificates", [])
+    verdict = _verdict(chain, store)
+    parts = [
+        f'<article class="chain" data-chain="{escape(chain["id"])}">',
+        f'<h3><span class="swatch" style="background:{chain_colour(number - 1)}"></span>'
+        f'Chain #{number} <span class="mono">{escape(chain["id"][:16])}</span> '
+        f'<small>{chain.get("count", 0)} probes, {chain.get("share", 0) * 100:.1f}%</small></h3>',
+    ]
+    ips = chain.get("ips") or {}
+    if len(ips) > 1:
+        spread = ", ".join(f"{escape(ip)} {n}" for ip, n in ips.items())
+        parts.append(f'<p class="ips">seen from {spread}</p>')
+    parts.append(_tree(certificates, verdict, store, now))
+    if chain.get("trust"):
+        parts.append(_trust_table(chain["trust"]))
+    parts.append("</article>")
+    return "".join(parts)
+
+
+def _tree(certificates: list[dict], verdict: dict | None, store: str | None, now) -> str:
+    """leaf -> intermediates -> root as nested lists, following the verdict's path if any."""
+    served = {info["sha256"]: info for info in certificates}
+    path = list((verdict or {}).get("path") or [])
+    missing = set((verdict or {}).get("missing") or [])
+    order = path or [info["sha256"] for info in certificates]
+    extras = [sha for sha in served if sha not in order]
+    named_missing = _missing_names(verdict)
+    nodes = []
+    for position, sha in enumerate(order):
+        info = served.get(sha)
+        is_last = position == len(order) - 1
+        marks = _validity_marks(info, now) if info else []
+        if sha in missing:
+            marks.append(("missing", f"missing from {store}"))
+        elif is_last and verdict and verdict.get("trusted"):
+            marks.append(("trusted", f"trusted: in {store}"))
+        if info is None:
+            name = named_missing.get(sha) or ((verdict or {}).get("anchor") if is_last else None)
+            role = "root (not sent)" if is_last else "intermediate (not sent)"
+            nodes.append(_node(role, name or f"certificate {sha[:16]}", None, sha, marks))
+        else:
+            role = "leaf" if position == 0 else ("root" if info.get("self_signed") else "intermediate")
+            nodes.append(_node(role, _name(info), info, sha, marks))
+    last = served.get(order[-1]) if order else None
+    if last and not last.get("self_signed") and not (verdict and verdict.get("trusted")):
+        # The path stops at a certificate whose issuer nobody sent or holds: show that issuer.
+        if verdict is None:
+            mark = ("unknown", "not judged")
+        else:
+            mark = ("missing", f"missing from {store}")
+        nodes.append(_node("issuer (not sent)", last.get("issuer") or "?", None, "", [mark]))
+    html = ""
+    for node in reversed(nodes):
+        html = f"<li>{node}" + (f"<ul>{html}</ul>" if html else "") + "</li>"
+    tree = f'<ul class="tree">{html}</ul>'
+    if extras:
+        extra = "".join(f"<li>{escape(_name(served[sha]))}</li>" for sha in extras)
+        tree += f'<p class="extras">Also sent, not on the path:</p><ul class="extras">{extra}</ul>'
+    return tree
+
+
+def _missing_names(verdict: dict | None) -> dict[str, str]:
+    """sha256 -> the verdict's sentence about it (the only place a missing CA is named)."""
+    names = {}
+    for problem in (verdict or {}).get("problems", []):
+        if str(problem.get("reason", "")).startswith("missing"):
+            for sha in problem.get("certificates", []):
+                names[sha] = problem.get("detail", "")
+    return names
+
+
+def _validity_marks(info: dict, now: dt.datetime) -> list[tuple[str, str]]:
+    not_after = info.get("not_after")
+    if not not_after:
+        return []
+    end = dt.datetime.fromisoformat(not_after.replace("Z", "+00:00"))
+    if end <= now:
+        return [("expired", f"expired {not_after[:10]}")]
+    if end - now < EXPIRING_SOON:
+        return [("expiring", f"expires in {(end - now).days} days ({not_after[:10]})")]
+    return []
+
+
+def _node(role: str, name: str, info: dict | None, sha: str, marks) -> str:
+    badges = "".join(f'<span class="badge {cls}">{escape(text)}</span>' for cls, text in marks)
+    details = ""
+    if info is not None:
+        details = (
+            f'<div class="cert-details">s: {escape(info.get("subject", ""))}<br>'
+            f'i: {escape(info.get("issuer", ""))}<br>{escape(info.get("key", ""))}, '
+            f'valid {escape(info.get("not_before", "")[:10])} to {escape(info.get("not_after", "")[:10])}'
+            f'<br><span class="mono">sha256 {escape(sha)}</span></div>'
+        )
+    return (
+        f'<div class="node" data-sha256="{escape(sha)}"><span class="role">{escape(role)}</span> '
+        f'<span class="name">{escape(name)}</span> {badges}{details}</div>'
+    )
+
+
+def _trust_table(trust: dict) -> str:
+    rows = []
+    for store, modes in trust.items():
+        for mode in ("lenient", "strict"):
+            verdict = modes.get(mode)
+            if verdict is None:
+                continue
+            rows.append(
+                f'<tr class="verdict" data-store="{escape(store)}" data-mode="{mode}" '
+                f'data-trusted="{str(bool(verdict.get("trusted"))).lower()}">'
+                f"<td>{escape(store)}</td><td>{mode}</td><td>{_verdict_badge(verdict)}</td>"
+                f'<td class="why">{escape(verdict.get("detail") or "")}</td></tr>'
+            )
+    return (
+        '<div class="table-box"><table class="trust"><thead><tr><th>store</th><th>mode</th>'
+        f"<th>verdict</th><th>why</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
