@@ -6,7 +6,7 @@ from certcensus.census.build import build_census
 from certcensus.model.chain import chain_fingerprint
 from certcensus.model.outcomes import Outcome
 from certcensus.render.as_json import census_to_dict
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 
 from .test_store import observation
 
@@ -30,7 +30,7 @@ def test_counts_shares_and_what_differs(db, two_chains):
     assert dict(first.ips) == {"127.0.0.1": 4, "127.0.0.2": 5}
     assert (first.first_seen, first.last_seen) == (100.0, 108.0)
     assert [change.position for change in second.differences] == [0, 1]
-    assert second.differences[1].this.subject.startswith("CN=Test New CA G2")
+    assert second.differences[1].b.subject.startswith("CN=Test New CA G2")
 
     data = census_to_dict(census)["targets"][0]
     assert set(data) >= {"target", "host", "port", "protocol", "probes", "ok", "errors", "chains"}

@@ -38,7 +38,7 @@ def test_rfc_exchange_reaches_ready():
 
 
 def test_ehlo_name_is_configurable():
-    dialog = SMTPDialog(DialogOptions(host="x", ehlo_name="probe.example.net"))
+    dialog = SMTPDialog(DialogOptions(host="x", values={"ehlo_name": "probe.example.net"}))
     assert run(dialog, [GREETING]) == b"EHLO probe.example.net\r\n"
 
 

@@ -12,7 +12,7 @@ import time
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 
 
 def observation(chain=(), outcome=Outcome.OK, address="127.0.0.1", at=None, **extra):
@@ -76,7 +76,7 @@ WRITER = r"""
 import sys, time
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 store = open_store(sys.argv[1])
 run = store.start_run("scan", ["t:1"])
 n = 0

@@ -92,7 +92,7 @@ TRANSCRIPTS = [
         "xmpp",
         SERVER_HEADER + FEATURES + PROCEED,
         CLIENT_HEADER.replace(b"example.com", b"chat.example.org &amp; co") + STARTTLS,
-        options=DialogOptions(host="xmpp.example.com", xmpp_domain="chat.example.org & co"),
+        options=DialogOptions(host="xmpp.example.com", values={"xmpp_domain": "chat.example.org & co"}),
     ),
 ]
 

@@ -124,7 +124,7 @@ def test_observation_time_falls_back_from_start_time_to_name_to_mtime(tmp_path, 
     plain = tmp_path / "plain.pem"
     plain.write_bytes(two_chains.leaf.pem)
     os.utime(plain, (1_500_000_000, 1_500_000_000))
-    from certcensus.store.sqlite import open_store
+    from certcensus.store import open_store
 
     with open_store(tmp_path / "db.sqlite") as store:
         ingest_paths([named, plain], store, target="t:1")

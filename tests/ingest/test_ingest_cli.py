@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from certcensus.census.build import build_census
-from certcensus.cli.ingest import diff, ingest
-from certcensus.store.sqlite import open_store
+from certcensus.cli.diff import diff
+from certcensus.cli.ingest import ingest
+from certcensus.store import open_store
 
 from .conftest import vary_capture
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from certcensus.model.observation import LEAF_ONLY
 from certcensus.ingest.files import detect_format, read_capture_file
 from certcensus.ingest.pipeline import ingest_paths
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 
 from .conftest import vary_capture
 
@@ -73,7 +72,7 @@ def test_ingested_s_client_files_become_observations(tmp_path, real_captures, tw
     assert full.source == str(folder / "one.txt") and full.outcome == "ok"
     assert full.protocol == "unknown" and full.address == ""
     assert full.tls_version == "TLSv1.2"
-    assert leaf.detail == LEAF_ONLY
+    assert leaf.leaf_only
 
 
 def test_a_capture_cut_off_inside_the_chain_is_refused_not_counted_as_a_shorter_chain(real_captures):

@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from certcensus.cli.watch import check, watch
+from certcensus.cli.check import check
+from certcensus.cli.watch import watch
 from certcensus.lab.pool import Backend, running_pool
 
 from .helpers import APPEND_STDIN, WebhookReceiver

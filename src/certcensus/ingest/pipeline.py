@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from certcensus.model.chain import chain_fingerprint
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.store.base import Store
-from certcensus.model.observation import LEAF_ONLY
+from certcensus.model.sink import ObservationSink
 from certcensus.ingest.capture import Capture, Problem, UnusableFile
 from certcensus.ingest.files import read_capture_file
 from certcensus.ingest.filetime import time_from_file_name
@@ -58,7 +57,7 @@ class IngestResult:
 
 def ingest_paths(
     paths: Iterable[str],
-    store: Store | None,
+    store: ObservationSink | None,
     *,
     target: str | None = None,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
@@ -82,8 +81,7 @@ def ingest_paths(
             targets.setdefault(observation_target)
     result.targets = list(targets)
     if store is not None:
-        if hasattr(store, "set_run_targets"):
-            store.set_run_targets(run_id, result.targets)
+        store.set_run_targets(run_id, result.targets)
         store.finish_run(run_id)
     return result
 
@@ -101,9 +99,7 @@ def _record(result, store, file: FoundFile, capture: Capture, target_override) -
         or time_from_file_name(os.path.basename(file.path))
         or file.mtime
     )
-    if capture.leaf_only:
-        detail = LEAF_ONLY
-    elif capture.verify:
+    if capture.verify and not capture.leaf_only:
         detail = f"verify return code {capture.verify}"
     else:
         detail = capture.detail
@@ -111,7 +107,7 @@ def _record(result, store, file: FoundFile, capture: Capture, target_override) -
         target=name, host=host, port=port, protocol=capture.protocol, address=capture.address,
         started_at=started, outcome=Outcome(capture.outcome), detail=detail, chain=capture.chain,
         sni=capture.sni, profile="ingest", tls_version=capture.tls_version, cipher=capture.cipher,
-        source=file.path,
+        source=file.path, leaf_only=capture.leaf_only,
     )  # fmt: skip
     for observation in _spread(template, capture):
         result.observations += 1

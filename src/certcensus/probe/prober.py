@@ -16,9 +16,9 @@ import socket
 import ssl
 import struct
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from certcensus.model.defaults import TIMEOUT_SECONDS
 from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
 from certcensus.probe.dialogs.base import printable
 from certcensus.model.observation import Observation
@@ -35,12 +35,10 @@ LINGER_ABORT = struct.pack("ii", 1, 0)
 @dataclass(frozen=True, slots=True)
 class ProbeSettings:
     context: ssl.SSLContext
-    timeout: float = 10.0  # per phase: connect, STARTTLS dialog, handshake
+    timeout: float = TIMEOUT_SECONDS  # per phase: connect, STARTTLS dialog, handshake
     sni: str | None = None
     dialog_options: DialogOptions | None = None
     profile: str = "default"
-    # Who makes the probe: None means `probe_once` here; a profile worker's `probe` otherwise.
-    runner: Callable[..., Awaitable[Observation]] | None = None
 
 
 class _Closed(Exception):

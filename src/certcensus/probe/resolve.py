@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from certcensus.model.errors import ResolutionError
 from certcensus.probe.targets import Target, is_ip_address
-
-
-class ResolutionError(Exception):
-    """The name did not resolve; the message is one line for the user."""
 
 
 async def resolve_addresses(target: Target, ip_mode: str = "all") -> list[str]:

@@ -21,9 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from certcensus.probe.dialogs import DialogOptions
 from certcensus.model.observation import Observation, observation_from_wire, observation_to_wire
+from certcensus.probe.dialogs import DialogOptions
 from certcensus.probe.prober import ProbeSettings, probe_once
+from certcensus.probe.probers import Prober
 from certcensus.probe.profiles import PROFILES, client_context
 from certcensus.probe.targets import Target
 
@@ -67,8 +68,7 @@ class WorkerProber:
             "id": request_id, "host": target.host, "port": target.port, "dialog": target.dialog,
             "given": target.given, "address": address, "sni": settings.sni,
             "timeout": settings.timeout, "source": source_address,
-            "ehlo_name": options.ehlo_name if options else None,
-            "xmpp_domain": options.xmpp_domain if options else None,
+            "protocol_options": dict(options.values) if options else {},
         }  # fmt: skip
         self._process.stdin.write(json.dumps(request).encode() + b"\n")
         await self._process.stdin.drain()
@@ -106,7 +106,7 @@ class WorkerProber:
         self._config_dir.cleanup()
 
 
-class WorkerPool:
+class WorkerPool(Prober):
     """Several workers of one profile; each probe goes to the least busy."""
 
     def __init__(self, profile: str, size: int):
@@ -133,10 +133,7 @@ async def _serve(profile: str) -> None:
 
     async def answer(request: dict) -> None:
         target = Target(request["host"], request["port"], request["dialog"], request["given"])
-        options = DialogOptions(
-            host=target.host, ehlo_name=request["ehlo_name"] or "certcensus.invalid",
-            xmpp_domain=request["xmpp_domain"],
-        )  # fmt: skip
+        options = DialogOptions(host=target.host, values=request["protocol_options"])
         settings = ProbeSettings(context, request["timeout"], request["sni"], options, profile)
         observation = await probe_once(target, request["address"], settings, request["source"])
         line = json.dumps({"id": request["id"], **observation_to_wire(observation)})

@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from certcensus.census.build import Census, ChainCount, TargetCensus
+from certcensus.census.model import Census, ChainCount, TargetCensus
+from certcensus.certs.compare import PositionDiff
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.render.as_json import iso_time
@@ -95,26 +96,24 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
         console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
     for statement in chain.seen_only:
         console.print(f"    seen {statement}", style="magenta")
-    for store, modes in (chain.trust or {}).items():
-        for mode in ("lenient", "strict"):
-            verdict = modes[mode]
-            words = "trusted" if verdict["trusted"] else "NOT trusted"
-            detail = verdict.get("detail") or verdict.get("reason", "")
+    for store, judged in (chain.trust or {}).items():
+        for mode, verdict in (("lenient", judged.lenient), ("strict", judged.strict)):
+            words = "trusted" if verdict.trusted else "NOT trusted"
             console.print(
-                f"    {store} ({mode}): {words}" + (f": {detail}" if not verdict["trusted"] else ""),
-                style="green" if verdict["trusted"] else "red",
+                f"    {store} ({mode}): {words}" + (f": {verdict.detail}" if not verdict.trusted else ""),
+                style="green" if verdict.trusted else "red",
             )
 
 
-def describe_change(change) -> str:
+def describe_change(change: PositionDiff) -> str:
     """One phrase: 'intermediate #1 replaced: A -> B', 'leaf re-issued (same subject)', ..."""
-    where = role_of(change.position, change.most_common or change.this)
-    if change.most_common is None:
-        return f"{where} added: {short_name(change.this)}"
-    if change.this is None:
-        return f"{where} no longer sent: {short_name(change.most_common)}"
-    before, after = short_name(change.most_common), short_name(change.this)
-    if change.most_common.subject == change.this.subject and not change.this.parse_error:
+    where = role_of(change.position, change.a or change.b)
+    if change.a is None:
+        return f"{where} added: {short_name(change.b)}"
+    if change.b is None:
+        return f"{where} no longer sent: {short_name(change.a)}"
+    before, after = short_name(change.a), short_name(change.b)
+    if change.a.subject == change.b.subject and not change.b.parse_error:
         return f"{where} re-issued (same subject {before}, new certificate)"
     return f"{where} replaced: {before} -> {after}"
 
@@ -136,15 +135,15 @@ def _print_certificate(position: int, info: CertificateInfo, console: Console) -
 
 def _print_missing(target: TargetCensus, console: Console) -> None:
     for store, missing in (target.missing_cas or {}).items():
-        if not missing["certificates"] and not missing["unfixable"]:
+        if not missing.certificates and not missing.unfixable:
             console.print(f"\n  {store} already trusts every chain served.", style="green")
             continue
-        if missing["certificates"]:
+        if missing.certificates:
             console.print(f"\n  To trust every chain, add to {store}:", style="bold")
-            for cert in missing["certificates"]:
-                kind = "root" if cert["root"] else "intermediate"
-                console.print(f"    {kind}: {cert['subject']}  sha256 {cert['sha256']}")
-        for chain_id, why in missing["unfixable"].items():
+            for cert in missing.certificates:
+                kind = "root" if cert.is_self_issued else "intermediate"
+                console.print(f"    {kind}: {cert.subject.rfc4514_string()}  sha256 {cert.sha256}")
+        for chain_id, why in missing.unfixable.items():
             console.print(f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red")
 
 

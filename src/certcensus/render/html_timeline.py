@@ -13,8 +13,7 @@ import datetime as dt
 from collections import Counter
 from html import escape
 
-from certcensus.census.build import TargetCensus
-from certcensus.model.outcomes import Outcome
+from certcensus.census.model import TargetCensus
 from certcensus.render.as_json import iso_time
 
 # Okabe & Ito's colour-blind-safe palette (2008), black left out: chain 1 is the first colour.
@@ -28,23 +27,10 @@ WIDTH, LANE_HEIGHT, LABEL_WIDTH, AXIS_HEIGHT = 900, 28, 150, 22
 def timeline_of(target: TargetCensus) -> list[dict]:
     """Every probe of a target in time order: {"t", "ip", "chain" (None if it failed), "outcome"}."""
     return [
-        {
-            "t": iso_time(probe.started_at),
-            "ip": probe.address,
-            "chain": probe.chain_id if probe.outcome is Outcome.OK else None,
-            "outcome": str(probe.outcome),
-        }
-        for probe in target.observations
-    ]
-
-
-def add_timelines(census_dict: dict, census) -> dict:
-    """`census_dict` with each target's `timeline` filled in from the Census it was made from."""
-    by_name = {target.target: target for target in census.targets}
-    for target in census_dict["targets"]:
-        if target["target"] in by_name:
-            target["timeline"] = timeline_of(by_name[target["target"]])
-    return census_dict
+        {"t": iso_time(point.started_at), "ip": point.address, "chain": point.chain_id,
+         "outcome": point.outcome}
+        for point in target.timeline
+    ]  # fmt: skip
 
 
 def chain_colour(index: int) -> str:

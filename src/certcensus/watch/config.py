@@ -22,11 +22,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from certcensus.model.errors import ConfigError
 from certcensus.probe.profiles import PROFILES
-
-
-class ConfigError(ValueError):
-    """The targets file is wrong; the message names the file and line."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ was not established, and the connection stays usable in plaintext.
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError
 from certcensus.probe.dialogs.ber import Element, read_elements, read_integer, take_element
 
@@ -55,10 +54,10 @@ def start_tls_request() -> bytes:
     return _tlv(SEQUENCE, _tlv(INTEGER, bytes([MESSAGE_ID])) + extended)
 
 
-@register
 class LDAPDialog(Dialog):
     name = "ldap"
     default_ports = (389,)
+    schemes = {"ldap": 389}
 
     def initiate(self) -> bytes:
         return start_tls_request()
