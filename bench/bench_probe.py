@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
 from nginx import NGINX, NginxServer  # noqa: E402
+from probe_report import write_section  # noqa: E402
 from probe_runners import (  # noqa: E402
     Measurement,
     certcensus_command,
@@ -50,7 +51,6 @@ from probe_runners import (  # noqa: E402
     s_client_loop_script,
     s_time_command,
 )
-from probe_report import write_section  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONCURRENCY = 64  # certcensus scan's default
@@ -133,7 +133,9 @@ class KeyResults:
     def failures(self) -> list[str]:
         """One line per run where some probe or connection did not succeed."""
         lines = []
-        every = [run for runs in self.certcensus.values() for run in runs] + self.s_client + self.s_time
+        every = (
+            [run for runs in self.certcensus.values() for run in runs] + self.s_client + self.s_time
+        )
         for run in every:
             if run.failed:
                 lines.append(f"{KEY_TYPES[self.key_type]}: {run.label}: {run.failed} of "
@@ -156,11 +158,15 @@ def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
     results = KeyResults(key_type)
     with NginxServer(certificate, key, workers=nginx_workers) as server:
         port = server.port
-        print(f"{KEY_TYPES[key_type]}: nginx on 127.0.0.1:{port} (worker_processes {nginx_workers})")
+        print(
+            f"{KEY_TYPES[key_type]}: nginx on 127.0.0.1:{port} (worker_processes {nginx_workers})"
+        )
         # One short unmeasured run first: page in certcensus's imports and nginx's key.
         warmup = run_certcensus(port, 0.3, DEFAULT_CONCURRENCY, scratch / "warmup.sqlite")
         if warmup.failed:
-            raise SystemExit(f"bench_probe: certcensus fails against nginx: {warmup.failure_detail}")
+            raise SystemExit(
+                f"bench_probe: certcensus fails against nginx: {warmup.failure_detail}"
+            )
         # The CPU of a near-empty run (interpreter, imports, starting the workers, SQLite, census)
         # is subtracted from each run's, so "client CPU per probe" is what one more probe costs.
         start_up = {}
@@ -173,7 +179,9 @@ def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
                   f"{run.seconds:.2f} s)")  # fmt: skip
         for attempt in range(1, settings.repeat + 1):
             for setup in settings.setups:
-                database = scratch / f"{key_type}-{setup.workers}-{setup.concurrency}-{attempt}.sqlite"
+                database = (
+                    scratch / f"{key_type}-{setup.workers}-{setup.concurrency}-{attempt}.sqlite"
+                )
                 fixed = start_up[setup.workers]
                 run = with_cpu(server, run_certcensus, port, settings.certcensus_seconds,
                                setup.concurrency, database, setup.workers,
@@ -299,8 +307,12 @@ def main() -> None:
     settings = Settings.quick() if options.quick else Settings.full()
     if options.repeat:
         settings = replace(settings, repeat=options.repeat)
-    settings = replace(settings, setups=chosen_setups(
-        settings, parse_numbers(options.workers), parse_numbers(options.concurrency)))
+    settings = replace(
+        settings,
+        setups=chosen_setups(
+            settings, parse_numbers(options.workers), parse_numbers(options.concurrency)
+        ),
+    )
     machine = machine_description(options.nginx_workers)
     print(f"{machine['nproc']} cores, {machine['cpu']}; load average {machine['load']}")
     started = time.perf_counter()
@@ -309,7 +321,9 @@ def main() -> None:
         for key_type in KEY_TYPES:
             scratch = Path(temporary) / key_type
             scratch.mkdir()
-            all_results.append(measure_one_server(key_type, settings, options.nginx_workers, scratch))
+            all_results.append(
+                measure_one_server(key_type, settings, options.nginx_workers, scratch)
+            )
     elapsed = time.perf_counter() - started
     machine["load_end"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nmedians of {settings.repeat} runs, benchmark took {elapsed:.0f} s:")
@@ -320,8 +334,14 @@ def main() -> None:
         print("  FAILED PROBES: " + line)
     if not options.no_record:
         commands = {
-            "certcensus": " ".join(["certcensus", *certcensus_command(
-                "PORT", settings.certcensus_seconds, "C", "/tmp/x.sqlite", "W")[1:]]),
+            "certcensus": " ".join(
+                [
+                    "certcensus",
+                    *certcensus_command(
+                        "PORT", settings.certcensus_seconds, "C", "/tmp/x.sqlite", "W"
+                    )[1:],
+                ]
+            ),
             "s_client": s_client_loop_script("PORT", "N"),
             "s_time": " ".join(s_time_command("PORT", settings.s_time_seconds)),
         }

@@ -155,7 +155,8 @@ def run_certcensus(port: int, seconds: float, concurrency: int, database: Path,
     label = certcensus_label(workers, concurrency)
     started = time.perf_counter()
     done, children_cpu = run_and_watch_children(
-        certcensus_command(port, seconds, concurrency, database, workers))
+        certcensus_command(port, seconds, concurrency, database, workers)
+    )
     wall = time.perf_counter() - started
     for leftover in database.parent.glob(database.name + "*"):
         leftover.unlink()

@@ -167,8 +167,14 @@ def test_bad_trust_store_exits_2(two_chains, tmp_path):
     (tmp_path / "junk.pem").write_bytes(b"junk")
     result = CliRunner().invoke(
         cli_trust.trust,
-        ["--db", str(tmp_path / "census.sqlite"), "--cache-dir", str(tmp_path / "c"),
-         "--trust-store", str(tmp_path / "junk.pem")],
+        [
+            "--db",
+            str(tmp_path / "census.sqlite"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--trust-store",
+            str(tmp_path / "junk.pem"),
+        ],
     )
     assert result.exit_code == 2
     assert "not a certificate store" in result.output
@@ -241,7 +247,13 @@ def test_reads_chains_from_a_real_sqlite_store(pki, tmp_path):
 
 def test_at_judges_validity_at_another_time(two_chains, tmp_path):
     (tmp_path / "both.pem").write_bytes(two_chains["root_a"].pem + two_chains["root_b"].pem)
-    base = ["--db", str(tmp_path / "census.sqlite"), "--cache-dir", str(tmp_path / "c"), "--offline"]
+    base = [
+        "--db",
+        str(tmp_path / "census.sqlite"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--offline",
+    ]
     base += ["--trust-store", str(tmp_path / "both.pem"), "--json"]
     later = CliRunner().invoke(cli_trust.trust, base + ["--at", "2099-01-01T00:00:00Z"])
     assert later.exit_code == 1

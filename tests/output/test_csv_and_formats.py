@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from certcensus.render.formats import write_report
 from certcensus.lab.pool import running_pool
 from certcensus.render.as_csv import OBSERVATION_COLUMNS, chains_csv, observations_csv
+from certcensus.render.formats import write_report
 from certcensus.trust import ModeVerdict, Problem, Reason, StoreVerdict
 
 from .report_helpers import census_of, scan_into

@@ -17,8 +17,16 @@ from certcensus.lab.pool import running_pool
 from certcensus.render.html_report import render_html
 from certcensus.trust import TrustJudge, load_trust_store
 
-from .report_helpers import (ARTIFACTS, census_of, chromium, dump_dom, print_to_pdf, scan_into,
-                             screenshot)
+from ..servers import missing
+from .report_helpers import (
+    ARTIFACTS,
+    census_of,
+    chromium,
+    dump_dom,
+    print_to_pdf,
+    scan_into,
+    screenshot,
+)
 
 HOSTILE = "<script>document.title='owned'</script>"
 
@@ -52,7 +60,7 @@ def test_report_escapes_everything_a_server_controls(demo_census):
 
 
 def test_expiry_marks():
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
     def chain(not_after: str) -> ChainCount:
         leaf = CertificateInfo(
@@ -71,33 +79,45 @@ def test_expiry_marks():
     assert "badge expir" not in page("2026-06-01T00:00:00Z")
 
 
-@pytest.mark.skipif(chromium() is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.server
 def test_demo_report_in_headless_chromium(demo_census, tmp_path):
+    if chromium() is None:
+        missing("chromium is not installed (apt-get install chromium)")
     census, demo = demo_census
     target = census.targets[0]
     chains = [{"id": c.chain_id, "count": c.count} for c in target.chains]
     assert len(chains) == 2 and sum(c["count"] for c in chains) == 200
     page = tmp_path / "report.html"
-    page.write_text(render_html(census, title="Demo SMTP pool",
-                                kit_links={"corp: missing CAs (PEM)": "kit/corp-missing.pem"}))
+    page.write_text(
+        render_html(
+            census,
+            title="Demo SMTP pool",
+            kit_links={"corp: missing CAs (PEM)": "kit/corp-missing.pem"},
+        )
+    )
     browser = chromium()
     dom = dump_dom(browser, page, tmp_path / "profile")
 
     # The census table: both chains with their counts, as the census counted them.
-    rows = dict(re.findall(r'<tr class="chain-row" data-chain="([0-9a-f]{64})">.*?'
-                           r'<td class="num count">(\d+)</td>', dom))
+    rows = dict(
+        re.findall(
+            r'<tr class="chain-row" data-chain="([0-9a-f]{64})">.*?'
+            r'<td class="num count">(\d+)</td>',
+            dom,
+        )
+    )
     assert rows == {c["id"]: str(c["count"]) for c in chains}
-    assert f'<span class="probes">200</span> probes' in dom
+    assert '<span class="probes">200</span> probes' in dom
     # The timeline: one mark per probe, coloured by the chain it got.
     assert '<svg class="timeline"' in dom and 'data-ip="127.0.0.1" data-probes="200"' in dom
     for chain in chains:
         assert dom.count(f'class="probe" data-chain="{chain["id"]}"') == chain["count"]
     # The rare chain's root is not in store "corp": the tree names it and marks it missing.
-    rare = dom[dom.index(f'<article class="chain" data-chain="{chains[1]["id"]}"'):]
+    rare = dom[dom.index(f'<article class="chain" data-chain="{chains[1]["id"]}"') :]
     rare = rare[: rare.index("</article>")]
     assert "CN=Demo Global Root G2" in rare and "missing from corp" in rare
     assert 'data-store="corp" data-mode="lenient" data-trusted="false"' in rare
-    common = dom[dom.index(f'<article class="chain" data-chain="{chains[0]["id"]}"'):]
+    common = dom[dom.index(f'<article class="chain" data-chain="{chains[0]["id"]}"') :]
     assert "trusted: in corp" in common[: common.index("</article>")]
     assert target.coverage_sentence() in dom and "Chao1 estimate 2.0 chains" in dom
     assert '<a href="kit/corp-missing.pem" download="">' in dom

@@ -8,7 +8,7 @@ from certcensus.watch.alerts import ChangeDetector
 
 from .. import census_objects as made
 
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 def cert(sha: str, days_left: float = 365):

@@ -38,7 +38,9 @@ def test_exposition_parses_and_escapes_label_values():
     # Counters add up over rounds; gauges show the latest round.
     errors = families["certcensus_probe_errors"]
     assert errors.type == "counter"
-    assert [(s.labels, s.value) for s in errors.samples] == [({"target": "mx:25", "class": "timeout"}, 4.0)]
+    assert [(s.labels, s.value) for s in errors.samples] == [
+        ({"target": "mx:25", "class": "timeout"}, 4.0)
+    ]
     assert families["certcensus_probes"].samples[0].value == 24.0
     assert families["certcensus_chains_distinct"].samples[0].value == 2.0
 
@@ -48,7 +50,9 @@ def test_server_serves_metrics_and_nothing_else():
     server = MetricsServer(state, "127.0.0.1", 0)
     server.start()
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{server.port}/metrics", timeout=5
+        ) as response:
             text = response.read().decode()
         assert "certcensus_rounds_total 0" in text
         with pytest.raises(urllib.error.HTTPError) as error:

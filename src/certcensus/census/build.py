@@ -12,8 +12,8 @@ from certcensus.census.model import Census, ChainCount, ProbePoint, TargetCensus
 from certcensus.census.strata import count_strata, where_seen
 from certcensus.certs.compare import diff_chains
 from certcensus.certs.info import describe_certificate
-from certcensus.model.outcomes import Outcome
 from certcensus.model.defaults import CONFIDENCE
+from certcensus.model.outcomes import Outcome
 from certcensus.store.base import Store, StoredProbe
 
 
@@ -49,7 +49,12 @@ def _census_of(
             census.sni = probe.sni
         good = probe.outcome is Outcome.OK and not probe.leaf_only
         census.timeline.append(
-            ProbePoint(probe.started_at, probe.address, probe.chain_id if good else None, str(probe.outcome))
+            ProbePoint(
+                probe.started_at,
+                probe.address,
+                probe.chain_id if good else None,
+                str(probe.outcome),
+            )
         )
         if probe.leaf_only and probe.chain_id:
             leaf_only_chains.append(probe.chain_id)

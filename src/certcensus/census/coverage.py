@@ -76,7 +76,9 @@ def chao1_estimated_total(distinct: int, singletons: int, doubletons: int, n_pro
     """
     if n_probes == 0:
         return float(distinct)
-    return distinct + ((n_probes - 1) / n_probes) * singletons * (singletons - 1) / (2 * (doubletons + 1))
+    return distinct + ((n_probes - 1) / n_probes) * singletons * (singletons - 1) / (
+        2 * (doubletons + 1)
+    )
 
 
 def _format_share(share: float) -> str:

@@ -61,7 +61,6 @@ def main_group() -> None:
     """
 
 
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the group; every error the user can act on is one line and its status."""
     # Servers send certificates that break RFC 5280 in ways cryptography still parses with a

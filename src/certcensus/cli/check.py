@@ -31,13 +31,28 @@ class NagiosCommand(click.Command):
 @click.command(cls=NagiosCommand)
 @click.argument("target")
 @watch_probe_options
-@click.option("--count", type=click.IntRange(min=1), default=defaults.CHECK_COUNT,
-              show_default=True, help="Probes to make.")
-@click.option("--rate", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Probes per second per address; 0 = as fast as possible.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=defaults.CHECK_COUNT,
+    show_default=True,
+    help="Probes to make.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Probes per second per address; 0 = as fast as possible.",
+)
 @click.option("--allow-multiple", is_flag=True, help="Several chains are fine (no WARNING).")
-@click.option("--db", "db_path", default=None, metavar="PATH|URL",
-              help="Keep the probes in this database (default: a temporary one).")
+@click.option(
+    "--db",
+    "db_path",
+    default=None,
+    metavar="PATH|URL",
+    help="Keep the probes in this database (default: a temporary one).",
+)
 def check(target, starttls, sni, profile, timeout, warn_days, trust_stores, count, rate,
           allow_multiple, db_path, **protocol_arguments):  # fmt: skip
     """Census TARGET once and exit like a Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
@@ -51,7 +66,9 @@ def check(target, starttls, sni, profile, timeout, warn_days, trust_stores, coun
                             count, rate, allow_multiple, db_path,
                             protocol_values(protocol_arguments))  # fmt: skip
     except (CertcensusError, click.ClickException) as error:
-        result = unknown(str(error) if isinstance(error, CertcensusError) else error.format_message())
+        result = unknown(
+            str(error) if isinstance(error, CertcensusError) else error.format_message()
+        )
     except Exception as error:  # noqa: BLE001 - a monitoring plugin must always answer 0-3
         result = unknown(f"internal error: {type(error).__name__}: {error}")
     click.echo(result.line)

@@ -14,7 +14,7 @@ class UserError(click.ClickException):
 
     def __init__(self, error: CertcensusError):
         super().__init__(" ".join(str(error).split()))
-        self.exit_code = error.exit_status
+        self.exit_code = error.exit_status  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file=None) -> None:
         click.echo(f"certcensus: error: {self.format_message()}", file=file, err=True)

@@ -14,14 +14,18 @@ from pathlib import Path
 import click
 
 from certcensus.cli.command import Command
-
 from certcensus.cli.options import db_option
 from certcensus.render.console import make_console
 
 
 @click.command(cls=Command)
-@click.option("--count", type=click.IntRange(min=1), default=600, show_default=True,
-              help="Probes to make against the demo pool.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=600,
+    show_default=True,
+    help="Probes to make against the demo pool.",
+)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -56,7 +60,10 @@ def run_demo(count: int = 600, db_path: str | None = None, as_json: bool = False
             # the CA's published bundle of both roots (where the missing root can be found).
             published = Path(directory) / "published-roots.pem"
             published.write_bytes(b"".join(root.pem for root in demo_pki.roots))
-            stores = (f"client-with-old-root={demo_pki.root_pem_paths[0]}", f"ca-bundle={published}")
+            stores = (
+                f"client-with-old-root={demo_pki.root_pem_paths[0]}",
+                f"ca-bundle={published}",
+            )
             judge = TrustJudge.load(
                 TrustRequest(stores, offline=True, cache_dir=str(Path(directory) / "cache"))
             )

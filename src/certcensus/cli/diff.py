@@ -8,17 +8,18 @@ import re
 
 import click
 
+from certcensus.certs.compare import ChainDiff, diff_chains
 from certcensus.cli.command import Command
-
 from certcensus.cli.ingest import chains_in_file
 from certcensus.cli.options import db_option
-from certcensus.certs.compare import ChainDiff, diff_chains
 from certcensus.model.errors import InputError, UsageError
 
 
 @click.command(cls=Command)
 @click.argument("chains", nargs=-1)
-@click.option("--target", default=None, help="Compare this target's most common chain with each other one.")
+@click.option(
+    "--target", default=None, help="Compare this target's most common chain with each other one."
+)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON on stdout.")
 def diff(chains, target, db_path, as_json):
@@ -80,7 +81,9 @@ def _diffs_of_target(store, target: str) -> list[ChainDiff]:
 
     chains = build_census(store, [target]).target(target).chains
     if len(chains) < 2:
-        raise InputError(f"{target} has {len(chains)} distinct chain(s) in the store: nothing to compare")
+        raise InputError(
+            f"{target} has {len(chains)} distinct chain(s) in the store: nothing to compare"
+        )
     return [chain.difference for chain in chains[1:] if chain.difference is not None]
 
 

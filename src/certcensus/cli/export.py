@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from certcensus.cli.command import Command
-
 from certcensus.cli.trust import analysis_options, judged_census
 from certcensus.export import ALL_FORMATS
 from certcensus.model.errors import UsageError
@@ -17,16 +16,36 @@ from certcensus.model.errors import UsageError
 
 @click.command("export", cls=Command)
 @analysis_options
-@click.option("--missing-from", "missing_from", metavar="STORE",
-              help="Export what this store (a --trust-store name, or a spec) lacks.")
+@click.option(
+    "--missing-from",
+    "missing_from",
+    metavar="STORE",
+    help="Export what this store (a --trust-store name, or a spec) lacks.",
+)
 @click.option("--all", "export_all", is_flag=True, help="Export every CA of the observed chains.")
-@click.option("--format", "fmt", type=click.Choice(ALL_FORMATS), default="pem", show_default=True,
-              help="A file format, or a platform kit with INSTALL.txt.")
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
-              help="Directory to write into.")
-@click.option("--every-ca-of-path/--only-missing", "every_ca_of_path", default=None,
-              help="Also export served intermediates the store lacks (IBM i DCM needs them). "
-                   "Default: on for --format ibmi.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(ALL_FORMATS),
+    default="pem",
+    show_default=True,
+    help="A file format, or a platform kit with INSTALL.txt.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Directory to write into.",
+)
+@click.option(
+    "--every-ca-of-path/--only-missing",
+    "every_ca_of_path",
+    default=None,
+    help="Also export served intermediates the store lacks (IBM i DCM needs them). "
+    "Default: on for --format ibmi.",
+)
 def export(db_path, targets, trust_stores, store_password, offline, at, cache_dir, as_json,
            missing_from, export_all, fmt, output, every_ca_of_path):  # fmt: skip
     """Write the CA certificates a store lacks (or all observed CAs) as files or a platform kit."""

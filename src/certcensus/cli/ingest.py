@@ -6,13 +6,13 @@ import json
 import re
 import sys
 from collections import defaultdict
+from typing import Any
 
 import click
 
-from certcensus.cli.command import Command
-
 from certcensus.certs.compare import diff_chains
 from certcensus.certs.info import describe_certificate, short_name
+from certcensus.cli.command import Command
 from certcensus.cli.options import db_option
 from certcensus.ingest.baseline import baseline_chains, compare_with_baseline, copy_different_files
 from certcensus.ingest.capture import REASONS, UnusableFile
@@ -52,16 +52,39 @@ def chains_in_file(path: str) -> list[tuple[bytes, ...]]:
 @click.command(cls=Command)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @db_option
-@click.option("--target", default=None, help="Record every capture under this target "
-              "(default: what the file says, else its folder's name).")
-@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None,
-              help="The expected chain (any format ingest reads); count captures that match it.")
-@click.option("--copy-different", "copy_dir", type=click.Path(file_okay=False), default=None,
-              help="Copy the files whose chain differs from --baseline into this folder.")
-@click.option("--max-file-size", default="10M", show_default=True, metavar="SIZE",
-              help="Skip (and list) files larger than this.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes parsing files (default: one per core).")
+@click.option(
+    "--target",
+    default=None,
+    help="Record every capture under this target "
+    "(default: what the file says, else its folder's name).",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The expected chain (any format ingest reads); count captures that match it.",
+)
+@click.option(
+    "--copy-different",
+    "copy_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Copy the files whose chain differs from --baseline into this folder.",
+)
+@click.option(
+    "--max-file-size",
+    default="10M",
+    show_default=True,
+    metavar="SIZE",
+    help="Skip (and list) files larger than this.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes parsing files (default: one per core).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON on stdout.")
 def ingest(paths, db_path, target, baseline_path, copy_dir, max_file_size, jobs, as_json):
     """Read saved captures into the store: `openssl s_client` output, PEM, DER, PKCS#7, or
@@ -91,7 +114,7 @@ def ingest(paths, db_path, target, baseline_path, copy_dir, max_file_size, jobs,
 
 
 def _ingest_to_dict(result: IngestResult, comparison, copied, baseline) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "run_id": result.run_id,
         "files_read": result.files_read,
         "observations": result.observations,
@@ -125,9 +148,13 @@ def _print_ingest(result: IngestResult, comparison, copied, copy_dir, baseline) 
         for reason, problems in sorted(by_reason.items(), key=lambda item: -len(item[1])):
             click.echo(f"  {reason} ({len(problems)}): {REASONS[reason]}")
             for problem in problems[:EXAMPLES_PER_REASON]:
-                click.echo(f"    {problem.path}" + (f": {problem.detail}" if problem.detail else ""))
+                click.echo(
+                    f"    {problem.path}" + (f": {problem.detail}" if problem.detail else "")
+                )
             if len(problems) > EXAMPLES_PER_REASON:
-                click.echo(f"    ... and {len(problems) - EXAMPLES_PER_REASON} more (--json lists all)")
+                click.echo(
+                    f"    ... and {len(problems) - EXAMPLES_PER_REASON} more (--json lists all)"
+                )
     if comparison is None:
         return
     names = " / ".join(short_name(describe_certificate(chain[0])) for chain in baseline)

@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from certcensus.cli.command import Command
-
+from certcensus.cli.options import db_option, trust_options
+from certcensus.cli.output import emit_census
+from certcensus.cli.output import save_pem as write_pem_files
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, InputError
-from certcensus.cli.options import db_option, trust_options
-from certcensus.cli.output import emit_census, save_pem as write_pem_files
 from certcensus.render.formats import FORMATS
 
 
@@ -31,19 +31,43 @@ def kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @click.option("--run", "run_ids", type=int, multiple=True, help="Only this run id (repeatable).")
 @click.option("--all-runs", is_flag=True, help="Count every run in the store, not the latest.")
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999999), default=defaults.CONFIDENCE,
-              show_default=True, help="Confidence of the coverage statement.")
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999999),
+    default=defaults.CONFIDENCE,
+    show_default=True,
+    help="Confidence of the coverage statement.",
+)
 @trust_options()
-@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(FORMATS),
-              help="text tables; the JSON contract; CSV of chains or of every probe; one "
-                   "self-contained HTML file.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the report to this file (default: stdout).")
-@click.option("--kit-dir", type=click.Path(file_okay=False), default=None,
-              help="HTML: link the files of this export kit (relative to the report).")
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    type=click.Choice(FORMATS),
+    help="text tables; the JSON contract; CSV of chains or of every probe; one "
+    "self-contained HTML file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to this file (default: stdout).",
+)
+@click.option(
+    "--kit-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="HTML: link the files of this export kit (relative to the report).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--save-pem", type=click.Path(file_okay=False), default=None,
-              help="Write each distinct chain to DIR/<chain id>.pem.")
+@click.option(
+    "--save-pem",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each distinct chain to DIR/<chain id>.pem.",
+)
 def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
            cache_dir, fmt, output, kit_dir, as_json, save_pem):  # fmt: skip
     """Print the census again from the store (by default each target's latest run)."""
@@ -64,7 +88,9 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
             runs = store.latest_run_ids(names)
         census = build_census(store, names, runs, confidence=confidence)
         if not census.targets:
-            raise InputError("no probes in the store for that selection (run `certcensus scan` first)")
+            raise InputError(
+                "no probes in the store for that selection (run `certcensus scan` first)"
+            )
         if judge is not None:
             judge_census(census, judge)
         fmt = "json" if as_json else fmt

@@ -7,14 +7,10 @@ import signal
 import sys
 
 import click
-
-from certcensus.cli.command import Command
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from certcensus.model import defaults
-from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE
-from certcensus.model.observation import Observation
+from certcensus.cli.command import Command
 from certcensus.cli.options import (
     checked_profiles,
     db_option,
@@ -27,6 +23,9 @@ from certcensus.cli.options import (
     trust_options,
 )
 from certcensus.cli.output import emit_census, print_error
+from certcensus.model import defaults
+from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE
+from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
 from certcensus.probe.scheduler import ScanResult
@@ -36,41 +35,95 @@ from certcensus.probe.scheduler import ScanResult
 @click.argument("targets", nargs=-1, required=True)
 @starttls_option
 @protocol_options
-@click.option("--ip", "ip_mode", default="all", show_default=True, metavar="all|first|ADDR",
-              help="Probe every resolved address, the first one, or this address.")
-@click.option("--count", type=click.IntRange(min=1), default=None,
-              help="Probes per target (a cap when stopping when sure).")
+@click.option(
+    "--ip",
+    "ip_mode",
+    default="all",
+    show_default=True,
+    metavar="all|first|ADDR",
+    help="Probe every resolved address, the first one, or this address.",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Probes per target (a cap when stopping when sure).",
+)
 @click.option("--duration", default=None, metavar="TIME", help="Probe for this long: 30s, 10m, 2h.")
-@click.option("--rate", type=click.FloatRange(min=0), default=defaults.RATE_PER_ADDRESS,
-              show_default=True, help="Probes per second per address; 0 = as fast as possible.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=None,
-              help=f"Probes in flight at once, over all targets [default: "
-                   f"{defaults.SCAN_CONCURRENCY}; 2 per RDP target].")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=defaults.RATE_PER_ADDRESS,
+    show_default=True,
+    help="Probes per second per address; 0 = as fast as possible.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Probes in flight at once, over all targets [default: "
+    f"{defaults.SCAN_CONCURRENCY}; 2 per RDP target].",
+)
 @timeout_option
 @click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
 @click.option("--no-sni", is_flag=True, help="Send no server name.")
-@click.option("--source-address", default=None, metavar="A,B,...",
-              help="Local addresses to probe from, used in turn.")
-@click.option("--profile", "profile_list", default="default", show_default=True,
-              metavar="P,P,...|all",
-              help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa, or all.")
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999999), default=None,
-              help=f"Stop when sure: the confidence of the coverage statement "
-                   f"[default: {defaults.CONFIDENCE}].")
-@click.option("--min-share", type=click.FloatRange(0.0001, 0.5), default=None,
-              help=f"Stop when sure: no chain with at least this share may be missed "
-                   f"[default: {defaults.MIN_SHARE}].")
-@click.option("--spread", default=None, metavar="TIME",
-              help="Space each stratum's probes evenly over this period (e.g. 10m) instead of bursting.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Probe from this many worker processes (one core each); 0 = in this process.")
-@click.option("--resolve-every", type=click.FloatRange(min=1), default=DEFAULT_RESOLVE_EVERY,
-              show_default=True, help="Re-resolve names this often (seconds) on --duration runs.")
+@click.option(
+    "--source-address",
+    default=None,
+    metavar="A,B,...",
+    help="Local addresses to probe from, used in turn.",
+)
+@click.option(
+    "--profile",
+    "profile_list",
+    default="default",
+    show_default=True,
+    metavar="P,P,...|all",
+    help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa, or all.",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999999),
+    default=None,
+    help=f"Stop when sure: the confidence of the coverage statement "
+    f"[default: {defaults.CONFIDENCE}].",
+)
+@click.option(
+    "--min-share",
+    type=click.FloatRange(0.0001, 0.5),
+    default=None,
+    help=f"Stop when sure: no chain with at least this share may be missed "
+    f"[default: {defaults.MIN_SHARE}].",
+)
+@click.option(
+    "--spread",
+    default=None,
+    metavar="TIME",
+    help="Space each stratum's probes evenly over this period (e.g. 10m) instead of bursting.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Probe from this many worker processes (one core each); 0 = in this process.",
+)
+@click.option(
+    "--resolve-every",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_RESOLVE_EVERY,
+    show_default=True,
+    help="Re-resolve names this often (seconds) on --duration runs.",
+)
 @db_option
 @trust_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
-@click.option("--save-pem", type=click.Path(file_okay=False), default=None,
-              help="Write each distinct chain to DIR/<chain id>.pem.")
+@click.option(
+    "--save-pem",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each distinct chain to DIR/<chain id>.pem.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
          source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
@@ -121,7 +174,9 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
         run_id = store.start_run(command, [t.name for t in plan.targets])
         result = _run_with_progress(plan, store, run_id, show=not quiet and err.is_terminal)
         store.finish_run(run_id)
-        census = build_census(store, [t.name for t in plan.targets], [run_id], confidence=confidence)
+        census = build_census(
+            store, [t.name for t in plan.targets], [run_id], confidence=confidence
+        )
         if judge is not None:
             judge_census(census, judge)
         for message in result.resolution_errors.values():

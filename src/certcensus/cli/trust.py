@@ -13,10 +13,9 @@ import sys
 import click
 
 from certcensus.cli.command import Command
-
+from certcensus.cli.options import db_option, trust_options
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, InputError, UsageError
-from certcensus.cli.options import db_option, trust_options
 
 
 def parse_time(value: str | None) -> dt.datetime | None:

@@ -7,11 +7,10 @@ import signal
 import sys
 
 import click
-
-from certcensus.cli.command import Command
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from certcensus.cli.command import Command
 from certcensus.cli.options import (
     db_option,
     positive_duration,
@@ -52,25 +51,56 @@ def load_watch_judge(trust_stores):
 
 @click.command(cls=Command)
 @click.argument("targets", nargs=-1)
-@click.option("--targets-file", type=click.Path(dir_okay=False),
-              help="certcensus.toml with [[target]] tables, or one target (and options) per line.")
+@click.option(
+    "--targets-file",
+    type=click.Path(dir_okay=False),
+    help="certcensus.toml with [[target]] tables, or one target (and options) per line.",
+)
 @watch_probe_options
-@click.option("--count", type=click.IntRange(min=1), default=defaults.WATCH_COUNT, show_default=True,
-              help="Probes per target per round.")
-@click.option("--every", default="10m", show_default=True, metavar="TIME",
-              help="Start a round this often: 30s, 10m, 1h.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=defaults.WATCH_COUNT,
+    show_default=True,
+    help="Probes per target per round.",
+)
+@click.option(
+    "--every",
+    default="10m",
+    show_default=True,
+    metavar="TIME",
+    help="Start a round this often: 30s, 10m, 1h.",
+)
 @click.option("--rounds", type=click.IntRange(min=1), default=None, help="Stop after N rounds.")
-@click.option("--rate", type=click.FloatRange(min=0), default=defaults.RATE_PER_ADDRESS,
-              show_default=True, help="Probes per second per address; 0 = as fast as possible.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=None,
-              help=f"Probes in flight at once [default: {defaults.WATCH_CONCURRENCY}; "
-                   "2 per RDP target].")
-@click.option("--exec", "exec_command", metavar="CMD",
-              help="Run CMD (with /bin/sh) for each alert, the event's JSON on its stdin.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=defaults.RATE_PER_ADDRESS,
+    show_default=True,
+    help="Probes per second per address; 0 = as fast as possible.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Probes in flight at once [default: {defaults.WATCH_CONCURRENCY}; 2 per RDP target].",
+)
+@click.option(
+    "--exec",
+    "exec_command",
+    metavar="CMD",
+    help="Run CMD (with /bin/sh) for each alert, the event's JSON on its stdin.",
+)
 @click.option("--exec-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
-@click.option("--webhook", metavar="URL", help="POST each alert's JSON here (retried with back-off).")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
-              help="Serve Prometheus metrics on this port at /metrics (0: any free port).")
+@click.option(
+    "--webhook", metavar="URL", help="POST each alert's JSON here (retried with back-off)."
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port at /metrics (0: any free port).",
+)
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
@@ -122,8 +152,10 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
         progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     stdout_sink = StdoutSink(through_display if on_screen else None)
+    sinks: list[StdoutSink | WebhookSink | ExecSink] = [stdout_sink]
     try:
-        sinks = [stdout_sink] + ([WebhookSink(webhook)] if webhook else [])
+        if webhook:
+            sinks.append(WebhookSink(webhook))
     except ValueError as error:
         raise UsageError(str(error)) from None
     if exec_command:

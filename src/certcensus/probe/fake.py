@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
@@ -41,7 +42,11 @@ class FakeProber(Prober):
         self.closed = False
 
     async def probe(
-        self, target: Target, address: str, settings: ProbeSettings, source_address: str | None = None
+        self,
+        target: Target,
+        address: str,
+        settings: ProbeSettings,
+        source_address: str | None = None,
     ) -> Observation:
         call = FakeCall(len(self.calls), target, address, settings, source_address)
         self.calls.append(call)
@@ -53,14 +58,14 @@ class FakeProber(Prober):
         finally:
             self.in_flight -= 1
         result = self.answer(call)
-        record = dict(
+        record: dict[str, Any] = dict(
             target=target.name, host=target.host, port=target.port, protocol=target.protocol,
             address=address, started_at=started, sni=settings.sni, profile=settings.profile,
             source_address=source_address, source_port=40000 + call.number % 20000,
         )  # fmt: skip
         if result and isinstance(result[0], Outcome):
             return Observation(**record, outcome=result[0], detail=str(result[1]))
-        return Observation(**record, outcome=Outcome.OK, chain=tuple(result), tls_version="TLSv1.3")  # type: ignore[arg-type]
+        return Observation(**record, outcome=Outcome.OK, chain=tuple(result), tls_version="TLSv1.3")
 
     async def close(self, abort: bool = False) -> None:
         self.closed = True

@@ -17,12 +17,13 @@ import ssl
 import struct
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from certcensus.model.defaults import TIMEOUT_SECONDS
-from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
-from certcensus.probe.dialogs.base import printable
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
+from certcensus.probe.dialogs.base import printable
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
 
@@ -51,7 +52,7 @@ async def probe_once(
     """Probe `address` once and return what happened; never raises for anything the peer does."""
     loop = asyncio.get_running_loop()
     started_at = time.time()
-    record = {
+    record: dict[str, Any] = {
         "target": target.name,
         "host": target.host,
         "port": target.port,

@@ -23,7 +23,11 @@ class Prober(abc.ABC):
 
     @abc.abstractmethod
     async def probe(
-        self, target: Target, address: str, settings: ProbeSettings, source_address: str | None = None
+        self,
+        target: Target,
+        address: str,
+        settings: ProbeSettings,
+        source_address: str | None = None,
     ) -> Observation:
         """One probe of `address`; never raises for anything the peer does."""
 
@@ -33,12 +37,18 @@ class Prober(abc.ABC):
 
 class LocalProber(Prober):
     async def probe(
-        self, target: Target, address: str, settings: ProbeSettings, source_address: str | None = None
+        self,
+        target: Target,
+        address: str,
+        settings: ProbeSettings,
+        source_address: str | None = None,
     ) -> Observation:
         return await probe_once(target, address, settings, source_address)
 
 
-async def start_probers(profiles_in_workers: Mapping[str, int], profiles: list[str]) -> dict[str, Prober]:
+async def start_probers(
+    profiles_in_workers: Mapping[str, int], profiles: list[str]
+) -> dict[str, Prober]:
     """One started prober per profile: a worker pool for those in `profiles_in_workers`
     (profile -> processes), this process for the rest."""
     from certcensus.probe.workers import WorkerPool  # only runs that use workers pay for it

@@ -45,7 +45,9 @@ class Profile:
 
 
 # RFC 8446 section 4.2.3 names; OpenSSL spells them "RSA-PSS+SHA256" or "rsa_pss_rsae_sha256".
-_RSA_SIGNATURES = "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1"
+_RSA_SIGNATURES = (
+    "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1"
+)
 _ECDSA_SIGNATURES = "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1"
 
 PROFILES: dict[str, Profile] = {
@@ -73,7 +75,11 @@ PROFILES: dict[str, Profile] = {
 
 def parse_profiles(text: str) -> list[str]:
     """`default,no-sni` or `all` -> profile names, validated, in order, without repeats."""
-    names = list(PROFILES) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    names = (
+        list(PROFILES)
+        if text.strip() == "all"
+        else [n.strip() for n in text.split(",") if n.strip()]
+    )
     unknown = [n for n in names if n not in PROFILES]
     if unknown or not names:
         raise ValueError(

@@ -109,9 +109,8 @@ class Scan:
         ]
         try:
             stopper = asyncio.create_task(self.stop.wait())
-            done, _ = await asyncio.wait(
-                {stopper, asyncio.gather(*drivers)}, return_when=asyncio.FIRST_COMPLETED
-            )
+            everything: asyncio.Future = asyncio.gather(*drivers)
+            done, _ = await asyncio.wait({stopper, everything}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 self.result.interrupted = True
             stopper.cancel()
@@ -157,8 +156,7 @@ class Scan:
             )  # fmt: skip
             return
         self.result.addresses[target.name] = list(addresses)
-        lanes = [self._start_lanes(target, a, budget) for a in addresses]
-        lanes = [lane for group in lanes for lane in group]
+        lanes = [lane for a in addresses for lane in self._start_lanes(target, a, budget)]
         watcher = None
         if not target.is_address and self.plan.ip_mode == "all" and budget.deadline is not None:
             watcher = asyncio.create_task(self._reresolve(target, budget, addresses, lanes))
@@ -240,16 +238,20 @@ class Scan:
             goal.in_flight += 1
             task = asyncio.create_task(self._probe(target, address, settings, source, goal))
             if target_slot:
-                task.add_done_callback(lambda _, slot=target_slot: slot.release())
+                task.add_done_callback(_releaser(target_slot))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             if not interval:
                 # Unpaced lanes take turns, so `--count` is spread over a target's addresses.
                 await asyncio.sleep(0)
 
-    async def _probe(self, target, address, settings: ProbeSettings, source, goal: _LaneGoal) -> None:
+    async def _probe(
+        self, target, address, settings: ProbeSettings, source, goal: _LaneGoal
+    ) -> None:
         try:
-            observation = await self.probers[settings.profile].probe(target, address, settings, source)
+            observation = await self.probers[settings.profile].probe(
+                target, address, settings, source
+            )
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - a bug in one probe must not end the run
@@ -272,3 +274,8 @@ class Scan:
         self.result.probes += 1
         self.store.add(self.run_id, observation)
         self.on_observation(observation)
+
+
+def _releaser(slot: asyncio.Semaphore) -> Callable[[asyncio.Task], None]:
+    """A done-callback that gives `slot` back."""
+    return lambda _task: slot.release()

@@ -57,8 +57,13 @@ class WorkerProber:
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read_answers())
 
-    async def probe(self, target: Target, address: str, settings: ProbeSettings,
-                    source_address: str | None = None) -> Observation:
+    async def probe(
+        self,
+        target: Target,
+        address: str,
+        settings: ProbeSettings,
+        source_address: str | None = None,
+    ) -> Observation:
         self._next_id += 1
         request_id = self._next_id
         future = asyncio.get_running_loop().create_future()
@@ -70,11 +75,13 @@ class WorkerProber:
             "timeout": settings.timeout, "source": source_address,
             "protocol_options": dict(options.values) if options else {},
         }  # fmt: skip
+        assert self._process is not None and self._process.stdin is not None, "start() first"
         self._process.stdin.write(json.dumps(request).encode() + b"\n")
         await self._process.stdin.drain()
         return await future
 
     async def _read_answers(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
         while True:
             line = await self._process.stdout.readline()
             if not line:
@@ -115,8 +122,13 @@ class WorkerPool(Prober):
     async def start(self) -> None:
         await asyncio.gather(*(worker.start() for worker in self.workers))
 
-    async def probe(self, target: Target, address: str, settings: ProbeSettings,
-                    source_address: str | None = None) -> Observation:
+    async def probe(
+        self,
+        target: Target,
+        address: str,
+        settings: ProbeSettings,
+        source_address: str | None = None,
+    ) -> Observation:
         worker = min(self.workers, key=lambda w: w.pending)
         return await worker.probe(target, address, settings, source_address)
 

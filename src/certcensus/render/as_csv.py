@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from certcensus.census.model import Census
-from certcensus.store.base import Store, StoredProbe
 from certcensus.render.as_json import iso_time
+from certcensus.store.base import Store, StoredProbe
 
 PROBE_FIELDS = [field.name for field in dataclasses.fields(StoredProbe)]
 OBSERVATION_COLUMNS = ["time", *PROBE_FIELDS]

@@ -19,7 +19,7 @@ from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 def iso_time(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -31,9 +31,7 @@ def mode_verdict_to_dict(verdict: ModeVerdict) -> dict:
         "path": verdict.path,
         "missing": verdict.missing,
         "anchor": verdict.anchor,
-        "problems": [
-            {**dataclasses.asdict(p), "reason": str(p.reason)} for p in verdict.problems
-        ],
+        "problems": [{**dataclasses.asdict(p), "reason": str(p.reason)} for p in verdict.problems],
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -19,7 +21,12 @@ PIPE_WIDTH = 160
 def make_console(stderr: bool = False) -> Console:
     """A console that wraps to the terminal, or to PIPE_WIDTH when not writing to one."""
     # Certificate subjects are data: never read "[...]" as markup or ":cd:" as an emoji.
-    options = {"stderr": stderr, "highlight": False, "markup": False, "emoji": False}
+    options: dict[str, Any] = {
+        "stderr": stderr,
+        "highlight": False,
+        "markup": False,
+        "emoji": False,
+    }
     console = Console(**options)
     if not console.is_terminal:
         console = Console(**options, width=PIPE_WIDTH, soft_wrap=True)
@@ -74,10 +81,12 @@ def print_target(target: TargetCensus, console: Console) -> None:
     _print_missing(target, console)
     _print_errors(target, console)
     sentence = target.coverage_sentence()
-    if sentence:
+    if sentence and target.coverage is not None:
         console.print(f"\n  {sentence}", style="bold" if target.coverage.applicable else "yellow")
         if target.coverage.applicable and len(target.strata) > 1:
-            console.print(f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim")
+            console.print(
+                f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim"
+            )
     console.print()
 
 
@@ -100,7 +109,8 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
         for mode, verdict in (("lenient", judged.lenient), ("strict", judged.strict)):
             words = "trusted" if verdict.trusted else "NOT trusted"
             console.print(
-                f"    {store} ({mode}): {words}" + (f": {verdict.detail}" if not verdict.trusted else ""),
+                f"    {store} ({mode}): {words}"
+                + (f": {verdict.detail}" if not verdict.trusted else ""),
                 style="green" if verdict.trusted else "red",
             )
 
@@ -144,7 +154,9 @@ def _print_missing(target: TargetCensus, console: Console) -> None:
                 kind = "root" if cert.is_self_issued else "intermediate"
                 console.print(f"    {kind}: {cert.subject.rfc4514_string()}  sha256 {cert.sha256}")
         for chain_id, why in missing.unfixable.items():
-            console.print(f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red")
+            console.print(
+                f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red"
+            )
 
 
 def _print_errors(target: TargetCensus, console: Console) -> None:

@@ -43,7 +43,7 @@ def render_html(
     must be relative (the report travels with its kit). `trust_store`: the store whose verdict
     marks the tree (default: the first store in the trust verdicts). `now`: for expiry marks.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     links = _checked_links(kit_links)
     store = trust_store or (census.stores[0] if census.stores else None)
     targets = census.targets
@@ -54,18 +54,21 @@ def render_html(
         + (f"; trust marks from store <b>{escape(store)}</b>" if store else "")
         + "</p></header>",
     ]
-    body += [_target_section(number, target, store, now) for number, target in enumerate(targets, 1)]
+    body += [
+        _target_section(number, target, store, now) for number, target in enumerate(targets, 1)
+    ]
     if links:
         items = "".join(
-            f'<li><a href="{escape(href)}" download>{escape(label)}</a></li>' for label, href in links
+            f'<li><a href="{escape(href)}" download>{escape(label)}</a></li>'
+            for label, href in links
         )
         body.append(
             '<section class="kit"><h2>Missing-CA kit</h2><p>The CA certificates a client '
             f"lacks to accept every chain above, ready to install:</p><ul>{items}</ul></section>"
         )
-    body.append('<footer>certcensus: every chain a TLS service presents.</footer>')
+    body.append("<footer>certcensus: every chain a TLS service presents.</footer>")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_stylesheet()}</style></head>"
@@ -89,7 +92,7 @@ def _checked_links(kit_links) -> list[tuple[str, str]]:
 
 
 def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _target_section(number: int, target: TargetCensus, store: str | None, now: dt.datetime) -> str:
@@ -108,7 +111,9 @@ def _target_section(number: int, target: TargetCensus, store: str | None, now: d
     ]
     sentence = target.coverage_sentence()
     if target.coverage is not None and sentence:
-        parts.append(f'<p class="coverage">{escape(sentence)}{_coverage_figures(target.coverage)}</p>')
+        parts.append(
+            f'<p class="coverage">{escape(sentence)}{_coverage_figures(target.coverage)}</p>'
+        )
     if chains:
         parts.append(_census_table(chains, store))
     if target.timeline:
@@ -138,7 +143,9 @@ def _coverage_figures(coverage: Coverage) -> str:
 
 
 def _census_table(chains: list[ChainCount], store: str | None) -> str:
-    head = "<th>#</th><th>chain</th><th>share</th><th>count</th><th>first seen</th><th>last seen</th>"
+    head = (
+        "<th>#</th><th>chain</th><th>share</th><th>count</th><th>first seen</th><th>last seen</th>"
+    )
     head += "<th>path as sent</th>" + (f"<th>{escape(store)}</th>" if store else "")
     rows = []
     for number, chain in enumerate(chains, 1):
@@ -166,7 +173,9 @@ def _legend(chains: list[ChainCount]) -> str:
         f'<span class="mono">{escape(chain.chain_id[:12])}</span></li>'
         for i, chain in enumerate(chains)
     )
-    return f'<ul class="legend">{items}<li><span class="swatch failed"></span>failed probe</li></ul>'
+    return (
+        f'<ul class="legend">{items}<li><span class="swatch failed"></span>failed probe</li></ul>'
+    )
 
 
 def _short(iso: str | None) -> str:
@@ -234,7 +243,9 @@ def _tree(
     last = served.get(order[-1]) if order else None
     if last and not last.self_signed and not (verdict and verdict.trusted):
         # The path stops at a certificate whose issuer nobody sent or holds: show that issuer.
-        mark = ("unknown", "not judged") if verdict is None else ("missing", f"missing from {store}")
+        mark = (
+            ("unknown", "not judged") if verdict is None else ("missing", f"missing from {store}")
+        )
         nodes.append(_node("issuer (not sent)", last.issuer or "?", None, "", [mark]))
     html = ""
     for node in reversed(nodes):

@@ -84,7 +84,7 @@ def timeline_svg(timeline: list[dict], chain_order: list[str]) -> str:
     parts.append(
         f'<text x="{LABEL_WIDTH}" y="14" class="axis">{escape(timeline[0]["t"][:19])}Z</text>'
         f'<text x="{WIDTH - 10}" y="14" text-anchor="end" class="axis">'
-        f'{escape(timeline[-1]["t"][:19])}Z</text></svg>'
+        f"{escape(timeline[-1]['t'][:19])}Z</text></svg>"
     )
     return "".join(parts)
 
@@ -98,11 +98,13 @@ def _marks(entries, x_of, top, colour_of, number_of, plot) -> list[str]:
     marks = []
     # Rare chains and failures are drawn last, on top: a mark of the common chain must not hide
     # the one probe in a hundred that got the other chain.
-    rarest_last = sorted(entries, key=lambda item: number_of.get(item[1]["chain"], len(number_of) + 1))
+    rarest_last = sorted(
+        entries, key=lambda item: number_of.get(item[1]["chain"], len(number_of) + 1)
+    )
     for moment, entry in rarest_last:
         chain = entry["chain"]
         if chain:
-            colour, y, h = colour_of.get(chain, "#333"), top + 3, LANE_HEIGHT - 6
+            colour, y, h = colour_of.get(chain, "#333"), top + 3.0, LANE_HEIGHT - 6.0
             label = f"chain #{number_of.get(chain, '?')} {chain[:12]}"
         else:
             colour, y, h = ERROR_COLOUR, top + LANE_HEIGHT / 2, LANE_HEIGHT / 2 - 3

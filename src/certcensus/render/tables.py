@@ -38,7 +38,9 @@ def print_trust_table(census: Census) -> None:
     make_console().print(table)
 
 
-def print_export_table(certs: list[Cert], files: list[Path], fmt: str, unfixable: dict[str, str]) -> None:
+def print_export_table(
+    certs: list[Cert], files: list[Path], fmt: str, unfixable: dict[str, str]
+) -> None:
     console = make_console()
     table = Table(title=f"Exported ({fmt})")
     for column in ("Kind", "Subject", "SHA-256"):

@@ -95,7 +95,9 @@ class Store(abc.ABC):
 
     def chains_certificates(self, chain_ids: Iterable[str]) -> dict[str, list[bytes]]:
         """Many chains' certificates at once (backends answer with one query, not N)."""
-        return {chain_id: self.chain_certificates(chain_id) for chain_id in dict.fromkeys(chain_ids)}
+        return {
+            chain_id: self.chain_certificates(chain_id) for chain_id in dict.fromkeys(chain_ids)
+        }
 
     @abc.abstractmethod
     def certificate(self, sha256: str) -> bytes | None: ...

@@ -8,7 +8,6 @@ run loses at most the last second of observations.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -102,11 +101,15 @@ class SQLiteStore(Store):
         try:
             if read_only and not path.exists():
                 # Nothing stored yet: read as an empty database, and create no file.
-                self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                self._db = sqlite3.connect(
+                    ":memory:", isolation_level=None, check_same_thread=False
+                )
                 self._create_or_migrate()
             elif read_only:
                 uri = path.resolve().as_uri() + "?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                self._db = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False
+                )
                 self._db.execute("PRAGMA busy_timeout=10000")
                 self._check_version(self._version(), writable=False)
             else:
@@ -128,7 +131,9 @@ class SQLiteStore(Store):
 
     def _version(self) -> int | None:
         """The schema version, 1 for a first-release database, None for an empty file."""
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         if "schema_version" in tables:
             row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
             return row[0] if row and row[0] is not None else 1
@@ -174,7 +179,8 @@ class SQLiteStore(Store):
             "INSERT INTO runs (command, started_at, targets) VALUES (?, ?, ?)",
             (command, time.time(), json.dumps(list(targets))),
         )
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
+        return cursor.lastrowid
 
     def set_run_targets(self, run_id: int, targets: Iterable[str]) -> None:
         self._db.execute(
@@ -308,7 +314,9 @@ class SQLiteStore(Store):
         return result
 
     def certificate(self, sha256: str) -> bytes | None:
-        row = self._db.execute("SELECT der FROM certificates WHERE sha256 = ?", (sha256,)).fetchone()
+        row = self._db.execute(
+            "SELECT der FROM certificates WHERE sha256 = ?", (sha256,)
+        ).fetchone()
         return row[0] if row else None
 
     def find_chains(self, prefix: str) -> list[str]:

@@ -9,11 +9,17 @@
 
 from certcensus.trust.aia import AIAFetcher, complete_with_aia
 from certcensus.trust.certs import Cert, load_certificates_from_bytes
+from certcensus.trust.judge import TrustJudge, TrustRequest
 from certcensus.trust.missing import MissingCAs, missing_cas, observed_cas
 from certcensus.trust.pool import CAPool
 from certcensus.trust.stores import TrustStore, TrustStoreError, load_trust_store
-from certcensus.trust.judge import TrustJudge, TrustRequest
-from certcensus.trust.verdict import ModeVerdict, Problem, Reason, StoreVerdict, chain_trust_verdicts
+from certcensus.trust.verdict import (
+    ModeVerdict,
+    Problem,
+    Reason,
+    StoreVerdict,
+    chain_trust_verdicts,
+)
 
 __all__ = [
     "AIAFetcher",

@@ -86,9 +86,7 @@ class TrustJudge:
             return None
         stores = load_stores(specs, request.password)
         cache = cache_directory(request.cache_dir)
-        fetcher = (
-            AIAFetcher(cache / "aia", offline=request.offline) if request.fetch_aia else None
-        )
+        fetcher = AIAFetcher(cache / "aia", offline=request.offline) if request.fetch_aia else None
         return cls(stores, CAPool(cache / "ca-pool"), fetcher, request.at, request.password)
 
     def moment(self) -> dt.datetime:
@@ -110,7 +108,9 @@ class TrustJudge:
         chain_id = chain_fingerprint(chain)
         if chain_id not in self._completed:
             self._completed.add(chain_id)
-            complete_with_aia([Cert.from_der(d) for d in chain], self.pool, self.stores, self.fetcher)
+            complete_with_aia(
+                [Cert.from_der(d) for d in chain], self.pool, self.stores, self.fetcher
+            )
 
     def verdicts(
         self, chain: list[bytes], host: str | None, at: dt.datetime | None = None

@@ -106,7 +106,9 @@ def host_matches(leaf: Cert, host: str) -> bool:
         dns_names = san.get_values_for_type(x509.DNSName)
         addresses = san.get_values_for_type(x509.IPAddress)
     except x509.ExtensionNotFound:
-        dns_names = [a.value for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+        dns_names = [
+            str(a.value) for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        ]
         addresses = []
     if address is not None:
         return address in addresses

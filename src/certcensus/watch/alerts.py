@@ -55,7 +55,7 @@ def chains_in_store(store: Store, targets: Iterable[str]) -> dict[str, set[str]]
 
 
 def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _name(info: CertificateInfo) -> str:
@@ -88,7 +88,7 @@ class ChangeDetector:
 
     def observe_round(self, census: Census, now: dt.datetime | None = None) -> list[AlertEvent]:
         """Events for one round's census (judged, when trust stores were given)."""
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         events: list[AlertEvent] = []
         for target in census.targets:
             events += self._target_events(target, now)
@@ -127,7 +127,9 @@ class ChangeDetector:
                 continue
             share, missed = watching[chain_id]
             missed += ok
-            chance = math.exp(missed * math.log1p(-share)) if share < 1 else (0.0 if missed else 1.0)
+            chance = (
+                math.exp(missed * math.log1p(-share)) if share < 1 else (0.0 if missed else 1.0)
+            )
             if missed and chance < GONE_SIGNIFICANCE:
                 del watching[chain_id]
                 summary = (f"chain served on {share:.1%} of probes before is absent from the "
@@ -142,7 +144,9 @@ class ChangeDetector:
             watching[chain_id] = (chain.share, 0)
         return events
 
-    def _trust_events(self, name: str, current: dict[str, ChainCount], time: str) -> list[AlertEvent]:
+    def _trust_events(
+        self, name: str, current: dict[str, ChainCount], time: str
+    ) -> list[AlertEvent]:
         events = []
         for chain_id, chain in current.items():
             for store, trusted in _trusted_by(chain).items():

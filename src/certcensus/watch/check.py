@@ -35,7 +35,7 @@ def evaluate_target(
     now: dt.datetime | None = None,
 ) -> CheckResult:
     """Judge one target of a census (its chains judged when trust stores were given)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     chains, probes, ok = target.chains, target.probes, target.ok
     errors = probes - ok
     if ok == 0:

@@ -21,9 +21,15 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 FAMILIES = {
     "certcensus_chain_info": ("gauge", "A chain served in the target's latest round (always 1)."),
-    "certcensus_chain_share": ("gauge", "Share of the latest round's good probes given this chain."),
+    "certcensus_chain_share": (
+        "gauge",
+        "Share of the latest round's good probes given this chain.",
+    ),
     "certcensus_chains_distinct": ("gauge", "Distinct chains served in the latest round."),
-    "certcensus_chain_untrusted": ("gauge", "1 when the store does not accept the chain (lenient)."),
+    "certcensus_chain_untrusted": (
+        "gauge",
+        "1 when the store does not accept the chain (lenient).",
+    ),
     "certcensus_cert_not_after_seconds": ("gauge", "NotAfter of a served certificate, Unix time."),
     "certcensus_probe_errors_total": ("counter", "Failed probes by outcome since the watch began."),
     "certcensus_probes_total": ("counter", "Probes made since the watch began."),
@@ -93,7 +99,9 @@ class MetricsState:
             lines += samples[family]
         return "\n".join(lines) + "\n"
 
-    def _target_samples(self, name: str, target: TargetCensus, samples: dict[str, list[str]]) -> None:
+    def _target_samples(
+        self, name: str, target: TargetCensus, samples: dict[str, list[str]]
+    ) -> None:
         samples["certcensus_chains_distinct"].append(
             f"certcensus_chains_distinct{_labels(target=name)} {len(target.chains)}"
         )

@@ -52,10 +52,14 @@ def build_plans(watch_targets: list[WatchTarget], settings: WatchSettings) -> li
     contexts: dict = {}  # one TLS context per profile, shared by every plan
     return [
         build_plan(
-            targets, ProbeOptions(settings.timeout, sni, False, settings.protocol_options),
-            profiles=[profile], count=count, rate=settings.rate,
+            targets,
+            ProbeOptions(settings.timeout, sni, False, settings.protocol_options),
+            profiles=[profile],
+            count=count,
+            rate=settings.rate,
             concurrency=settings.concurrency,
-            default_concurrency=settings.default_concurrency, contexts=contexts,
+            default_concurrency=settings.default_concurrency,
+            contexts=contexts,
         )  # fmt: skip
         for (count, profile, sni), targets in groups.items()
     ]
@@ -145,7 +149,8 @@ class Watcher:
     async def run_round(self) -> RoundReport:
         run_id = self.store.start_run("watch", self.names)
         self._scans = [
-            Scan(plan, self.store, run_id, self.on_observation, self._probers) for plan in self.plans
+            Scan(plan, self.store, run_id, self.on_observation, self._probers)
+            for plan in self.plans
         ]
         try:
             await asyncio.gather(*(scan.run() for scan in self._scans))
@@ -158,7 +163,7 @@ class Watcher:
         if self.stop.is_set():
             # An interrupted round is partial: its absences prove nothing, so no alerts.
             return RoundReport(self.rounds_done + 1, run_id, census, [])
-        events = self.detector.observe_round(census, dt.datetime.now(dt.timezone.utc))
+        events = self.detector.observe_round(census, dt.datetime.now(dt.UTC))
         for event in events:
             for sink in self.sinks:
                 sink.deliver(event)

@@ -33,7 +33,11 @@ DIALOGS: dict[str, type[Dialog]] = _discover()
 # URL schemes: (default port, dialog name or None for implicit TLS).
 SCHEMES: dict[str, tuple[int, str | None]] = {
     **{scheme: (port, None) for scheme, port in IMPLICIT_TLS_SCHEMES.items()},
-    **{scheme: (port, name) for name, cls in DIALOGS.items() for scheme, port in cls.schemes.items()},
+    **{
+        scheme: (port, name)
+        for name, cls in DIALOGS.items()
+        for scheme, port in cls.schemes.items()
+    },
 }
 
 
@@ -50,7 +54,9 @@ def dialog_class(name: str) -> type[Dialog]:
         return DIALOGS[name]
     except KeyError:
         known = ", ".join(sorted(DIALOGS))
-        raise ValueError(f"unknown STARTTLS protocol {name!r} (known: {known}, none, auto)") from None
+        raise ValueError(
+            f"unknown STARTTLS protocol {name!r} (known: {known}, none, auto)"
+        ) from None
 
 
 def command_line_options() -> list[DialogOption]:

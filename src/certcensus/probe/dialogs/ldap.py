@@ -28,11 +28,20 @@ RESPONSE_NAME = 0x8A  # [10] primitive
 
 # RFC 4511 appendix A.
 RESULT_NAMES = {
-    0: "success", 1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
-    7: "authMethodNotSupported", 8: "strongerAuthRequired", 11: "adminLimitExceeded",
-    12: "unavailableCriticalExtension", 13: "confidentialityRequired",
+    0: "success",
+    1: "operationsError",
+    2: "protocolError",
+    3: "timeLimitExceeded",
+    7: "authMethodNotSupported",
+    8: "strongerAuthRequired",
+    11: "adminLimitExceeded",
+    12: "unavailableCriticalExtension",
+    13: "confidentialityRequired",
     50: "insufficientAccessRights",
-    51: "busy", 52: "unavailable", 53: "unwillingToPerform", 80: "other",
+    51: "busy",
+    52: "unavailable",
+    53: "unwillingToPerform",
+    80: "other",
 }
 # RFC 4511 section 4.12: "If the server does not recognize the request name, it MUST return
 # only the response fields from LDAPResult, containing the protocolError result code."

@@ -1,14 +1,14 @@
 """NNTP STARTTLS (RFC 4642, on RFC 3977): greeting, CAPABILITIES, STARTTLS.
 
-    S: 200 news.example.com InterNetNews NNRP server ready
-    C: CAPABILITIES
-    S: 101 Capability list:
-    S: VERSION 2
-    S: READER
-    S: STARTTLS
-    S: .
-    C: STARTTLS
-    S: 382 Continue with TLS negotiation
+S: 200 news.example.com InterNetNews NNRP server ready
+C: CAPABILITIES
+S: 101 Capability list:
+S: VERSION 2
+S: READER
+S: STARTTLS
+S: .
+C: STARTTLS
+S: 382 Continue with TLS negotiation
 """
 
 from __future__ import annotations

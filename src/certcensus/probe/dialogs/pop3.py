@@ -1,13 +1,13 @@
 """POP3 STLS (RFC 2595 section 4): greeting, CAPA (RFC 2449), STLS.
 
-    S: +OK POP3 server ready
-    C: CAPA
-    S: +OK Capability list follows
-    S: USER
-    S: STLS
-    S: .
-    C: STLS
-    S: +OK Begin TLS negotiation
+S: +OK POP3 server ready
+C: CAPA
+S: +OK Capability list follows
+S: USER
+S: STLS
+S: .
+C: STLS
+S: +OK Begin TLS negotiation
 """
 
 from __future__ import annotations

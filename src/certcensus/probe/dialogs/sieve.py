@@ -63,7 +63,9 @@ class SieveDialog(Dialog):
         self._capabilities: set[str] = set()
 
     def _on_data(self) -> bytes:
-        return self._each_unit(take_line_with_literals, lambda line: self._on_line(tokens(line), line))
+        return self._each_unit(
+            take_line_with_literals, lambda line: self._on_line(tokens(line), line)
+        )
 
     def _on_line(self, words: list[str], line: bytes) -> bytes:
         if not words:

@@ -50,7 +50,8 @@ class SMTPDialog(Dialog):
         if self._state == "hello":
             if reply.code != 250:
                 return self._refuse(
-                    Outcome.STARTTLS_UNSUPPORTED, f"{self.hello_verb.decode()} refused: {reply.text}"
+                    Outcome.STARTTLS_UNSUPPORTED,
+                    f"{self.hello_verb.decode()} refused: {reply.text}",
                 )
             # The first line is the server's name; each later line starts with a keyword.
             keywords = {line.split(" ", 1)[0].upper() for line in reply.lines[1:]}
@@ -70,6 +71,6 @@ class SMTPDialog(Dialog):
 
 class LMTPDialog(SMTPDialog):
     name = "lmtp"
-    default_ports = (24,)
+    default_ports = (24,)  # type: ignore[assignment]  # LMTP inherits SMTP's dialog, not its ports
     schemes = {"lmtp": 24}
     hello_verb = b"LHLO"

@@ -199,4 +199,3 @@ class XMPPServerDialog(XMPPDialog):
 
 def _local(name: str) -> str:
     return name.rpartition(" ")[2]
-
