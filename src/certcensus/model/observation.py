@@ -33,6 +33,9 @@ class Observation:
     # An ingested capture that holds only the leaf (`s_client` without -showcerts): the census
     # counts it by leaf, apart from chains, since the rest of its chain is unknown.
     leaf_only: bool = False
+    # The vantage point (a named `certcensus worker`) the probe was made from; None: this host.
+    # Balancers that hash the source address or answer by region show other chains elsewhere.
+    vantage: str | None = None
 
     @property
     def chain_id(self) -> str | None:

@@ -4,7 +4,8 @@ behind it, so a PostgreSQL backend can be added without touching them (httpx's t
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from certcensus.model.observation import Observation
@@ -37,6 +38,7 @@ class StoredProbe:
     handshake_seconds: float | None
     source: str
     leaf_only: bool = False
+    vantage: str | None = None  # the `certcensus worker --vantage` that made it; None: local
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,9 @@ class Store(abc.ABC):
     """
 
     read_only: bool = False
+    # A URL that processes on other machines (Dask workers) can open to write into this same
+    # store; None when only this process can write to it (an SQLite file).
+    shared_url: str | None = None
 
     @abc.abstractmethod
     def start_run(self, command: str, targets: Iterable[str]) -> int:
@@ -73,6 +78,12 @@ class Store(abc.ABC):
         """Queue one observation; it is durable after the next `flush` (at most ~1 s later)."""
 
     @abc.abstractmethod
+    def add_batch(self, run_id: int, batch_id: str, observations: Sequence[Observation]) -> bool:
+        """Store a batch of observations at once, and durably, unless a batch with this id was
+        already stored for the run: then store nothing and return False. A task that Dask ran
+        twice (its worker died after it wrote) must not count its probes twice."""
+
+    @abc.abstractmethod
     def flush(self) -> None: ...
 
     @abc.abstractmethod
@@ -88,6 +99,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def probes(self, target: str, run_ids: Iterable[int] | None = None) -> Iterator[StoredProbe]:
         """A target's probes in time order; `run_ids=None` means every run."""
+
+    def chains_by_target(
+        self, run_ids: Iterable[int] | None = None, targets: Iterable[str] | None = None
+    ) -> dict[str, Counter]:
+        """Successful probes per chain for each target (leaf-only captures apart): what a fleet
+        overview compares from run to run. Backends answer with one GROUP BY."""
+        run_list = list(run_ids) if run_ids is not None else None
+        names = list(targets) if targets is not None else self.targets(run_list)
+        counts: dict[str, Counter] = {}
+        for name in names:
+            counts[name] = Counter(
+                p.chain_id
+                for p in self.probes(name, run_list)
+                if p.chain_id and not p.leaf_only and p.outcome is Outcome.OK
+            )
+        return counts
 
     @abc.abstractmethod
     def chain_certificates(self, chain_id: str) -> list[bytes]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
@@ -69,28 +70,46 @@ CREATE TABLE IF NOT EXISTS probes (
     starttls_seconds REAL,
     handshake_seconds REAL,
     source TEXT NOT NULL,
-    leaf_only INTEGER NOT NULL DEFAULT 0
+    leaf_only INTEGER NOT NULL DEFAULT 0,
+    vantage_id INTEGER REFERENCES vantages(vantage_id)
 );
 CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target, run_id, started_at);
 CREATE INDEX IF NOT EXISTS probes_by_chain ON probes(chain_id);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+-- Vantage names, each once: a probe row holds the small integer.
+CREATE TABLE IF NOT EXISTS vantages (
+    vantage_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+-- Batches already stored, by the id their sender gave: a retried batch is stored once.
+CREATE TABLE IF NOT EXISTS batches (
+    run_id INTEGER NOT NULL,
+    batch_id TEXT NOT NULL,
+    PRIMARY KEY (run_id, batch_id)
+) WITHOUT ROWID;
 """
 
 # The schema this code writes. 1: the first release (leaf-only captures marked in `detail`);
-# 2: `leaf_only` is a column. Older databases are migrated when opened for writing; a newer
-# one is refused, since this code would misread it.
-SCHEMA_VERSION = 2
+# 2: `leaf_only` is a column; 3: each probe's vantage (interned in `vantages`) and the ids of
+# stored batches. Older databases are migrated when opened for writing; a newer one is refused,
+# since this code would misread it. (SCHEMA then creates the tables a migration does not.)
+SCHEMA_VERSION = 3
 MIGRATIONS = {
     1: (
         "ALTER TABLE probes ADD COLUMN leaf_only INTEGER NOT NULL DEFAULT 0",
         "UPDATE probes SET leaf_only = 1, detail = '' WHERE detail = 'leaf-only'",
     ),
+    2: ("ALTER TABLE probes ADD COLUMN vantage_id INTEGER REFERENCES vantages(vantage_id)",),
 }
 
 PROBE_COLUMNS = (
     "run_id, target, host, port, protocol, address, started_at, outcome, detail, chain_id, sni, "
     "profile, source_address, source_port, tls_version, cipher, connect_seconds, "
     "starttls_seconds, handshake_seconds, source, leaf_only"
+)
+# What a read selects: the columns above, then the vantage's name.
+SELECTED_PROBE_COLUMNS = ", ".join(
+    f"probes.{column.strip()}" for column in ("probe_id, " + PROBE_COLUMNS).split(",")
 )
 
 
@@ -126,6 +145,7 @@ class SQLiteStore(Store):
         self._queue: list[tuple[int, Observation]] = []
         self._last_flush = time.monotonic()
         self._known_chains: set[str] = set()
+        self._vantage_ids: dict[str, int] = {}
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -204,6 +224,22 @@ class SQLiteStore(Store):
         if not self._queue:
             return
         queue, self._queue = self._queue, []
+        with self._db:  # one transaction
+            self._db.execute("BEGIN")
+            self._write(queue)
+
+    def add_batch(self, run_id: int, batch_id: str, observations: Sequence[Observation]) -> bool:
+        with self._db:  # the batch's id and its probes in one transaction: both or neither
+            self._db.execute("BEGIN")
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO batches (run_id, batch_id) VALUES (?, ?)", (run_id, batch_id)
+            ).rowcount
+            if inserted:
+                self._write([(run_id, obs) for obs in observations])
+        return bool(inserted)
+
+    def _write(self, queue: list[tuple[int, Observation]]) -> None:
+        """Insert `queue` inside the caller's transaction."""
         certificates: dict[str, bytes] = {}
         chains: dict[str, tuple[bytes, ...]] = {}
         rows = []
@@ -219,7 +255,7 @@ class SQLiteStore(Store):
                     obs.started_at, str(obs.outcome), obs.detail, chain_id, obs.sni, obs.profile,
                     obs.source_address, obs.source_port, obs.tls_version, obs.cipher,
                     obs.connect_seconds, obs.starttls_seconds, obs.handshake_seconds, obs.source,
-                    int(obs.leaf_only),
+                    int(obs.leaf_only), self._vantage_id(obs.vantage),
                 )
             )  # fmt: skip
         chain_rows = []
@@ -228,26 +264,38 @@ class SQLiteStore(Store):
                 sha = certificate_fingerprint(der)
                 certificates[sha] = der
                 chain_rows.append((chain_id, position, sha))
-        with self._db:  # one transaction
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)",
-                certificates.items(),
-            )
-            self._db.executemany(
-                "INSERT OR IGNORE INTO chains (chain_id, length) VALUES (?, ?)",
-                [(chain_id, len(ders)) for chain_id, ders in chains.items()],
-            )
-            self._db.executemany(
-                "INSERT OR IGNORE INTO chain_certificates (chain_id, position, sha256) "
-                "VALUES (?, ?, ?)",
-                chain_rows,
-            )
-            placeholders = ", ".join("?" * 21)
-            self._db.executemany(
-                f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows
-            )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)",
+            certificates.items(),
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO chains (chain_id, length) VALUES (?, ?)",
+            [(chain_id, len(ders)) for chain_id, ders in chains.items()],
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO chain_certificates (chain_id, position, sha256) "
+            "VALUES (?, ?, ?)",
+            chain_rows,
+        )
+        placeholders = ", ".join("?" * 22)
+        self._db.executemany(
+            f"INSERT INTO probes ({PROBE_COLUMNS}, vantage_id) VALUES ({placeholders})", rows
+        )
+        # A rolled-back transaction raises out of here, so these are known only once written.
         self._known_chains.update(chains)
+
+    def _vantage_id(self, name: str | None) -> int | None:
+        """The vantage's interned id, inside the caller's transaction."""
+        if name is None:
+            return None
+        known = self._vantage_ids.get(name)
+        if known is None:
+            self._db.execute("INSERT OR IGNORE INTO vantages (name) VALUES (?)", (name,))
+            (known,) = self._db.execute(
+                "SELECT vantage_id FROM vantages WHERE name = ?", (name,)
+            ).fetchone()
+            self._vantage_ids[name] = known
+        return known
 
     def close(self) -> None:
         try:
@@ -279,7 +327,9 @@ class SQLiteStore(Store):
         where, params = _run_filter(run_ids)
         where = (where + " AND" if where else "WHERE") + " target = ?"
         rows = self._db.execute(
-            f"SELECT probe_id, {PROBE_COLUMNS} FROM probes {where} ORDER BY started_at, probe_id",
+            f"SELECT {SELECTED_PROBE_COLUMNS}, vantages.name FROM probes "
+            "LEFT JOIN vantages USING (vantage_id) "
+            f"{where} ORDER BY started_at, probe_id",
             (*params, target),
         )
         for row in rows:
@@ -287,6 +337,24 @@ class SQLiteStore(Store):
             values[8] = Outcome(values[8])
             values[21] = bool(values[21])
             yield StoredProbe(*values)
+
+    def chains_by_target(
+        self, run_ids: Iterable[int] | None = None, targets: Iterable[str] | None = None
+    ) -> dict[str, Counter]:
+        where, params = _run_filter(run_ids)
+        where = (where + " AND" if where else "WHERE") + (
+            " outcome = 'ok' AND chain_id IS NOT NULL AND leaf_only = 0"
+        )
+        wanted = set(targets) if targets is not None else None
+        counts: dict[str, Counter] = {name: Counter() for name in wanted or ()}
+        rows = self._db.execute(
+            f"SELECT target, chain_id, COUNT(*) FROM probes {where} GROUP BY target, chain_id",
+            params,
+        )
+        for target, chain_id, count in rows:
+            if wanted is None or target in wanted:
+                counts.setdefault(target, Counter())[chain_id] = count
+        return counts
 
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         rows = self._db.execute(
@@ -320,9 +388,11 @@ class SQLiteStore(Store):
         return row[0] if row else None
 
     def find_chains(self, prefix: str) -> list[str]:
+        # A typed prefix is text, not a pattern: "%" and "_" match only themselves.
+        pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._db.execute(
-            "SELECT chain_id FROM chains WHERE chain_id LIKE ? ORDER BY chain_id",
-            (prefix.lower() + "%",),
+            "SELECT chain_id FROM chains WHERE chain_id LIKE ? ESCAPE '\\' ORDER BY chain_id",
+            (pattern + "%",),
         )
         return [chain_id for (chain_id,) in rows]
 
