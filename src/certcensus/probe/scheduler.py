@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from certcensus.model.coverage_bound import probes_needed
-from certcensus.model.errors import ResolutionError
+from certcensus.model.errors import CertcensusError, ResolutionError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.model.sink import ObservationSink
@@ -99,6 +99,7 @@ class Scan:
         self._inflight: set[asyncio.Task] = set()
         self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
         self.result = ScanResult(run_id, {}, {})
+        self.failure: CertcensusError | None = None  # the store gave up: the scan stops
 
     async def run(self) -> ScanResult:
         deadline = time.monotonic() + self.plan.duration if self.plan.duration else None
@@ -107,9 +108,10 @@ class Scan:
             asyncio.create_task(self._drive_target(target, _Budget(self.plan.count, deadline)))
             for target in self.plan.targets
         ]
+        everything: asyncio.Future | None = None
         try:
             stopper = asyncio.create_task(self.stop.wait())
-            everything: asyncio.Future = asyncio.gather(*drivers)
+            everything = asyncio.gather(*drivers)
             done, _ = await asyncio.wait({stopper, everything}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 self.result.interrupted = True
@@ -117,8 +119,15 @@ class Scan:
         finally:
             for driver in drivers:
                 driver.cancel()
+            # Let the cancelled drivers end (their lanes with them) before anything is raised,
+            # and take the outcome of their gathering, so that nothing is logged at exit.
+            await asyncio.gather(*drivers, return_exceptions=True)
+            if everything is not None and everything.done() and not everything.cancelled():
+                everything.exception()
             await self._drain()
             flusher.cancel()
+            if self.failure is not None:
+                raise self.failure
             self.store.flush()
         return self.result
 
@@ -140,7 +149,12 @@ class Scan:
     async def _flush_every_second(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.store.flush()
+            try:
+                self.store.flush()
+            except CertcensusError as error:  # a database lost for good: stop, and say why
+                self.failure = error
+                self.interrupt()
+                return
 
     async def _drive_target(self, target: Target, budget: _Budget) -> None:
         try:

@@ -297,6 +297,14 @@ class PostgresStore(Store):
                     if fresh:
                         self._insert(cursor, batch.run_id, batch.observations, keys)
                 connection.commit()
+            except psycopg.errors.ForeignKeyViolation:
+                # A key we had interned is gone: a fail-over to a replica that had not yet
+                # received it. Forget what we knew and intern again.
+                connection.rollback()
+                self._keys = _Keys()
+                if attempt < 3:
+                    continue
+                raise _Lost("interned keys vanished from the database") from None
             except (psycopg.OperationalError, psycopg.InterfaceError) as error:
                 usable = not connection.closed and not connection.broken
                 if usable:
