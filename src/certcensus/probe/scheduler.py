@@ -111,8 +111,9 @@ class Scan:
         everything: asyncio.Future | None = None
         try:
             stopper = asyncio.create_task(self.stop.wait())
-            everything = asyncio.gather(*drivers)
-            done, _ = await asyncio.wait({stopper, everything}, return_when=asyncio.FIRST_COMPLETED)
+            gathered: asyncio.Future = asyncio.gather(*drivers)
+            everything = gathered
+            done, _ = await asyncio.wait({stopper, gathered}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 self.result.interrupted = True
             stopper.cancel()
