@@ -43,6 +43,8 @@ def _census_of(
         observations.append(probe)
         census.probes += 1
         census.ips[probe.address] += 1
+        if probe.vantage is not None:
+            census.vantages[probe.vantage] += 1
         census.first_probe = census.first_probe or probe.started_at
         census.last_probe = probe.started_at
         if census.sni is None and probe.sni:
@@ -72,6 +74,8 @@ def _census_of(
         chain.count += 1
         chain.last_seen = probe.started_at
         chain.ips[probe.address] += 1
+        if probe.vantage is not None:
+            chain.vantages[probe.vantage] += 1
     if census is None:
         host, _, port = name.rpartition(":")
         return TargetCensus(name, host.strip("[]"), int(port) if port.isdigit() else 0, "")
@@ -93,13 +97,18 @@ def _census_of(
     for chain in census.chains:
         chain.seen_only = where_seen(chain.chain_id, census.strata)
     census.assessment = assess_target(_samples(observations), confidence)
+    for vantage in census.vantages:  # what a client at each vantage alone can be told
+        mine = [p for p in observations if p.vantage == vantage]
+        census.vantage_coverage[vantage] = assess_target(_samples(mine), confidence).coverage
     return census
 
 
 def _samples(observations: list[StoredProbe]) -> list[ProbeSample]:
     return [
         ProbeSample(
-            destination=(p.address, p.sni, p.profile),
+            # A vantage is another place to connect from: its probes are never pooled with
+            # another's (a GeoDNS or source-hashing balancer serves each its own pool).
+            destination=(p.address, p.sni, p.profile, *((p.vantage,) if p.vantage else ())),
             chain_id=p.chain_id,
             source_address=p.source_address,
             source_port=p.source_port,

@@ -42,6 +42,7 @@ class ChainCount:
     ips: Counter = field(default_factory=Counter)
     difference: ChainDiff | None = None  # vs the most common chain (None for that one)
     seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
+    vantages: Counter = field(default_factory=Counter)  # probes per vantage (when probed from any)
     trust: dict[str, StoreVerdict] | None = None  # by store name, once judged
 
     @property
@@ -82,6 +83,10 @@ class TargetCensus:
     timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
     assessment: TargetAssessment | None = None
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
+    # Probed from named vantage points (`certcensus worker --vantage`): probes per vantage, and
+    # the coverage statement for each vantage alone (empty when probed from this host only).
+    vantages: Counter = field(default_factory=Counter)
+    vantage_coverage: dict[str, Coverage] = field(default_factory=dict)
 
     @property
     def server_name(self) -> str | None:
@@ -102,6 +107,13 @@ class TargetCensus:
             else f"connections to {self.target}"
         )
         return self.coverage.sentence(where)
+
+    def vantage_sentences(self) -> dict[str, str]:
+        """Per vantage, the coverage sentence for connections from there alone."""
+        return {
+            vantage: coverage.sentence(f"connections from vantage {vantage}")
+            for vantage, coverage in sorted(self.vantage_coverage.items())
+        }
 
     def share_of(self, chain_id: str) -> float:
         for chain in self.chains:

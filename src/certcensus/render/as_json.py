@@ -72,6 +72,7 @@ def chain_to_dict(chain: ChainCount) -> dict:
             for change in chain.differences
         ],
         "seen_only": chain.seen_only,
+        **({"vantages": dict(sorted(chain.vantages.items()))} if chain.vantages else {}),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
             if chain.trust is not None
@@ -101,6 +102,7 @@ def target_to_dict(target: TargetCensus) -> dict:
                 "sni": stratum.key.sni,
                 "profile": stratum.key.profile,
                 "source_address": stratum.key.source_address,
+                **({"vantage": stratum.key.vantage} if stratum.key.vantage else {}),
                 "probes": stratum.probes,
                 "ok": stratum.ok,
                 "chains": dict(stratum.chains.most_common()),
@@ -108,6 +110,7 @@ def target_to_dict(target: TargetCensus) -> dict:
             for stratum in target.strata
         ],
         **coverage_to_dict(target),
+        **vantages_to_dict(target),
         **(
             {"missing_cas": {n: missing_cas_to_dict(m) for n, m in target.missing_cas.items()}}
             if target.missing_cas is not None
@@ -122,6 +125,26 @@ def coverage_to_dict(target: TargetCensus) -> dict:
     assessment = target.assessment.to_dict()
     coverage = {**assessment["coverage"], "sentence": target.coverage_sentence()}
     return {"coverage": coverage, "coverage_strata": assessment["strata"]}
+
+
+def vantages_to_dict(target: TargetCensus) -> dict:
+    """Probes and the coverage statement per vantage (only for censuses made from vantages);
+    each chain carries its own "vantages" counts."""
+    if not target.vantages:
+        return {}
+    sentences = target.vantage_sentences()
+    return {
+        "vantages": {
+            vantage: {
+                "probes": probes,
+                "coverage": {
+                    **target.vantage_coverage[vantage].to_dict(),
+                    "sentence": sentences[vantage],
+                },
+            }
+            for vantage, probes in sorted(target.vantages.items())
+        }
+    }
 
 
 def census_to_dict(census: Census) -> dict:

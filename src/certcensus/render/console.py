@@ -85,8 +85,13 @@ def print_target(target: TargetCensus, console: Console) -> None:
         console.print(f"\n  {sentence}", style="bold" if target.coverage.applicable else "yellow")
         if target.coverage.applicable and len(target.strata) > 1:
             console.print(
-                f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim"
+                f"  ({len(target.strata)} strata: address x SNI x profile x source"
+                f"{' x vantage' if target.vantages else ''})",
+                style="dim",
             )
+    for vantage, sentence in target.vantage_sentences().items():
+        applicable = target.vantage_coverage[vantage].applicable
+        console.print(f"  {vantage}: {sentence}", style="" if applicable else "yellow")
     console.print()
 
 
@@ -95,6 +100,9 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
     if len(target.ips) > 1:
         spread = ", ".join(f"{ip} {n}" for ip, n in chain.ips.most_common())
         console.print(f"    seen from: {spread}")
+    if len(target.vantages) > 1:
+        spread = ", ".join(f"{v} {chain.vantages.get(v, 0)}" for v in sorted(target.vantages))
+        console.print(f"    vantages: {spread}")
     for position, info in enumerate(chain.certificates):
         _print_certificate(position, info, console)
     last = chain.certificates[-1] if chain.certificates else None
@@ -104,7 +112,7 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
         parts = [describe_change(change) for change in chain.differences]
         console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
     for statement in chain.seen_only:
-        console.print(f"    seen {statement}", style="magenta")
+        console.print(f"    chain #{number} seen {statement}", style="magenta")
     for store, judged in (chain.trust or {}).items():
         for mode, verdict in (("lenient", judged.lenient), ("strict", judged.strict)):
             words = "trusted" if verdict.trusted else "NOT trusted"
