@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
+from certcensus.cli.fleet import dask_options, parse_vantages, run_on_cluster
 from certcensus.cli.options import (
     checked_profiles,
     db_option,
@@ -115,6 +116,7 @@ from certcensus.probe.scheduler import ScanResult
     show_default=True,
     help="Re-resolve names this often (seconds) on --duration runs.",
 )
+@dask_options
 @db_option
 @trust_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
@@ -127,7 +129,7 @@ from certcensus.probe.scheduler import ScanResult
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
          source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
-         db_path, trust_stores, store_password, offline, cache_dir, as_json, save_pem, quiet,
+         dask_spec, vantage_list, db_path, trust_stores, store_password, offline, cache_dir, as_json, save_pem, quiet,
          **protocol_arguments):  # fmt: skip
     """Probe TARGETS again and again and count every chain they present.
 
@@ -145,6 +147,11 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     parsed = parse_targets(targets, starttls)
     seconds = parse_duration(duration)
     profiles = checked_profiles(profile_list)
+    vantages = parse_vantages(vantage_list, dask_spec)
+    if dask_spec is not None:
+        from certcensus.fleet.cluster import parse_dask
+
+        parse_dask(dask_spec)  # a typo fails before the trust stores load
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)
@@ -158,12 +165,14 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     # Trust stores load before any probe: a typo fails in a second, not after an hour.
     judge = TrustJudge.load(TrustRequest(trust_stores, store_password, offline, cache_dir))
     sys.exit(scan_and_print(plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet,
-                            confidence=confidence or defaults.CONFIDENCE, judge=judge))  # fmt: skip
+                            confidence=confidence or defaults.CONFIDENCE, judge=judge,
+                            dask_spec=dask_spec, vantages=vantages))  # fmt: skip
 
 
 def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: bool,
                    command: str = "scan", confidence: float = defaults.CONFIDENCE,
-                   judge=None) -> int:  # fmt: skip
+                   judge=None, dask_spec: str | None = None,
+                   vantages: list[str] | None = None) -> int:  # fmt: skip
     """Run the plan into the store, print the census of this run; return the exit status."""
     from certcensus.census.build import build_census
     from certcensus.census.judged import judge_census
@@ -172,7 +181,11 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
     err = Console(stderr=True)
     with open_store(db_path) as store:
         run_id = store.start_run(command, [t.name for t in plan.targets])
-        result = _run_with_progress(plan, store, run_id, show=not quiet and err.is_terminal)
+        show = not quiet and err.is_terminal
+        if dask_spec is not None:
+            result = run_on_cluster(plan, store, run_id, dask_spec, vantages, show=show)
+        else:
+            result = _run_with_progress(plan, store, run_id, show=show)
         store.finish_run(run_id)
         census = build_census(
             store, [t.name for t in plan.targets], [run_id], confidence=confidence
