@@ -17,7 +17,7 @@ BATCH_SLOTS_PER_WORKER = 256
 # The resource a vantage worker advertises: `vantage-NAME`, one unit per batch slot.
 VANTAGE_PREFIX = "vantage-"
 # How long to wait for a remote scheduler to answer.
-CONNECT_TIMEOUT_SECONDS = 10
+CONNECT_TIMEOUT_SECONDS = 5
 
 _LOCAL = re.compile(r"^local:(\d+)$")
 
