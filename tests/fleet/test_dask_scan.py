@@ -106,3 +106,18 @@ def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(cluster, store
         for profile in ("default", "tls1.2", "tls1.3"):
             assert sum(1 for p in probes if (p.target, p.profile) == (target, profile)) == 50
     assert served > 300  # the killed worker's batches were probed, then made again elsewhere
+
+
+def test_watch_rounds_on_a_local_cluster(cli, store_url, two_chains):
+    with running_pool(two_chains.backends, seed=14) as pool:
+        target = f"127.0.0.1:{pool.port}"
+        result = cli("watch", target, "--rounds", 2, "--count", 20, "--rate", 0,
+                     "--every", "1s", "--dask", "local:1", "-q", "--db", store_url)  # fmt: skip
+        served = sum(pool.served.values())
+    assert result.code == 0, result.err
+    with open_store(store_url, read_only=True) as store:
+        rounds = [run for run in store.runs() if run.command == "watch"]
+        assert len(rounds) == 2
+        for run in rounds:
+            assert len(list(store.probes(target, [run.run_id]))) == 20
+    assert served == 40

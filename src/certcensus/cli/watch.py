@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
+from certcensus.cli.fleet import dask_options, parse_vantages
 from certcensus.cli.options import (
     db_option,
     positive_duration,
@@ -102,11 +103,13 @@ def load_watch_judge(trust_stores):
     help="Serve Prometheus metrics on this port at /metrics (0: any free port).",
 )
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
+@dask_options
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, trust_stores, count,
           every, rounds, rate, concurrency, exec_command, exec_timeout, webhook, metrics_port,
-          metrics_address, db_path, quiet, **protocol_arguments):  # fmt: skip
+          metrics_address, dask_spec, vantage_list, db_path, quiet,
+          **protocol_arguments):  # fmt: skip
     """Census TARGETS every --every into the store and alert when what they serve changes.
 
     \b
@@ -129,6 +132,12 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
     if not specs:
         raise UsageError("no targets: give TARGETS or --targets-file")
     interval = positive_duration(every, "--every")
+    vantages = parse_vantages(vantage_list, dask_spec)
+    dask = None
+    if dask_spec is not None:
+        from certcensus.fleet.cluster import parse_dask
+
+        dask = parse_dask(dask_spec)
     settings = WatchSettings(count, timeout, rate, concurrency,
                              protocol_options=protocol_values(protocol_arguments))  # fmt: skip
     try:
@@ -184,7 +193,8 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
     with store:
         watcher = Watcher(plans, store, every=interval, rounds=rounds, warn_days=warn_days,
                           sinks=sinks, metrics=state, judge=judge, on_round_end=on_round_end,
-                          on_observation=on_observation)  # fmt: skip
+                          on_observation=on_observation, dask=dask,
+                          vantages=vantages)  # fmt: skip
 
         async def go() -> int:
             loop = asyncio.get_running_loop()
