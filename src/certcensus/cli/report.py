@@ -63,16 +63,35 @@ def kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
+    "--only-changed",
+    is_flag=True,
+    help="Only targets whose chains differ from their previous run (new or gone chains).",
+)
+@click.option("--only-multiple", is_flag=True, help="Only targets that served more than one chain.")
+@click.option(
+    "--details",
+    is_flag=True,
+    help="Text: every target in full (default for several targets: one line each).",
+)
+@click.option(
     "--save-pem",
     type=click.Path(file_okay=False),
     default=None,
     help="Write each distinct chain to DIR/<chain id>.pem.",
 )
 def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
-           cache_dir, fmt, output, kit_dir, as_json, save_pem):  # fmt: skip
-    """Print the census again from the store (by default each target's latest run)."""
+           cache_dir, fmt, output, kit_dir, as_json, only_changed, only_multiple, details,
+           save_pem):  # fmt: skip
+    """Print the census again from the store (by default each target's latest run).
+
+    Several targets are shown one line each (chains, change since the previous run, coverage);
+    --target shows one in full.
+    """
     from certcensus.census.build import build_census
+    from certcensus.census.fleet import changes, fleet_lines, select
     from certcensus.census.judged import judge_census
+    from certcensus.render.console import make_console
+    from certcensus.render.fleet import print_fleet
     from certcensus.render.formats import write_report
     from certcensus.store import open_store
     from certcensus.trust.judge import TrustJudge, TrustRequest
@@ -91,10 +110,22 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
             raise InputError(
                 "no probes in the store for that selection (run `certcensus scan` first)"
             )
+        everything = len(census.targets)
+        change = changes(store, census)
+        census = select(census, change, only_changed=only_changed, only_multiple=only_multiple)
+        if not census.targets:  # the filters left nothing: a fine answer for a fleet
+            which = "changed since its last run" if only_changed else "served more than one chain"
+            make_console().print(f"No target of {everything} {which}.")
+            sys.exit(EXIT_OK)
         if judge is not None:
             judge_census(census, judge)
         fmt = "json" if as_json else fmt
-        if fmt == "text" and output is None:
+        if fmt == "text" and output is None and len(census.targets) > 1 and not details:
+            if save_pem:
+                write_pem_files(census, save_pem)
+            print_fleet(fleet_lines(census, change), make_console(),
+                        hidden=everything - len(census.targets))  # fmt: skip
+        elif fmt == "text" and output is None:
             emit_census(census, as_json=False, pem_directory=save_pem)
         else:
             if save_pem:
