@@ -114,8 +114,11 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
         change = changes(store, census)
         census = select(census, change, only_changed=only_changed, only_multiple=only_multiple)
         if not census.targets:  # the filters left nothing: a fine answer for a fleet
-            which = "changed since its last run" if only_changed else "served more than one chain"
-            make_console().print(f"No target of {everything} {which}.")
+            which = [
+                *(["changed since its last run"] if only_changed else []),
+                *(["served more than one chain"] if only_multiple else []),
+            ]
+            make_console().print(f"No target of {everything} {' and '.join(which)}.")
             sys.exit(EXIT_OK)
         if judge is not None:
             judge_census(census, judge)

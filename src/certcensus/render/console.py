@@ -91,7 +91,7 @@ def print_target(target: TargetCensus, console: Console) -> None:
             )
     for vantage, sentence in target.vantage_sentences().items():
         applicable = target.vantage_coverage[vantage].applicable
-        console.print(f"  {vantage}: {sentence}", style="" if applicable else "yellow")
+        console.print(f"  {sentence}", style="" if applicable else "yellow")
     console.print()
 
 
