@@ -107,3 +107,42 @@ def test_one_named_vantage_and_an_unknown_one(cli, tmp_path, two_chains, cluster
                   "--count", 10, "--db", db)  # fmt: skip
     assert missing.code == 2 and "advertises vantage asia" in missing.err
     assert "certcensus worker --scheduler" in missing.err
+
+
+def test_a_vantage_whose_only_worker_died_is_given_up(cluster, tmp_path, two_chains, caplog):
+    """Its batches would wait for a worker that never comes: after the grace period the scan
+    says so and ends with what the other vantages made."""
+    import asyncio
+    import os
+    import signal
+
+    from certcensus.fleet.cluster import Cluster, DaskSpec
+    from certcensus.fleet.scan import FleetScan
+    from certcensus.probe.plan import ProbeOptions, build_plan
+    from certcensus.probe.targets import parse_target
+    from certcensus.store import open_store
+
+    doomed = cluster.start_worker("eu")
+    cluster.start_worker("us")
+    with running_pool(two_chains.backends, seed=5) as pool:
+        target = parse_target(f"127.0.0.1:{pool.port}")
+        plan = build_plan([target], ProbeOptions(), count=60, rate=20)
+
+        async def go():
+            async with Cluster(DaskSpec(address=cluster.address)) as connected:
+                with open_store(tmp_path / "census.sqlite") as store:
+                    run = store.start_run("scan", [target.name])
+                    scan = FleetScan(plan, store, run, connected, ["eu", "us"])
+                    scan.worker_check, scan.workerless_grace = 0.2, 1.0
+                    running = asyncio.create_task(scan.run())
+                    while not scan._futures:  # a batch is out: kill the eu worker now
+                        await asyncio.sleep(0.05)
+                    os.kill(doomed.process.pid, signal.SIGKILL)
+                    result = await asyncio.wait_for(running, 60)
+                    store.finish_run(run)
+                    return scan, result, [p.vantage for p in store.probes(target.name)]
+
+        scan, result, vantages = asyncio.run(go())
+    assert "no worker advertises vantage eu for 1 s: its batches are left out" in caplog.text
+    assert scan.progress.lost_batches >= 1
+    assert vantages.count("us") == 60 and "eu" not in vantages

@@ -27,7 +27,7 @@ from certcensus.cli.options import (
 )
 from certcensus.cli.output import emit_census, print_error
 from certcensus.model import defaults
-from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE
+from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE, UsageError
 from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
@@ -142,6 +142,8 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
         from certcensus.fleet.cluster import parse_dask
 
         parse_dask(dask_spec)  # a typo fails before the trust stores load
+        if workers:
+            raise UsageError("--workers and --dask: the Dask workers are the worker processes")
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)

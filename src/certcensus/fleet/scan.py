@@ -43,6 +43,14 @@ BATCH_SECONDS = 10.0
 # Dask runs a task again this often when *it* fails (an exception), on top of rescheduling the
 # work of dead workers, which it always does.
 BATCH_RETRIES = 2
+# Work pinned to a vantage nobody advertises any more would wait forever: while a batch is
+# out, look this often whether a worker can still run it, and give up after this long without.
+WORKER_CHECK_SECONDS = 5.0
+WORKERLESS_GRACE_SECONDS = 30.0
+
+
+class _NoWorker(Exception):
+    """No worker that could run a batch is left."""
 
 
 @dataclass
@@ -98,6 +106,10 @@ class FleetScan:
         # databases may share a scheduler, and both have a run 1.
         self._token = uuid.uuid4().hex[:12]
         self._futures: set = set()
+        self.worker_check = WORKER_CHECK_SECONDS
+        self.workerless_grace = WORKERLESS_GRACE_SECONDS
+        self._gone: set[str | None] = set()  # vantages (None: any worker) given up on
+        self._missing_since: dict[str | None, float] = {}
 
     def _total(self) -> int | None:
         if self.plan.count and not self.plan.stop_when_sure:
@@ -257,7 +269,7 @@ class FleetScan:
         options = settings.dialog_options
         while not self.stop.is_set():
             size = self._next_size(stratum, deadline, interval)
-            if size <= 0:
+            if size <= 0 or stratum.vantage in self._gone:
                 return
             request = BatchRequest(
                 batch_id=f"{self._token}/{stratum.index}/{stratum.batches}",
@@ -288,7 +300,11 @@ class FleetScan:
         )  # fmt: skip
         self._futures.add(future)
         try:
-            result: BatchResult = await future
+            result: BatchResult = await self._outcome(future, request.vantage)
+        except _NoWorker:
+            await self.cluster.client.cancel([future], force=True)
+            self.progress.lost_batches += 1
+            return None
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - KilledWorker and what a task raised: go on
@@ -311,6 +327,45 @@ class FleetScan:
             by_vantage[request.vantage] = by_vantage.get(request.vantage, 0) + result.probes
         self.on_batch(self.progress)
         return result
+
+    async def _outcome(self, future, vantage: str | None) -> BatchResult:
+        """The batch's result, once a worker ran it; _NoWorker when no worker that could run it
+        has been seen for WORKERLESS_GRACE_SECONDS."""
+
+        async def result() -> BatchResult:
+            return await future
+
+        waiter = asyncio.ensure_future(result())
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiter}, timeout=self.worker_check)
+                if done:
+                    return waiter.result()
+                if vantage in self._gone or not await self._has_worker(vantage):
+                    raise _NoWorker
+        finally:
+            waiter.cancel()
+
+    async def _has_worker(self, vantage: str | None) -> bool:
+        """False once no worker for `vantage` was seen for the grace period (said once)."""
+        if vantage is None:
+            present = bool(await self.cluster.workers())
+        else:
+            present = vantage in await self.cluster.vantages()
+        if present:
+            self._missing_since.pop(vantage, None)
+            return True
+        since = self._missing_since.setdefault(vantage, time.monotonic())
+        if time.monotonic() - since < self.workerless_grace:
+            return True
+        if vantage not in self._gone:
+            self._gone.add(vantage)
+            what = f"advertises vantage {vantage}" if vantage else "is left"
+            log.warning(
+                "certcensus: warning: no worker %s for %.0f s: its batches are left out",
+                what, self.workerless_grace,
+            )  # fmt: skip
+        return False
 
     def _store(self, batch_id: str, observations: list[Observation]) -> None:
         try:
