@@ -154,9 +154,9 @@ def synthetic(count: int, chains: list[tuple[bytes, ...]], seed: int = 1):
 
 def bench_store(work: Path, sizes: list[int]) -> dict:
     import psycopg
+    from tests.pg import running_postgres
 
     from certcensus.store import open_store
-    from tests.pg import running_postgres
 
     pki = PKI()
     root = pki.root("Store Bench Root", key_type="ec256")
