@@ -119,7 +119,7 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
     """
     from certcensus.store import open_store
     from certcensus.watch.config import WatchTarget, read_targets_file
-    from certcensus.watch.metrics import MetricsServer, MetricsState
+    from certcensus.watch.metrics import MetricsServer, WatchMetrics
     from certcensus.watch.runner import Watcher, WatchSettings, build_plans
     from certcensus.watch.sinks import ExecSink, StdoutSink, WebhookSink
 
@@ -171,7 +171,7 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
         progress.reset(task, round=report.number + 1, chains=0, alerts=watcher.alerts)
 
     store = open_store(db_path)
-    state = MetricsState() if metrics_port is not None else None
+    state = WatchMetrics() if metrics_port is not None else None
     server = None
     if state is not None:
         try:

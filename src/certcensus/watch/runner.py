@@ -27,7 +27,8 @@ from certcensus.store.base import Store
 from certcensus.trust.judge import TrustJudge
 from certcensus.watch.alerts import AlertEvent, ChangeDetector, chains_in_store
 from certcensus.watch.config import WatchTarget
-from certcensus.watch.metrics import MetricsState
+from certcensus.watch.families import not_after_in_pool
+from certcensus.watch.metrics import WatchMetrics
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Watcher:
         rounds: int | None = None,
         warn_days: float = 30.0,
         sinks=(),
-        metrics: MetricsState | None = None,
+        metrics: WatchMetrics | None = None,
         judge: TrustJudge | None = None,
         on_round_end: Callable[[RoundReport], object] | None = None,
         on_observation: Callable[[object], None] | None = None,
@@ -147,6 +148,7 @@ class Watcher:
         return self.rounds_done
 
     async def run_round(self) -> RoundReport:
+        started = time.monotonic()
         run_id = self.store.start_run("watch", self.names)
         self._scans = [
             Scan(plan, self.store, run_id, self.on_observation, self._probers)
@@ -169,7 +171,8 @@ class Watcher:
                 sink.deliver(event)
         self.alerts += len(events)
         if self.metrics is not None:
-            self.metrics.update(census)
+            self.metrics.update(census, time.monotonic() - started, events,
+                                not_after_in_pool(self.judge) if self.judge else None)  # fmt: skip
         self.rounds_done += 1
         report = RoundReport(self.rounds_done, run_id, census, events)
         if self.on_round_end is not None:
