@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -95,13 +96,20 @@ def test_watch_usage_errors(capsys, tmp_path):
 
 def test_check_ok_on_one_chain(two_chains, capsys):
     with running_pool([two_chains.old], protocol="smtp") as pool:
-        code, out, _ = run(
-            check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp", "--rate", "0"
-        )
-    assert code == 0
-    assert out.startswith(
-        "CERTCENSUS OK - 1 chain, 30/30 probes ok | chains=1 probes=30 ok=30 errors=0"
+        port = pool.port
+        code, out, _ = run(check, capsys, f"127.0.0.1:{port}", "--starttls", "smtp", "--rate", "0")
+    assert code == 0, out
+    status, *chains = out.splitlines()
+    assert status.startswith(
+        f"CERTCENSUS OK - 127.0.0.1:{port}: 1 chain, 30/30 probes ok, expires in "
     )
+    # Nagios ranges: "30:" warns below 30 days, "7:" is critical below 7.
+    assert re.search(
+        r" \| days_left=\d+;30:;7: chains=1;1;;0 probes=30;;;0 ok=30;;;0 failed=0;0;;0$", status
+    )
+    assert len(chains) == 2  # the long output: the chain, and why no name was checked
+    assert chains[0].startswith("chain #1 ") and "30/30 probes (100.0%)" in chains[0]
+    assert chains[1] == "no name checked: an address, and no --sni"
 
 
 def test_check_warns_on_two_chains_unless_allowed(two_chains, capsys):
@@ -110,7 +118,7 @@ def test_check_warns_on_two_chains_unless_allowed(two_chains, capsys):
         code, out, _ = run(
             check, capsys, target, "--starttls", "smtp", "--count", "10", "--rate", "0"
         )
-        assert (code, out.split(" - ")[0]) == (1, "CERTCENSUS WARNING")
+        assert (code, out.split(" - ")[0]) == (1, "CERTCENSUS WARNING"), out
         assert "2 different chains served (50%, 50%)" in out
         code, out, _ = run(
             check,
@@ -138,6 +146,7 @@ def test_check_critical_on_expired_leaf(pki, two_chains, capsys):
         not_after=now - dt.timedelta(days=1),
     )
     with running_pool([Backend("expired", expired, [ca])], protocol="smtp") as pool:
+        port = pool.port
         code, out, _ = run(
             check,
             capsys,
@@ -150,8 +159,10 @@ def test_check_critical_on_expired_leaf(pki, two_chains, capsys):
             "0",
         )
     assert code == 2
-    assert out.startswith("CERTCENSUS CRITICAL - 1 chain, 5/5 probes ok: chain #1")
-    assert "expired" in out and "days_left=-1.0;30;0" in out
+    assert out.startswith(
+        f"CERTCENSUS CRITICAL - 127.0.0.1:{port}: 1 chain, 5/5 probes ok: chain #1"
+    )
+    assert "expired" in out and "days_left=-1;30:;7:" in out
 
 
 def test_check_critical_when_untrusted_by_the_given_store(two_chains, tmp_path, capsys):
@@ -178,20 +189,25 @@ def test_check_critical_when_untrusted_by_the_given_store(two_chains, tmp_path, 
 
 def test_check_usage_errors_exit_3_when_dispatched_by_a_group(capsys):
     group = click.Group(commands=[check])  # as `certcensus check ...` reaches it
-    for args in (["check"], ["check", "127.0.0.1:25", "--count", "-1"]):
+    for args in (["check", "127.0.0.1:25", "--nope"], ["check", "127.0.0.1:25", "--count", "-1"]):
         code, out, _ = run(group, capsys, *args)
         assert code == 3 and out.startswith("CERTCENSUS UNKNOWN - usage:"), (args, out)
+    code, out, _ = run(group, capsys, "check")
+    assert code == 3 and out.startswith("CERTCENSUS UNKNOWN - no target: give TARGET or -H HOST")
 
 
-def test_check_unknown_on_closed_port_and_bad_input(capsys):
+def test_check_critical_on_closed_port_unknown_on_bad_input(capsys):
+    # A service that refuses connections is down: CRITICAL, as check_ssl_cert says it.
     code, out, _ = run(
         check, capsys, f"127.0.0.1:{closed_port()}", "--starttls", "smtp", "--count", "3"
     )
-    assert code == 3
-    assert out.startswith("CERTCENSUS UNKNOWN - no probe of 127.0.0.1:") and "refused 3" in out
+    assert code == 2
+    assert out.startswith("CERTCENSUS CRITICAL - no probe of 127.0.0.1:") and "refused 3" in out
     for args in (
         [],
         ["a:b:c:d:e"],
+        ["127.0.0.1:25", "-H", "127.0.0.1"],
+        ["-H", "127.0.0.1", "-w", "5", "-c", "10"],
         ["127.0.0.1:25", "--count", "zero"],
         ["127.0.0.1:25", "--nope"],
         ["127.0.0.1:25", "--trust-store", "/no/such/file.pem"],

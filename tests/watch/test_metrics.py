@@ -53,12 +53,16 @@ def test_fleet_families_parse_and_escape_label_values():
     # Counters add up over rounds; gauges show the latest round.
     probes = families["certcensus_probes"]
     assert probes.type == "counter"
-    assert {(s.labels["outcome"], s.value) for s in probes.samples if s.name.endswith("_total")} == {
+    assert {
+        (s.labels["outcome"], s.value) for s in probes.samples if s.name.endswith("_total")
+    } == {
         ("ok", 20.0),
         ("timeout", 4.0),
     }
     alerts = [s for s in families["certcensus_alerts"].samples if s.name.endswith("_total")]
-    assert [(s.labels, s.value) for s in alerts] == [({"target": "mx:25", "event": "new-chain"}, 1.0)]
+    assert [(s.labels, s.value) for s in alerts] == [
+        ({"target": "mx:25", "event": "new-chain"}, 1.0)
+    ]
     assert families["certcensus_chains_distinct"].samples[0].value == 2.0
     assert families["probe_duration_seconds"].samples[0].value == 2.5
     assert families["probe_success"].samples[0].value == 1.0

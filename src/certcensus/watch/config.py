@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shlex
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from certcensus.model.errors import ConfigError
@@ -33,6 +33,9 @@ class WatchTarget:
     sni: str | None = None
     profile: str = "default"
     count: int | None = None  # None: the command line's --count
+    rate: float | None = None  # None: the command line's --rate
+    timeout: float | None = None  # None: the command line's --timeout
+    protocol_options: dict = field(default_factory=dict)  # ehlo_name, ...: over the command line's
 
 
 TOML_KEYS = {"target", "starttls", "sni", "profile", "count"}
