@@ -240,3 +240,39 @@ def test_watch_runs_until_interrupted(two_chains, tmp_path):
     assert process.returncode == 0, err
     assert "watch ended after 1 round(s), 2 alert(s)" in err
     assert out.count(" ALERT expiring ") == 2
+
+
+def test_fleet_file_settings_json_alert_lines_and_webhook_formats(two_chains, tmp_path, capsys):
+    """Everything from the targets file: every, count, alerts as JSON lines, two webhooks in
+    Alertmanager's and Slack's shapes; the command line still wins (--rounds)."""
+    with (
+        running_pool([two_chains.old], protocol="smtp") as pool,
+        WebhookReceiver() as alertmanager,
+        WebhookReceiver() as slack,
+    ):
+        targets = tmp_path / "certcensus.toml"
+        targets.write_text(
+            f'[watch]\nevery = "0.1s"\ncount = 5\nrate = 0\nwarn_days = 3650\nmin_share = 0.3\n'
+            f'alerts_format = "json"\ndb = "{tmp_path / "w.sqlite"}"\nrounds = 5\n'
+            f'[[alerts.webhook]]\nurl = "{alertmanager.url}"\nformat = "alertmanager"\n'
+            f'[[alerts.webhook]]\nurl = "{slack.url}"\nformat = "slack"\n'
+            f'[[target]]\ntarget = "127.0.0.1:{pool.port}"\nstarttls = "smtp"\n'
+        )
+        port = pool.port
+        code, out, err = run(watch, capsys, "--targets-file", targets, "--rounds", "1", "-q")
+        posted, chatted = alertmanager.wait_for(2), slack.wait_for(2)
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["event"] for e in events] == ["expiring", "expiring"]
+    assert {e["details"]["sha256"] for e in events} == {
+        two_chains.old.leaf.sha256,
+        two_chains.old.chain[0].sha256,
+    }
+    for body in posted:  # Alertmanager's POST /api/v2/alerts body: a list of alerts
+        (alert,) = body
+        assert alert["labels"]["alertname"] == "certcensus_expiring"
+        assert alert["labels"]["target"] == f"127.0.0.1:{port}"
+        assert alert["labels"]["severity"] == "warning" and alert["annotations"]["summary"]
+        assert alert["startsAt"] < alert["endsAt"]
+    assert all(set(body) == {"text"} and " ALERT expiring " in body["text"] for body in chatted)
+    assert "watch ended after 1 round(s)" not in err  # -q

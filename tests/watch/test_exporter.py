@@ -245,3 +245,36 @@ def _query_until(port: int, query: str, done, deadline: float = 60.0) -> list:
                 return result
         time.sleep(0.5)  # polling an API for a condition with a deadline, not synchronising
     raise AssertionError(f"Prometheus never answered {query!r} as expected: {result}")
+
+
+@pytest.mark.server
+def test_a_real_alertmanager_takes_the_alertmanager_payload(tmp_path):
+    """The webhook's alertmanager format, POSTed to Alertmanager's own API, is an alert there."""
+    import asyncio
+
+    from certcensus.watch.alerts import AlertEvent
+    from certcensus.watch.sinks import WebhookSink
+
+    binary = require("prometheus-alertmanager")
+    port = free_port()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text("route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n")
+    event = AlertEvent("new-chain", "mx.example.com:25", "ab" * 32,
+                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       {"summary": "new chain mx.example.com seen on 3 of 50 probes"})  # fmt: skip
+    command = [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
+    with running(command, port):
+        sink = WebhookSink(f"http://127.0.0.1:{port}/api/v2/alerts", format="alertmanager")
+
+        async def deliver() -> bool:
+            return await sink.send(event)
+
+        assert asyncio.run(deliver()) is True
+        status, _, body = get(f"http://127.0.0.1:{port}/api/v2/alerts")
+    assert status == 200
+    (alert,) = json.loads(body)
+    assert alert["labels"] == {"alertname": "certcensus_new_chain", "target": "mx.example.com:25",
+                               "severity": "warning", "chain_id": "ab" * 32}  # fmt: skip
+    assert alert["annotations"]["summary"].startswith("new chain mx.example.com")
+    assert alert["status"]["state"] == "active"

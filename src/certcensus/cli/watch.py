@@ -149,7 +149,7 @@ def watch(ctx, targets, targets_file, starttls, sni, profile, **given):
     from certcensus.watch.config import WatchTarget, read_fleet_file
 
     specs = [WatchTarget(text, starttls, sni, profile) for text in targets]
-    webhooks = [(url, given["webhook_format"]) for url in given["webhooks"]]
+    webhooks = [(url, given["webhook_format"]) for url in given.pop("webhooks")]
     if targets_file:
         fleet = read_fleet_file(targets_file)
         specs += fleet.targets
@@ -171,7 +171,6 @@ def _watch(specs, webhooks, *, timeout, warn_days, trust_stores, count, every, r
     from certcensus.watch.runner import Watcher, WatchSettings, build_plans
     from certcensus.watch.sinks import ExecSink, StdoutSink, WebhookSink
 
-    protocol_arguments.pop("webhooks", None)
     interval = positive_duration(str(every), "--every")
     settings = WatchSettings(count, timeout, rate, concurrency,
                              protocol_options=protocol_values(protocol_arguments),
