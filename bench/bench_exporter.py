@@ -40,9 +40,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from nginx import NginxServer, free_loopback_port, wait_for_port  # noqa: E402
-
 from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
+from nginx import NginxServer, free_loopback_port, wait_for_port  # noqa: E402
 
 START, END = "<!-- exporter:start -->", "<!-- exporter:end -->"
 GOAL_SECONDS = 1.0  # issue 14: /probe with count=20 against the local nginx answers in < 1 s
@@ -129,7 +128,9 @@ def main() -> None:
                     times[name].append(seconds)
                     bad[name] += "probe_success 1" not in body
                 if number % 5 == 0:  # the command is slow; a third as many runs of it
-                    seconds, out = scan_seconds(server.port, root_pem, scratch / f"s{number}.sqlite")
+                    seconds, out = scan_seconds(
+                        server.port, root_pem, scratch / f"s{number}.sqlite"
+                    )
                     times["d"].append(seconds)
                     bad["d"] += '"ok": 20' not in out
         finally:
