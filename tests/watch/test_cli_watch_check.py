@@ -162,7 +162,7 @@ def test_check_critical_on_expired_leaf(pki, two_chains, capsys):
     assert out.startswith(
         f"CERTCENSUS CRITICAL - 127.0.0.1:{port}: 1 chain, 5/5 probes ok: chain #1"
     )
-    assert "expired" in out and "days_left=-1;30:;7:" in out
+    assert "expired" in out and re.search(r" \| days_left=-[12];30:;7: ", out)  # a day ago
 
 
 def test_check_critical_when_untrusted_by_the_given_store(two_chains, tmp_path, capsys):
@@ -276,3 +276,51 @@ def test_fleet_file_settings_json_alert_lines_and_webhook_formats(two_chains, tm
         assert alert["startsAt"] < alert["endsAt"]
     assert all(set(body) == {"text"} and " ALERT expiring " in body["text"] for body in chatted)
     assert "watch ended after 1 round(s)" not in err  # -q
+
+
+def test_check_critical_when_the_leaf_does_not_match_the_host_or_sni(two_chains, capsys):
+    """The leaf is for pool.test and 127.0.0.1: -H with the address matches its IP SAN only
+    when a name is checked, so --sni decides (the one rule in model/names.py)."""
+    with running_pool([two_chains.old], protocol="smtp") as pool:
+        port = str(pool.port)
+        good = run(check, capsys, "-H", "127.0.0.1", "-p", port, "--starttls", "smtp",
+                   "--sni", "pool.test", "--count", "5", "--rate", "0")  # fmt: skip
+        bad = run(check, capsys, "-H", "127.0.0.1", "-p", port, "--starttls", "smtp",
+                  "--sni", "other.test", "--count", "5", "--rate", "0")  # fmt: skip
+    assert good[0] == 0, good[1]
+    assert "valid for pool.test" in good[1]
+    assert bad[0] == 2, bad[1]
+    assert "leaf pool.test is not valid for other.test" in bad[1].splitlines()[0]
+    assert "NAME MISMATCH" in bad[1].splitlines()[1]
+
+
+def test_check_critical_on_an_incomplete_chain_unless_allowed(two_chains, capsys):
+    leaf_only = Backend("leaf-only", two_chains.old.leaf, [])  # the intermediate is not sent
+    with running_pool([leaf_only], protocol="smtp") as pool:
+        target = f"127.0.0.1:{pool.port}"
+        strict = run(check, capsys, target, "--starttls", "smtp", "--count", "5", "--rate", "0")
+        allowed = run(check, capsys, target, "--starttls", "smtp", "--count", "5", "--rate", "0",
+                      "--allow-incomplete")  # fmt: skip
+    assert strict[0] == 2, strict[1]
+    assert "incomplete chain: the server did not send the issuer of the leaf" in strict[1]
+    assert "Test Old CA-1" in strict[1]
+    assert allowed[0] == 1 and "incomplete chain" in allowed[1], allowed[1]
+
+
+def test_check_minds_the_overall_timeout():
+    """-t is the whole check: a silent server gets timeouts within it, and the answer comes
+    before the monitoring system's own deadline (the subprocess timeout)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = silent.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "certcensus", "check", f"127.0.0.1:{port}", "--starttls",
+             "none", "-t", "2", "--count", "3", "--rate", "0"],
+            capture_output=True, text=True, timeout=5,
+        )  # fmt: skip
+    assert result.returncode == 2, result.stdout
+    assert (
+        result.stdout.startswith("CERTCENSUS CRITICAL - no probe of ")
+        and "timeout 3" in result.stdout
+    )

@@ -168,9 +168,9 @@ def evaluate_target(
             if days <= 0:
                 critical.append(f"{label}: {who} expired {cert.not_after}")
             elif days < thresholds.critical_days:
-                critical.append(f"{label}: {who} expires in {math.trunc(days)} days")
+                critical.append(f"{label}: {who} expires in {math.floor(days)} days")
             elif days < thresholds.warning_days:
-                warning.append(f"{label}: {who} expires in {math.trunc(days)} days")
+                warning.append(f"{label}: {who} expires in {math.floor(days)} days")
         if (problem := name_problem(chain, name)) is not None:
             critical.append(f"{label}: {problem}")
             notes.append("NAME MISMATCH")
@@ -201,7 +201,7 @@ def evaluate_target(
     summary = (f"{target.target}: {len(chains)} chain{'s' if len(chains) != 1 else ''}, "
                f"{ok}/{probes} probes ok")  # fmt: skip
     if status == OK and earliest is not None:
-        summary += f", expires in {math.trunc(earliest)} days"
+        summary += f", expires in {math.floor(earliest)} days"
     problems = "; ".join(critical + warning)
     line = f"CERTCENSUS {STATUS_NAMES[status]} - {summary}" + (f": {problems}" if problems else "")
     return CheckResult(status, f"{_plain(line)} | {_perfdata(target, thresholds, earliest)}",
@@ -212,7 +212,7 @@ def _perfdata(target: TargetCensus, thresholds: Thresholds, earliest: float | No
     """Nagios ranges: 'N:' alerts below N, 'N' alerts above N."""
     parts = []
     if earliest is not None:
-        parts.append(f"days_left={math.trunc(earliest)};{thresholds.warning_days:g}:;"
+        parts.append(f"days_left={math.floor(earliest)};{thresholds.warning_days:g}:;"
                      f"{thresholds.critical_days:g}:")  # fmt: skip
     chains_warn = "" if thresholds.allow_multiple else "1"
     parts.append(f"chains={len(target.chains)};{chains_warn};;0")
@@ -229,7 +229,7 @@ def _chain_line(number: int, chain: ChainCount, ok: int, notes: list[str], now) 
     if ends:
         days, cert = min(ends, key=lambda pair: pair[0])
         expiry = (
-            f"; earliest expiry {cert.not_after[:10]} ({math.trunc(days)} days, {short_name(cert)})"
+            f"; earliest expiry {cert.not_after[:10]} ({math.floor(days)} days, {short_name(cert)})"
         )
     return (f"chain #{number} {chain.chain_id[:16]}: {chain.count}/{ok} probes ({chain.share:.1%}): "
             f"{path}{expiry}" + (f"; {'; '.join(notes)}" if notes else ""))  # fmt: skip
