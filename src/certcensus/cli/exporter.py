@@ -43,9 +43,13 @@ def exporter(listen, config_path, db_path):
     """
     from dataclasses import replace
 
+    from prometheus_client import disable_created_metrics
+
     from certcensus.watch.exporter import Exporter, ExporterServer, parse_listen
     from certcensus.watch.modules import default_config, read_exporter_config
 
+    # The *_created samples of the exporter's own counters are noise on a dashboard.
+    disable_created_metrics()
     config = read_exporter_config(config_path) if config_path else default_config()
     if db_path:
         config = replace(config, db=db_path)
