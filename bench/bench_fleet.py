@@ -193,6 +193,12 @@ def bench_store(work: Path, sizes: list[int]) -> dict:
                        pg_table_bytes=table / size, pg_database_bytes=(database - empty) / size,
                        sqlite_bytes=sqlite.stat().st_size / size)  # fmt: skip
             for backend, where in (("postgresql", url), ("sqlite", str(sqlite))):
+                # The store's own part of a report: reading every probe row back.
+                started = time.perf_counter()
+                with open_store(where, read_only=True) as store:
+                    count = sum(1 for _ in store.probes("pool.test:443"))
+                row[f"{backend}_read"] = time.perf_counter() - started
+                assert count == size, (backend, count, size)
                 wall, rss, done = timed_rss([*CERTCENSUS, "report", "--db", where, "--json"])
                 probes, _ = census_probes(done)
                 assert probes == size, (backend, probes, size)
@@ -324,14 +330,21 @@ def render(results: dict, elapsed: float) -> str:
         lines += [
             "### PostgreSQL store: probes of one target, then `report --json`",
             "",
-            "| probes | write (COPY) probes/s | report s (SQLite) | report peak RSS MB (SQLite) "
+            "PostgreSQL first, SQLite (the peer, same data, same run) in parentheses.",
+            "",
+            "| probes | write (COPY) probes/s | read every row s | report s | report peak RSS MB "
             "| bytes/probe: probes table + index | whole database | SQLite file |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for row in rows:
+            read = (
+                f"{row['postgresql_read']:.2f} ({row['sqlite_read']:.2f})"
+                if "postgresql_read" in row
+                else "-"
+            )
             lines.append(
                 f"| {row['size']:,} | {row['size'] / row['pg_write']:,.0f} "
-                f"({row['size'] / row['sqlite_write']:,.0f}) | {row['postgresql_report']:.2f} "
+                f"({row['size'] / row['sqlite_write']:,.0f}) | {read} | {row['postgresql_report']:.2f} "
                 f"({row['sqlite_report']:.2f}) | {row['postgresql_rss']:.0f} "
                 f"({row['sqlite_rss']:.0f}) | {row['pg_table_bytes']:.0f} | "
                 f"{row['pg_database_bytes']:.0f} | {row['sqlite_bytes']:.0f} |"

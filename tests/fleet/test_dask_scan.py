@@ -117,7 +117,8 @@ def test_watch_rounds_on_a_local_cluster(cli, store_url, two_chains):
     assert result.code == 0, result.err
     with open_store(store_url, read_only=True) as store:
         rounds = [run for run in store.runs() if run.command == "watch"]
-        assert len(rounds) == 2
-        for run in rounds:
-            assert len(list(store.probes(target, [run.run_id]))) == 20
-    assert served == 40
+        made = [len(list(store.probes(target, [run.run_id]))) for run in rounds]
+    # The first round of a target without history is a baseline that stops when sure (on the
+    # cluster too, per stratum); the next makes its --count.
+    assert len(made) == 2 and made[0] > 20 and made[1] == 20
+    assert served == sum(made)
