@@ -50,10 +50,13 @@ def parse_dask(text: str) -> DaskSpec:
     raise UsageError(f"--dask {text!r} is not local:N or tcp://HOST:PORT")
 
 
-def quiet_dask_logs() -> None:
-    """Dask logs every worker's coming and going at INFO; a user wants our lines only."""
+def quiet_dask_logs(level: int = logging.ERROR) -> None:
+    """Dask logs every worker's coming and going at INFO; a user wants our lines only.
+    (After importing distributed, which sets its loggers' levels from its config.)"""
+    import distributed  # noqa: F401
+
     for name in ("distributed", "dask"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(level)
 
 
 class Cluster:

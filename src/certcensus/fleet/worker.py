@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import re
 import signal
@@ -63,7 +64,8 @@ async def serve(
     on_ready: Callable[[str, str], None] | None = None,
 ) -> None:
     """Run the worker until the scheduler goes away or SIGINT/SIGTERM."""
-    quiet_dask_logs()
+    # A worker runs unattended: Dask's warnings (a lost scheduler, memory) are worth a line.
+    quiet_dask_logs(logging.WARNING)
     from distributed import Worker
 
     batches.WORKER_SOURCE_ADDRESS = source_address
