@@ -49,7 +49,7 @@ class ChainCount:
         """The positions where this chain differs from the most common one."""
         if self.difference is None:
             return []
-        return [p for p in self.difference.positions if p.change != "same"]
+        return self.difference.changes
 
     @property
     def leaf(self) -> CertificateInfo | None:

@@ -66,11 +66,14 @@ def chain_to_dict(chain: ChainCount) -> dict:
         "differs_from_most_common": [
             {
                 "position": change.position,
+                "change": change.change,
                 "most_common": change.a.sha256 if change.a else None,
                 "this": change.b.sha256 if change.b else None,
+                "words": change.words,
             }
             for change in chain.differences
         ],
+        **({"difference": chain.difference.summary} if chain.difference is not None else {}),
         "seen_only": chain.seen_only,
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}

@@ -9,7 +9,6 @@ from rich.table import Table
 from rich.text import Text
 
 from certcensus.census.model import Census, ChainCount, TargetCensus
-from certcensus.certs.compare import PositionDiff
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.render.as_json import iso_time
@@ -31,14 +30,6 @@ def make_console(stderr: bool = False) -> Console:
     if not console.is_terminal:
         console = Console(**options, width=PIPE_WIDTH, soft_wrap=True)
     return console
-
-
-def role_of(position: int, info: CertificateInfo | None) -> str:
-    if position == 0:
-        return "leaf"
-    if info is not None and info.self_signed:
-        return "root"
-    return f"intermediate #{position}"
 
 
 def print_census(census: Census, console: Console) -> None:
@@ -100,9 +91,8 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
     last = chain.certificates[-1] if chain.certificates else None
     if last and not last.parse_error and not last.self_signed:
         console.print(f"    (root not sent; the chain ends at issuer {last.issuer})", style="dim")
-    if chain.differences:
-        parts = [describe_change(change) for change in chain.differences]
-        console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
+    if chain.difference is not None and chain.differences:
+        console.print(f"    differs from chain #1: {chain.difference.summary}", style="yellow")
     for statement in chain.seen_only:
         console.print(f"    seen {statement}", style="magenta")
     for store, judged in (chain.trust or {}).items():
@@ -113,19 +103,6 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
                 + (f": {verdict.detail}" if not verdict.trusted else ""),
                 style="green" if verdict.trusted else "red",
             )
-
-
-def describe_change(change: PositionDiff) -> str:
-    """One phrase: 'intermediate #1 replaced: A -> B', 'leaf re-issued (same subject)', ..."""
-    where = role_of(change.position, change.a or change.b)
-    if change.a is None:
-        return f"{where} added: {short_name(change.b)}"
-    if change.b is None:
-        return f"{where} no longer sent: {short_name(change.a)}"
-    before, after = short_name(change.a), short_name(change.b)
-    if change.a.subject == change.b.subject and not change.b.parse_error:
-        return f"{where} re-issued (same subject {before}, new certificate)"
-    return f"{where} replaced: {before} -> {after}"
 
 
 def _print_certificate(position: int, info: CertificateInfo, console: Console) -> None:

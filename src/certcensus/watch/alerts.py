@@ -107,10 +107,15 @@ class ChangeDetector:
                     known.add(chain_id)
                     summary = (f"new chain {_leaf_name(chain)} seen on {chain.count} of "
                                f"{target.ok} probes ({chain.share:.1%})")  # fmt: skip
+                    # How it differs from the round's most common chain, in compare.py's words.
+                    difference = chain.difference.summary if chain.difference else None
+                    if difference:
+                        summary += f"; vs the most common chain: {difference}"
                     events.append(AlertEvent("new-chain", name, chain_id, time, {
                         "summary": summary, "count": chain.count, "share": chain.share,
                         "probes": target.ok, "path": _path(chain),
                         "certificates": [c.sha256 for c in chain.certificates],
+                        "differs_from_most_common": difference,
                     }))  # fmt: skip
         events += self._gone_events(name, current, target.ok, time)
         events += self._trust_events(name, current, time)
