@@ -40,8 +40,8 @@ from certcensus.probe.scheduler import ScanResult
     "ip_mode",
     default="all",
     show_default=True,
-    metavar="all|first|ADDR",
-    help="Probe every resolved address, the first one, or this address.",
+    metavar="all|first|ADDR[,ADDR...]",
+    help="Probe every resolved address, the first one, or these addresses.",
 )
 @click.option(
     "--count",

@@ -123,7 +123,12 @@ def coverage_to_dict(target: TargetCensus) -> dict:
     if target.assessment is None:
         return {}
     assessment = target.assessment.to_dict()
-    coverage = {**assessment["coverage"], "sentence": target.coverage_sentence()}
+    split = target.chain_split()
+    coverage = {
+        **assessment["coverage"],
+        "sentence": target.coverage_sentence(),
+        "split": split.to_dict() if split else None,
+    }
     return {"coverage": coverage, "coverage_strata": assessment["strata"]}
 
 
