@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from certcensus.census.assessment import TargetAssessment
+from certcensus.census.clients import ClientImpact
 from certcensus.census.coverage import RANDOM_CHOICE, Coverage
 from certcensus.census.splits import ChainSplit, chain_split
 from certcensus.census.strata import StratumCount
@@ -83,6 +84,7 @@ class TargetCensus:
     timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
     assessment: TargetAssessment | None = None
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
+    clients: list[ClientImpact] | None = None  # what it means per store's clients, once judged
 
     @property
     def server_name(self) -> str | None:

@@ -116,6 +116,7 @@ def target_to_dict(target: TargetCensus) -> dict:
             if target.missing_cas is not None
             else {}
         ),
+        **({"clients": [impact.to_dict() for impact in target.clients]} if target.clients else {}),
     }
 
 

@@ -70,6 +70,7 @@ def print_target(target: TargetCensus, console: Console) -> None:
     for number, chain in enumerate(target.chains, 1):
         _print_chain(number, chain, target, console)
     _print_missing(target, console)
+    _print_clients(target, console)
     _print_errors(target, console)
     sentence = target.coverage_sentence()
     if sentence and target.coverage is not None:
@@ -134,6 +135,19 @@ def _print_missing(target: TargetCensus, console: Console) -> None:
             console.print(
                 f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red"
             )
+
+
+def _print_clients(target: TargetCensus, console: Console) -> None:
+    """What this means for your clients: one line per trust store judged (none when none)."""
+    if not target.clients:
+        return
+    if len(target.clients) == 1:
+        line = target.clients[0].sentence()
+        console.print(f"\n  What this means for your clients: {line}", style="bold")
+        return
+    console.print("\n  What this means for your clients:", style="bold")
+    for impact in target.clients:
+        console.print(f"    {impact.sentence()}", style="green" if impact.fine else "red")
 
 
 def _print_errors(target: TargetCensus, console: Console) -> None:
