@@ -12,6 +12,7 @@ from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.render.as_json import iso_time
+from certcensus.render.table_text import print_table
 
 # Wide enough for an RFC 4514 subject on one line when output goes to a file or a pipe.
 PIPE_WIDTH = 160
@@ -66,7 +67,7 @@ def print_target(target: TargetCensus, console: Console) -> None:
             _short_time(chain.last_seen),
             " <- ".join(short_name(info) for info in chain.certificates),
         )
-    console.print(table)
+    print_table(console, table)
     for number, chain in enumerate(target.chains, 1):
         _print_chain(number, chain, target, console)
     _print_missing(target, console)
