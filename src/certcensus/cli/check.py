@@ -6,11 +6,13 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from certcensus.cli.options import protocol_values
-from certcensus.cli.watch import load_watch_judge, watch_probe_options
+from certcensus.cli.sclient import apply_habits, format_options_with_habits, sclient_options
+from certcensus.cli.watch import WATCH_SCLIENT_FLAGS, load_watch_judge, watch_probe_options
 from certcensus.model import defaults
 from certcensus.model.errors import CertcensusError, TargetError, UsageError
 from certcensus.watch.check import UNKNOWN, CheckResult, unknown
@@ -24,12 +26,26 @@ class NagiosCommand(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as error:
-            click.echo(unknown(f"usage: {error.format_message()}").line)
-            sys.exit(UNKNOWN)
+            _usage_unknown(error)
+
+    def format_options(self, ctx, formatter) -> None:
+        format_options_with_habits(self, ctx, formatter)
+
+    def invoke(self, ctx):
+        try:
+            apply_habits(ctx)  # -connect, -servername, -CAfile ... into their options
+        except click.UsageError as error:
+            _usage_unknown(error)
+        return super().invoke(ctx)
+
+
+def _usage_unknown(error: click.UsageError) -> NoReturn:
+    click.echo(unknown(f"usage: {error.format_message()}").line)
+    sys.exit(UNKNOWN)
 
 
 @click.command(cls=NagiosCommand)
-@click.argument("target")
+@click.argument("target", required=False)
 @watch_probe_options
 @click.option(
     "--count",
@@ -53,6 +69,7 @@ class NagiosCommand(click.Command):
     metavar="PATH|URL",
     help="Keep the probes in this database (default: a temporary one).",
 )
+@sclient_options(*WATCH_SCLIENT_FLAGS)
 def check(target, starttls, sni, profile, timeout, warn_days, trust_stores, count, rate,
           allow_multiple, db_path, **protocol_arguments):  # fmt: skip
     """Census TARGET once and exit like a Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
@@ -61,6 +78,8 @@ def check(target, starttls, sni, profile, timeout, warn_days, trust_stores, coun
     chain (unless --allow-multiple), or a certificate expiring within --warn-days. UNKNOWN: no
     probe succeeded, or bad input.
     """
+    if not target:
+        _usage_unknown(click.UsageError("give TARGET, or -connect HOST:PORT"))
     try:
         result = _run_check(target, starttls, sni, profile, timeout, warn_days, trust_stores,
                             count, rate, allow_multiple, db_path,

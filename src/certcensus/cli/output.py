@@ -16,14 +16,16 @@ def save_pem(census: Census, directory: str) -> None:
     make_console(stderr=True).print(f"wrote {len(written)} chain file(s) to {directory}")
 
 
-def emit_census(census: Census, *, as_json: bool, pem_directory: str | None) -> None:
+def emit_census(
+    census: Census, *, as_json: bool, pem_directory: str | None, show_certs: bool = False
+) -> None:
     if pem_directory:
         save_pem(census, pem_directory)
     if as_json:
         sys.stdout.write(census_to_json(census) + "\n")
         sys.stdout.flush()
     else:
-        print_census(census, make_console())
+        print_census(census, make_console(), show_pem=show_certs)
 
 
 def print_error(message: str) -> None:

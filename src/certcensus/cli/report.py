@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 
 from certcensus.cli.command import Command
-from certcensus.cli.options import db_option, trust_options
+from certcensus.cli.options import db_option, show_certs_option, trust_options
 from certcensus.cli.output import emit_census
 from certcensus.cli.output import save_pem as write_pem_files
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, InputError
 from certcensus.render.formats import FORMATS
@@ -68,8 +69,10 @@ def kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
     default=None,
     help="Write each distinct chain to DIR/<chain id>.pem.",
 )
+@show_certs_option
+@sclient_options("-CAfile", "-CApath", "-showcerts")
 def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
-           cache_dir, fmt, output, kit_dir, as_json, save_pem):  # fmt: skip
+           cache_dir, fmt, output, kit_dir, as_json, save_pem, show_certs):  # fmt: skip
     """Print the census again from the store (by default each target's latest run)."""
     from certcensus.census.build import build_census
     from certcensus.census.judged import judge_census
@@ -95,7 +98,7 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
             judge_census(census, judge)
         fmt = "json" if as_json else fmt
         if fmt == "text" and output is None:
-            emit_census(census, as_json=False, pem_directory=save_pem)
+            emit_census(census, as_json=False, pem_directory=save_pem, show_certs=show_certs)
         else:
             if save_pem:
                 write_pem_files(census, save_pem)

@@ -18,13 +18,15 @@ from certcensus.cli.options import (
     parse_targets,
     protocol_options,
     protocol_values,
+    show_certs_option,
     starttls_option,
     timeout_option,
     trust_options,
 )
 from certcensus.cli.output import emit_census, print_error
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
-from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE
+from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE, UsageError
 from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
@@ -32,7 +34,7 @@ from certcensus.probe.scheduler import ScanResult
 
 
 @click.command(cls=Command)
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
 @starttls_option
 @protocol_options
 @click.option(
@@ -124,16 +126,21 @@ from certcensus.probe.scheduler import ScanResult
     default=None,
     help="Write each distinct chain to DIR/<chain id>.pem.",
 )
+@show_certs_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@sclient_options("-connect", "-starttls", "-servername", "-noservername", "-CAfile", "-CApath",
+                 "-showcerts", "-tls1_2", "-tls1_3")  # fmt: skip
 def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
          source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
-         db_path, trust_stores, store_password, offline, cache_dir, as_json, save_pem, quiet,
-         **protocol_arguments):  # fmt: skip
+         db_path, trust_stores, store_password, offline, cache_dir, as_json, save_pem, show_certs,
+         quiet, **protocol_arguments):  # fmt: skip
     """Probe TARGETS again and again and count every chain they present.
 
     A target is host, host:port, [v6addr]:port or a URL (smtp://, submission://, smtps://,
     https://, imaps://, pop3s://, ldaps://, imap://, ldap://, xmpp://, postgres://, ...).
     Well-known ports pick their STARTTLS protocol (25 and 587: SMTP; 143: IMAP; ...).
+    openssl s_client's flags work too: -connect HOST:PORT -starttls smtp -servername NAME
+    -CAfile FILE -showcerts.
 
     \b
     Without --count or --duration, scan stops when sure: it probes each stratum (address,
@@ -142,6 +149,8 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     """
     from certcensus.trust.judge import TrustJudge, TrustRequest
 
+    if not targets:
+        raise UsageError("give a target (host, host:port or a URL), or -connect HOST:PORT")
     parsed = parse_targets(targets, starttls)
     seconds = parse_duration(duration)
     profiles = checked_profiles(profile_list)
@@ -158,12 +167,13 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     # Trust stores load before any probe: a typo fails in a second, not after an hour.
     judge = TrustJudge.load(TrustRequest(trust_stores, store_password, offline, cache_dir))
     sys.exit(scan_and_print(plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet,
-                            confidence=confidence or defaults.CONFIDENCE, judge=judge))  # fmt: skip
+                            confidence=confidence or defaults.CONFIDENCE, judge=judge,
+                            show_certs=show_certs))  # fmt: skip
 
 
 def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: bool,
                    command: str = "scan", confidence: float = defaults.CONFIDENCE,
-                   judge=None) -> int:  # fmt: skip
+                   judge=None, show_certs: bool = False) -> int:  # fmt: skip
     """Run the plan into the store, print the census of this run; return the exit status."""
     from certcensus.census.build import build_census
     from certcensus.census.judged import judge_census
@@ -183,7 +193,7 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
             print_error(message)
         if result.interrupted:
             err.print("certcensus: interrupted; census of the probes made so far:")
-        emit_census(census, as_json=as_json, pem_directory=save_pem)
+        emit_census(census, as_json=as_json, pem_directory=save_pem, show_certs=show_certs)
     if len(result.resolution_errors) == len(plan.targets):
         return EXIT_USAGE
     return EXIT_OK if census.any_ok else EXIT_PROBLEM_FOUND

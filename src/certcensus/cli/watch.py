@@ -20,6 +20,7 @@ from certcensus.cli.options import (
     starttls_option,
     timeout_option,
 )
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, TargetError, UsageError
 
@@ -40,6 +41,11 @@ def watch_probe_options(function):
     for option in reversed(options):
         function = option(function)
     return function
+
+
+# The s_client flags watch and check take (see cli/sclient.py).
+WATCH_SCLIENT_FLAGS = ("-connect", "-starttls", "-servername", "-CAfile", "-CApath", "-tls1_2",
+                       "-tls1_3")  # fmt: skip
 
 
 def load_watch_judge(trust_stores):
@@ -104,6 +110,7 @@ def load_watch_judge(trust_stores):
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@sclient_options(*WATCH_SCLIENT_FLAGS)
 def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, trust_stores, count,
           every, rounds, rate, concurrency, exec_command, exec_timeout, webhook, metrics_port,
           metrics_address, db_path, quiet, **protocol_arguments):  # fmt: skip

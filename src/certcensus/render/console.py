@@ -33,12 +33,13 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
-def print_census(census: Census, console: Console) -> None:
+def print_census(census: Census, console: Console, show_pem: bool = False) -> None:
+    """Every target; `show_pem` adds each certificate's PEM (as s_client -showcerts)."""
     for target in census.targets:
-        print_target(target, console)
+        print_target(target, console, show_pem)
 
 
-def print_target(target: TargetCensus, console: Console) -> None:
+def print_target(target: TargetCensus, console: Console, show_pem: bool = False) -> None:
     title = Text.assemble(
         (target.target, "bold"), f"  {target.protocol}  ", f"{target.probes} probes, ",
         (f"{target.ok} ok", "green" if target.ok else "red"),
@@ -69,7 +70,7 @@ def print_target(target: TargetCensus, console: Console) -> None:
         )
     print_table(console, table)
     for number, chain in enumerate(target.chains, 1):
-        _print_chain(number, chain, target, console)
+        _print_chain(number, chain, target, console, show_pem)
     _print_missing(target, console)
     _print_clients(target, console)
     _print_errors(target, console)
@@ -83,13 +84,17 @@ def print_target(target: TargetCensus, console: Console) -> None:
     console.print()
 
 
-def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: Console) -> None:
+def _print_chain(
+    number: int, chain: ChainCount, target: TargetCensus, console: Console, show_pem: bool
+) -> None:
     console.print(f"\n  chain #{number} {chain.chain_id}")
     if len(target.ips) > 1:
         spread = ", ".join(f"{ip} {n}" for ip, n in chain.ips.most_common())
         console.print(f"    seen from: {spread}")
     for position, info in enumerate(chain.certificates):
         _print_certificate(position, info, console)
+        if show_pem:
+            console.print(info.pem.rstrip("\n"), soft_wrap=True)
     last = chain.certificates[-1] if chain.certificates else None
     if last and not last.parse_error and not last.self_signed:
         console.print(f"    (root not sent; the chain ends at issuer {last.issuer})", style="dim")
