@@ -139,3 +139,8 @@ def census_to_dict(census: Census) -> dict:
 
 def census_to_json(census: Census) -> str:
     return json.dumps(census_to_dict(census), indent=2)
+
+
+def target_to_json_line(target: TargetCensus) -> str:
+    """One target as one line of JSON (--json-lines): an element of "targets", compact."""
+    return json.dumps(target_to_dict(target), separators=(",", ":"))
