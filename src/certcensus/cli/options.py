@@ -81,9 +81,10 @@ class ProfileName(click.Choice):
 def starttls_option(function):
     return click.option(
         "--starttls", default="auto", type=StarttlsName(starttls_choices()),
-        help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol "
-             "(openssl s_client's -starttls names; aliases such as postgresql, xmpp_server, "
-             "pop are accepted too).",
+        metavar="auto|none|PROTO",
+        help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol: "
+             f"{', '.join(sorted(DIALOGS))} (openssl s_client's -starttls names; aliases such "
+             "as postgresql, xmpp_server, pop are accepted too).",
     )(function)  # fmt: skip
 
 
