@@ -93,8 +93,10 @@ def _command_section(name: str, command: click.Command, parent: click.Context) -
     for paragraph in _paragraphs(command.help or ""):
         lines += [paragraph, ".PP"]
     for param in command.get_params(ctx):
-        record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
-        if record is None:  # arguments are in the usage line; hidden options stay hidden
+        if not isinstance(param, click.Option):
+            continue  # arguments are in the usage line
+        record = param.get_help_record(ctx)
+        if record is None:  # hidden
             continue
         help_text = " ".join(record[1].split())
         lines += [".TP", _option_heading(param, ctx), roff_text(help_text)]
