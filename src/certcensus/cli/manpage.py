@@ -92,15 +92,15 @@ def _command_section(name: str, command: click.Command, parent: click.Context) -
     lines = [f'.SS "certcensus {roff_text(name)} {roff_text(usage)}"']
     for paragraph in _paragraphs(command.help or ""):
         lines += [paragraph, ".PP"]
-    for param in command.get_params(ctx):
-        if not isinstance(param, click.Option):
+    for param in command.params:  # not get_params(): click caches the help option per
+        if not isinstance(param, click.Option):  # context it first saw; ours is fixed below
             continue  # arguments are in the usage line
         record = param.get_help_record(ctx)
         if record is None:  # hidden
             continue
         help_text = " ".join(record[1].split())
         lines += [".TP", _option_heading(param, ctx), roff_text(help_text)]
-    return lines
+    return [*lines, ".TP", "\\fB\\-h\\fR, \\fB\\-\\-help\\fR", "Show this message and exit."]
 
 
 def render_man_page(group: click.Group) -> str:
