@@ -72,7 +72,9 @@ class ChainSplit:
         tail = f", and {more} more" if more > 0 else ""
         how = _DIMENSION_WORDS[self.dimension]
         lead = "the chains depend on" if self.dimension is None else "the chains split by"
-        return f"{lead} {how}: " + ", ".join(phrases) + tail
+        # Stratum labels have commas of their own ("10.0.0.2, no SNI"): parts take semicolons.
+        separator = "; " if self.dimension is None else ", "
+        return f"{lead} {how}: " + separator.join(phrases) + tail
 
     def to_dict(self) -> dict:
         return {"by": self.dimension, "parts": [part.to_dict() for part in self.parts]}
