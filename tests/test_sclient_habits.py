@@ -155,3 +155,14 @@ def test_profiles_as_s_client_spells_them(cli, smtp_pool, tmp_path):
         assert found.code == 0, found.err
         (stratum,) = found.json["targets"][0]["strata"]
         assert stratum["profile"] == "tls1.2"
+
+
+def test_watch_takes_the_s_client_flags_too(cli, smtp_pool, tmp_path):
+    db = tmp_path / "watch.sqlite"
+    watched = cli("watch", "-connect", f"127.0.0.1:{smtp_pool['port']}", "-starttls", "SMTP",
+                  "-servername", "mail.example.com", "-CAfile", smtp_pool["dir"] / "dcm-export.pem",
+                  "--rounds", 1, "--count", 40, "--rate", 0, "--db", db)  # fmt: skip
+    assert watched.code == 0, watched.err
+    report = cli("report", "--db", db, "--json").json["targets"][0]
+    assert report["protocol"] == "smtp" and report["ok"] == 40
+    assert {s["sni"] for s in report["strata"]} == {"mail.example.com"}
