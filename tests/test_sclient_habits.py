@@ -85,7 +85,10 @@ def test_the_readme_session_in_its_s_client_form(cli, smtp_pool, tmp_path):
         elif command == "check":
             assert habit.code == 2  # CRITICAL: the new chain is untrusted by dcm-export
             for result in (habit, spelled):
-                assert result.out.startswith("CERTCENSUS CRITICAL - 2 chains, 200/200 probes ok")
+                assert re.match(
+                    r"CERTCENSUS CRITICAL - 127\.0\.0\.1:\d+: 2 chains, 200/200 probes ok",
+                    result.out,
+                ), result.out
                 assert "untrusted by dcm-export" in result.out
         else:
             assert habit.out.replace("kit-habit", "kit") == spelled.out.replace(
@@ -164,5 +167,5 @@ def test_watch_takes_the_s_client_flags_too(cli, smtp_pool, tmp_path):
                   "--rounds", 1, "--count", 40, "--rate", 0, "--db", db)  # fmt: skip
     assert watched.code == 0, watched.err
     report = cli("report", "--db", db, "--json").json["targets"][0]
-    assert report["protocol"] == "smtp" and report["ok"] == 40
+    assert report["protocol"] == "smtp" and report["ok"] >= 40  # a first round stops when sure
     assert {s["sni"] for s in report["strata"]} == {"mail.example.com"}
