@@ -81,31 +81,48 @@ def _wait_until_stored(url: str, at_least: int, scan: subprocess.Popen) -> None:
     raise AssertionError(f"the scan ended first: {scan.communicate()}")
 
 
+def _busy_worker(cluster, scan: subprocess.Popen):
+    """A worker that is running a batch now, as the scheduler sees it."""
+    from distributed import Client
+
+    with Client(cluster.address, timeout=30) as client:
+        while scan.poll() is None:
+            for address, keys in client.processing().items():
+                if keys:
+                    return next(
+                        w for w in cluster.workers if any(address in line for line in w.lines)
+                    )
+            threading.Event().wait(0.05)  # between two looks; the condition is the scheduler's
+    raise AssertionError(f"the scan ended before a worker could be killed: {scan.communicate()}")
+
+
 def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(cluster, store_url, two_chains):
-    first = cluster.start_worker()
+    cluster.start_worker()
     cluster.start_worker()
     with two_pools(two_chains.backends) as pools:
         targets = [f"127.0.0.1:{pool.port}" for pool in pools]
-        # 2 targets x 3 profiles: six strata of 50 probes, each one batch of ~4 s at this rate.
+        # 2 targets x 3 profiles: six strata of 100 probes, each two batches of ~4 s at this
+        # rate; once the first batches are stored, the second ones are running.
         scan = subprocess.Popen(
-            [sys.executable, "-m", "certcensus", "scan", *targets, "--count", "150",
+            [sys.executable, "-m", "certcensus", "scan", *targets, "--count", "300",
              "--rate", "40", "--profile", "default,tls1.2,tls1.3", "--dask", cluster.address,
              "--db", store_url, "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         _wait_until_stored(store_url, 50, scan)  # some batches are done, others are running
-        os.kill(first.process.pid, signal.SIGKILL)
-        first.process.wait()
+        victim = _busy_worker(cluster, scan)
+        os.kill(victim.process.pid, signal.SIGKILL)
+        victim.process.wait()
         out, err = scan.communicate(timeout=240)
         served = sum(sum(pool.served.values()) for pool in pools)
     assert scan.returncode == 0, err
     probes = stored(store_url)
     keys = [(p.target, p.profile, p.started_at, p.source_port) for p in probes]
-    assert len(keys) == len(set(keys)) == 300  # every stratum complete, nothing twice
+    assert len(keys) == len(set(keys)) == 600  # every stratum complete, nothing twice
     for target in targets:
         for profile in ("default", "tls1.2", "tls1.3"):
-            assert sum(1 for p in probes if (p.target, p.profile) == (target, profile)) == 50
-    assert served > 300  # the killed worker's batches were probed, then made again elsewhere
+            assert sum(1 for p in probes if (p.target, p.profile) == (target, profile)) == 100
+    assert served > 600  # the killed worker's batch was probed, then made again elsewhere
 
 
 def test_watch_rounds_on_a_local_cluster(cli, store_url, two_chains):

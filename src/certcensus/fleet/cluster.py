@@ -16,8 +16,11 @@ from certcensus.model.errors import CertcensusError, UsageError
 BATCH_SLOTS_PER_WORKER = 256
 # The resource a vantage worker advertises: `vantage-NAME`, one unit per batch slot.
 VANTAGE_PREFIX = "vantage-"
-# How long to wait for a remote scheduler to answer.
+# How long to wait for a remote scheduler to accept a connection before saying it is away.
 CONNECT_TIMEOUT_SECONDS = 5
+# Dask's own timeout for each of its connections once joined (its default): a loaded scheduler
+# or worker may take seconds to accept one, and a batch must not be lost for that.
+COMM_TIMEOUT_SECONDS = 30
 
 _LOCAL = re.compile(r"^local:(\d+)$")
 
@@ -59,6 +62,18 @@ def quiet_dask_logs(level: int = logging.ERROR) -> None:
         logging.getLogger(name).setLevel(level)
 
 
+async def reachable(address: str) -> None:
+    """Raise OSError unless something accepts TCP at `address` within CONNECT_TIMEOUT_SECONDS
+    (Dask's client would retry a refused connection for its whole timeout)."""
+    import asyncio
+
+    host, _, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
+    _, writer = await asyncio.wait_for(
+        asyncio.open_connection(host.strip("[]"), int(port)), CONNECT_TIMEOUT_SECONDS
+    )
+    writer.close()
+
+
 class Cluster:
     """`async with Cluster(spec) as cluster:` -> `cluster.client`, an asynchronous Client."""
 
@@ -83,8 +98,9 @@ class Cluster:
             self.client = await Client(self._local, asynchronous=True)
             return self
         try:
+            await reachable(str(self.spec.address))
             self.client = await Client(
-                self.spec.address, asynchronous=True, timeout=CONNECT_TIMEOUT_SECONDS
+                self.spec.address, asynchronous=True, timeout=COMM_TIMEOUT_SECONDS
             )
         except (OSError, TimeoutError) as error:
             raise ClusterError(

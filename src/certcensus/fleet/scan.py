@@ -46,6 +46,9 @@ BATCH_RETRIES = 2
 # Work pinned to a vantage nobody advertises any more would wait forever: while a batch is
 # out, look this often whether a worker can still run it, and give up after this long without.
 WORKER_CHECK_SECONDS = 5.0
+# Batches out at once, over the whole cluster: enough to keep every worker's slots full, few
+# enough that thousands of strata do not open thousands of connections to collect results.
+BATCHES_IN_FLIGHT = 512
 WORKERLESS_GRACE_SECONDS = 30.0
 
 
@@ -106,6 +109,7 @@ class FleetScan:
         # databases may share a scheduler, and both have a run 1.
         self._token = uuid.uuid4().hex[:12]
         self._futures: set = set()
+        self._in_flight = asyncio.Semaphore(BATCHES_IN_FLIGHT)
         self.worker_check = WORKER_CHECK_SECONDS
         self.workerless_grace = WORKERLESS_GRACE_SECONDS
         self._gone: set[str | None] = set()  # vantages (None: any worker) given up on
@@ -138,6 +142,8 @@ class FleetScan:
                     await self._cancel(drivers)
                 else:
                     everything.result()  # a bug in a driver surfaces here
+        except ClusterError as error:  # the scheduler went away: stop with what was stored
+            self.failure = error
         finally:
             stopper.cancel()
             await self._cancel(drivers)
@@ -146,9 +152,9 @@ class FleetScan:
         return self.result
 
     async def _cancel(self, drivers: list[asyncio.Task]) -> None:
-        if self._futures:
+        if self._futures and self._connected():
             await self.cluster.client.cancel(list(self._futures), force=True)
-            self._futures.clear()
+        self._futures.clear()
         for driver in drivers:
             driver.cancel()
         await asyncio.gather(*drivers, return_exceptions=True)
@@ -282,7 +288,8 @@ class FleetScan:
                 deadline=deadline, store_url=self.shared_url, concurrency=plan.concurrency,
             )  # fmt: skip
             stratum.batches += 1
-            result = await self._run_batch(request)
+            async with self._in_flight:
+                result = await self._run_batch(request)
             if result is None:
                 stratum.failed += size  # lost for good: count it against the goal
                 continue
@@ -292,7 +299,18 @@ class FleetScan:
             if result.probes == 0:  # the deadline passed on the worker
                 return
 
+    def _connected(self) -> bool:
+        return self.cluster.client.status == "running"
+
+    def _lost_scheduler(self) -> ClusterError:
+        return ClusterError(
+            f"lost the Dask scheduler {self.cluster.spec.describe()}; the census holds the "
+            "batches stored before"
+        )
+
     async def _run_batch(self, request: BatchRequest) -> BatchResult | None:
+        if not self._connected():
+            raise self._lost_scheduler()
         resources = {VANTAGE_PREFIX + request.vantage: 1} if request.vantage else None
         future = self.cluster.client.submit(
             run_batch, request, key=request.batch_id, resources=resources, pure=False,
@@ -302,12 +320,15 @@ class FleetScan:
         try:
             result: BatchResult = await self._outcome(future, request.vantage)
         except _NoWorker:
-            await self.cluster.client.cancel([future], force=True)
+            if self._connected():
+                await self.cluster.client.cancel([future], force=True)
             self.progress.lost_batches += 1
             return None
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - KilledWorker and what a task raised: go on
+            if not self._connected():
+                raise self._lost_scheduler() from None
             log.warning(
                 "certcensus: warning: batch %s of %s lost: %s: %s",
                 request.batch_id, request.target.name, type(error).__name__, error,

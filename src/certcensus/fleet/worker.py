@@ -21,10 +21,11 @@ from collections.abc import Callable
 from certcensus.fleet import batches
 from certcensus.fleet.cluster import (
     BATCH_SLOTS_PER_WORKER,
-    CONNECT_TIMEOUT_SECONDS,
+    COMM_TIMEOUT_SECONDS,
     VANTAGE_PREFIX,
     ClusterError,
     quiet_dask_logs,
+    reachable,
 )
 from certcensus.model.errors import UsageError
 
@@ -74,9 +75,10 @@ async def serve(
     )
     label = name or f"{vantage or 'worker'}-{socket.gethostname()}-{os.getpid()}"
     try:
+        await reachable(scheduler)
         worker = await Worker(
             scheduler, nthreads=BATCH_SLOTS_PER_WORKER, resources=resources, name=label,
-            death_timeout=CONNECT_TIMEOUT_SECONDS, dashboard=False, silence_logs=False,
+            death_timeout=COMM_TIMEOUT_SECONDS, dashboard=False, silence_logs=False,
         )  # fmt: skip
     except (OSError, TimeoutError) as error:
         raise ClusterError(
