@@ -91,7 +91,10 @@ class Cluster:
                 n_workers=self.spec.local_workers,
                 threads_per_worker=BATCH_SLOTS_PER_WORKER,
                 processes=True,
-                dashboard_address=None,
+                # Everything on loopback: a local cluster serves no one but this scan (its
+                # HTTP endpoint on a free port, not on every interface's 8787).
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
                 asynchronous=True,
             )
