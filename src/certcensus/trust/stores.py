@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from certcensus.certs.names import CanonicalName
 from certcensus.model.errors import TrustStoreError
 from certcensus.trust.certs import Cert, load_certificates_from_bytes
 from certcensus.trust.jks import JKSError, is_jks, read_jks_trusted_certificates
@@ -50,15 +51,19 @@ class TrustStore:
         return frozenset(c.sha256 for c in self.certificates)
 
     @cached_property
-    def by_identity(self) -> dict[tuple[bytes, bytes], Cert]:
+    def by_identity(self) -> dict[tuple, Cert]:
         return {c.identity: c for c in self.certificates}
 
     @cached_property
-    def by_subject(self) -> dict[bytes, list[Cert]]:
-        index: dict[bytes, list[Cert]] = defaultdict(list)
+    def by_subject(self) -> dict[CanonicalName, list[Cert]]:
+        """Certificates by subject, as OpenSSL compares names (certs/names.py), in store order."""
+        index: dict[CanonicalName, list[Cert]] = defaultdict(list)
         for cert in self.certificates:
-            index[cert.subject_der].append(cert)
+            index[cert.subject_key].append(cert)
         return index
+
+    def by_name(self, subject: CanonicalName) -> list[Cert]:
+        return self.by_subject.get(subject, [])
 
     def anchor_for(self, cert: Cert) -> Cert | None:
         """The store's certificate that makes `cert` trusted: itself, or its subject-and-key twin.

@@ -2,15 +2,21 @@
 
 This is what a modern, careful client (rustls, Go, a browser) accepts: no v1 or SHA-1
 certificates, keyUsage and basicConstraints enforced, the host name checked against the SAN.
+A refusal is returned, never raised; verdict.py explains it from the chain's structure (the
+verifier's message is kept only to be quoted). Certificates `cryptography` reads only in part
+(certs/readable.py) are left out: the verifier would be judging a re-encoding, not them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from certcensus.trust.certs import Cert
@@ -34,16 +40,18 @@ def _subject_for(host: str) -> x509.DNSName | x509.IPAddress:
 
 
 def _first_san(leaf: Cert) -> str | None:
-    try:
-        san = leaf.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
+    names = leaf.facts.subject_alt_names
+    if names is None:
         return None
-    for name in san:
-        if isinstance(name, x509.DNSName):
-            return name.value.replace("*.", "wildcard.", 1)
-        if isinstance(name, x509.IPAddress):
-            return str(name.value)
+    if names.dns:
+        return names.dns[0].replace("*.", "wildcard.", 1)
+    if names.ip:
+        return str(ipaddress.ip_address(names.ip[0]))
     return None
+
+
+def _fingerprint(certificate: x509.Certificate) -> str:
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 def verify_strictly(
@@ -56,19 +64,24 @@ def verify_strictly(
     checked = host or _first_san(served[0])
     if checked is None:
         return StrictResult(False, [], "the leaf has no subjectAltName to check", None)
+    readable = [c.certificate for c in store.certificates if not c.malformations]
+    if not readable:
+        return StrictResult(False, [], "no store certificate cryptography can read", checked)
+    intermediates = [c.certificate for c in served[1:] if not c.malformations]
     try:
-        anchors = Store([c.certificate for c in store.certificates])
         verifier = (
-            PolicyBuilder().store(anchors).time(at).build_server_verifier(_subject_for(checked))
+            PolicyBuilder()
+            .store(Store(readable))
+            .time(at)
+            .build_server_verifier(_subject_for(checked))
         )
-        built = verifier.verify(served[0].certificate, [c.certificate for c in served[1:]])
-    except VerificationError as error:
-        return StrictResult(False, [], str(error), checked)
-    except ValueError as error:  # an unparseable name or an empty store
+        built = verifier.verify(served[0].certificate, intermediates)
+    except (VerificationError, ValueError, TypeError, UnsupportedAlgorithm) as error:
+        # VerificationError: refused; the others: a name or key the verifier cannot take.
         return StrictResult(False, [], str(error), checked)
     return StrictResult(
         True,
-        [Cert.from_certificate(c).sha256 for c in built],
+        [_fingerprint(c) for c in built],
         "",
         checked,
         built[-1].subject.rfc4514_string(),
