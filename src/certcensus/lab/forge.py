@@ -37,7 +37,11 @@ _ALGORITHMS = {
     ("ec", "sha384"): "300a06082a8648ce3d040303",
     ("ed25519", None): "300506032b6570",
 }
-_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384}
+_HASHES: dict[str, type[hashes.SHA1 | hashes.SHA256 | hashes.SHA384]] = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+}
 UNKNOWN_EXTENSION = "1.3.6.1.4.1.55555.1.1"  # a private OID no verifier knows
 
 # The malformations `forge` can apply (see the module docstring); each names the extension.
