@@ -12,6 +12,7 @@ import json
 
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
+from certcensus.trust.chain_issues import ChainIssues
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
@@ -46,11 +47,28 @@ def missing_cas_to_dict(missing: MissingCAs) -> dict:
     return {
         "store": missing.store,
         "certificates": [
-            {"sha256": c.sha256, "subject": c.subject.rfc4514_string(), "root": c.is_self_issued}
+            {"sha256": c.sha256, "subject": c.subject.rfc4514_string(), "root": c.is_root}
             for c in missing.certificates
         ],
         "needed_by": missing.needed_by,
         "unfixable": missing.unfixable,
+        "unknown_issuers": {
+            chain_id: dataclasses.asdict(unknown)
+            for chain_id, unknown in missing.unknown_issuers.items()
+        },
+        "complete": missing.complete,
+    }
+
+
+def chain_issues_to_dict(issues: ChainIssues) -> dict:
+    return {
+        "issues": [
+            {"kind": str(i.kind), "detail": i.detail, "certificates": list(i.certificates)}
+            for i in issues
+        ],
+        "path_as_sent": list(issues.path),
+        "root_sent": issues.root_sent,
+        "ends_at_issuer": issues.ends_at_issuer,
     }
 
 
@@ -72,6 +90,9 @@ def chain_to_dict(chain: ChainCount) -> dict:
             for change in chain.differences
         ],
         "seen_only": chain.seen_only,
+        **(
+            {"chain_issues": chain_issues_to_dict(chain.issues)} if chain.issues is not None else {}
+        ),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
             if chain.trust is not None

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from certcensus.census.coverage import Coverage
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
+from certcensus.certs.text import safe_text
 from certcensus.render.as_json import iso_time
 from certcensus.render.html_timeline import chain_colour, timeline_of, timeline_svg
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
@@ -208,6 +209,13 @@ def _chain_article(number: int, chain: ChainCount, store: str | None, now: dt.da
         spread = ", ".join(f"{escape(ip)} {n}" for ip, n in chain.ips.most_common())
         parts.append(f'<p class="ips">seen from {spread}</p>')
     parts.append(_tree(chain.certificates, verdict, store, now))
+    if chain.issues:
+        items = "".join(
+            f'<li data-issue="{escape(str(issue.kind))}"><span class="badge expiring">'
+            f"{escape(str(issue.kind))}</span> {escape(safe_text(issue.detail))}</li>"
+            for issue in chain.issues
+        )
+        parts.append(f'<p class="extras">Chain issues:</p><ul class="chain-issues">{items}</ul>')
     if chain.trust:
         parts.append(_trust_table(chain.trust))
     parts.append("</article>")
@@ -302,7 +310,7 @@ def _trust_table(trust: dict[str, StoreVerdict]) -> str:
                 f'<tr class="verdict" data-store="{escape(store)}" data-mode="{mode}" '
                 f'data-trusted="{str(verdict.trusted).lower()}">'
                 f"<td>{escape(store)}</td><td>{mode}</td><td>{_verdict_badge(verdict)}</td>"
-                f'<td class="why">{escape(verdict.detail)}</td></tr>'
+                f'<td class="why">{escape(safe_text(verdict.detail))}</td></tr>'
             )
     return (
         '<div class="table-box"><table class="trust"><thead><tr><th>store</th><th>mode</th>'

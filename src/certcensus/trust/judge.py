@@ -16,7 +16,8 @@ from certcensus.model.chain import chain_fingerprint
 from certcensus.model.defaults import STORE_PASSWORD
 from certcensus.model.errors import TrustStoreError
 from certcensus.trust.aia import AIAFetcher, complete_with_aia
-from certcensus.trust.certs import Cert
+from certcensus.trust.certs import Cert, likely_issued
+from certcensus.trust.chain_issues import ChainIssues, chain_issues
 from certcensus.trust.missing import MissingCAs, missing_cas, observed_cas
 from certcensus.trust.pool import CAPool
 from certcensus.trust.stores import TrustStore, load_trust_store, parse_store_spec
@@ -141,6 +142,23 @@ class TrustJudge:
                 self._complete(chain)
             self._missing[key] = missing_cas(chains, store, self.pool, at, every_ca_of_path)
         return self._missing[key]
+
+    def issuers_of(self, cert: Cert) -> list[Cert]:
+        """Every known certificate (stores first, then the CA pool) that could have issued
+        `cert`, as OpenSSL picks candidates (the caller checks signatures)."""
+        found: dict[str, Cert] = {}
+        for store in self.stores:
+            for candidate in store.by_name(cert.issuer_key):
+                found.setdefault(candidate.sha256, candidate)
+        for candidate in self.pool.with_subject(cert.issuer_key):
+            found.setdefault(candidate.sha256, candidate)
+        return [c for c in found.values() if likely_issued(c, cert)]
+
+    def chain_issues(self, chain: list[bytes], at: dt.datetime | None = None) -> ChainIssues:
+        """The chain's issues, "incomplete" included (the stores and the pool say what the
+        server should have sent)."""
+        self._complete(chain)
+        return chain_issues(chain, at or self.moment(), self.issuers_of)
 
     def observed_cas(self, chains: list[list[bytes]], at: dt.datetime | None = None) -> list[Cert]:
         """Every CA of the chains: served ones and those of each store's best path."""
