@@ -142,8 +142,11 @@ def print_export_table(certs: list[Cert], files: list[Path], fmt: str, notes: Ki
             style="yellow",
         )
     if notes.lacking:
-        console.print(
-            "\nPARTIAL KIT: importing it is not enough for every chain.", style="bold red"
+        heading = (
+            "PARTIAL KIT: importing it is not enough for every chain."
+            if certs
+            else "No CA certificate to export helps these chains:"
         )
+        console.print(f"\n{heading}", style="bold red")
         for text in notes.lacking:
             console.print(f"  {safe_text(text)}", style="red")

@@ -264,17 +264,20 @@ def check_akid(issuer: Cert, child: Cert) -> bool:
     return aki.issuer is None or issuer.issuer_key == canonical_name(aki.issuer)
 
 
+def names_issuer(issuer: Cert, child: Cert) -> bool:
+    """Do names, key identifiers and key type say `issuer` issued `child`? (No signature.)"""
+    return (
+        issuer.subject_key == child.issuer_key
+        and check_akid(issuer, child)
+        and key_family_matches(issuer.key_family, child.signature_family)
+    )
+
+
 def likely_issued(issuer: Cert, child: Cert) -> bool:
     """OpenSSL's ossl_x509_likely_issued: could `issuer` have issued `child`? Names, key
     identifiers and key type; not the signature, which OpenSSL checks only once the chain is
     built. A certificate OpenSSL finds invalid neither issues nor is issued."""
-    return (
-        issuer.subject_key == child.issuer_key
-        and not issuer.openssl_invalid
-        and not child.openssl_invalid
-        and check_akid(issuer, child)
-        and key_family_matches(issuer.key_family, child.signature_family)
-    )
+    return not issuer.openssl_invalid and not child.openssl_invalid and names_issuer(issuer, child)
 
 
 def openssl_self_signed(cert: Cert) -> bool:
@@ -356,5 +359,6 @@ __all__ = [
     "issuer_name_text",
     "likely_issued",
     "load_certificates_from_bytes",
+    "names_issuer",
     "openssl_self_signed",
 ]

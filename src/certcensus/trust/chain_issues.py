@@ -9,7 +9,8 @@ intermediate that clients need, so only clients that fetch it through AIA succee
 when an `issuers` lookup (the trust stores and the CA pool) is given.
 
 The path as sent is followed from the leaf through the certificates the server sent, each issuer
-chosen as OpenSSL chooses one (names, key identifiers, key type) and confirmed by its signature.
+chosen as OpenSSL chooses one (names, key identifiers, key type) and confirmed by its signature;
+a malformed certificate stays on it (that it is malformed is an issue of its own).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from certcensus.certs.readable import UnreadableCertificate
-from certcensus.trust.certs import Cert, likely_issued
+from certcensus.trust.certs import Cert, names_issuer
 from certcensus.trust.signatures import is_weak_signature, signature_hash_name, signature_verifies
 from certcensus.trust.verdict import key_is_weak, named
 
@@ -81,7 +82,7 @@ def _path_as_sent(served: dict[int, Cert]) -> list[int]:
         for position, cert in served.items():
             if position in path or cert == top or any(served[p] == cert for p in path):
                 continue
-            if likely_issued(cert, top) and signature_verifies(top, cert):
+            if names_issuer(cert, top) and signature_verifies(top, cert):
                 path.append(position)
                 break
         else:

@@ -16,7 +16,7 @@ from certcensus.model.chain import chain_fingerprint
 from certcensus.model.defaults import STORE_PASSWORD
 from certcensus.model.errors import TrustStoreError
 from certcensus.trust.aia import AIAFetcher, complete_with_aia
-from certcensus.trust.certs import Cert, likely_issued
+from certcensus.trust.certs import Cert, names_issuer
 from certcensus.trust.chain_issues import ChainIssues, chain_issues
 from certcensus.trust.missing import MissingCAs, missing_cas, observed_cas
 from certcensus.trust.pool import CAPool
@@ -152,7 +152,7 @@ class TrustJudge:
                 found.setdefault(candidate.sha256, candidate)
         for candidate in self.pool.with_subject(cert.issuer_key):
             found.setdefault(candidate.sha256, candidate)
-        return [c for c in found.values() if likely_issued(c, cert)]
+        return [c for c in found.values() if names_issuer(c, cert)]
 
     def chain_issues(self, chain: list[bytes], at: dt.datetime | None = None) -> ChainIssues:
         """The chain's issues, "incomplete" included (the stores and the pool say what the

@@ -90,8 +90,12 @@ def chain_need(
     every_ca_of_path: bool = False,
 ) -> ChainNeed:
     """What this chain needs from the store's owner."""
-    if _trusted_with(served, store, frozenset(), pool, at):
+    verdict = lenient_verdict(served, store, pool, at)
+    if verdict.trusted:
         return ChainNeed([frozenset()])
+    malformed = [p for p in verdict.problems if p.reason == Reason.MALFORMED_CERTIFICATE]
+    if malformed:  # a certificate OpenSSL cannot use: no CA certificate helps
+        return ChainNeed([], unfixable=f"no CA certificate helps: {malformed[0].detail}")
     finder = PathFinder(served, store, pool, at)
     paths = finder.candidate_paths()
     options: set[frozenset[Cert]] = set()
@@ -118,7 +122,7 @@ def chain_need(
             last.display_name,
         )
         return ChainNeed([_requirement(best, served, store, every_ca_of_path)], unknown)
-    return ChainNeed([], unfixable=_why_unfixable(lenient_verdict(served, store, pool, at)))
+    return ChainNeed([], unfixable=_why_unfixable(verdict))
 
 
 def _why_unfixable(verdict) -> str:
