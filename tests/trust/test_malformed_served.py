@@ -42,7 +42,11 @@ DETAIL = {
 
 
 def _pki(defect: str):
-    root_key, ca_key, leaf_key = F.ring_key("ec256", 5), F.ring_key("ec256", 6), F.ring_key("ec256", 7)
+    root_key, ca_key, leaf_key = (
+        F.ring_key("ec256", 5),
+        F.ring_key("ec256", 6),
+        F.ring_key("ec256", 7),
+    )
     if defect == "ca-key-exponent-1":
         ca_key = F.ExponentOneKey(F.ring_key("rsa2048", 6))
     day = dt.timedelta(days=1)
@@ -80,7 +84,9 @@ def test_every_command_completes_with_classified_verdicts(defect, openssl, cli, 
     )
     expected = CASES[defect]
     trusted_by_openssl = openssl_verifies_pems(
-        tmp_path / "reference", [pem_of(root).encode()], [pem_of(leaf).encode(), pem_of(ca).encode()]
+        tmp_path / "reference",
+        [pem_of(root).encode()],
+        [pem_of(leaf).encode(), pem_of(ca).encode()],
     )
     assert trusted_by_openssl is (expected == Reason.TRUSTED)
     db, cache = tmp_path / "census.sqlite", tmp_path / "cache"
@@ -123,7 +129,9 @@ def test_every_command_completes_with_classified_verdicts(defect, openssl, cli, 
 
     report = cli("report", "--db", db, "--json", *store)
     assert report.code == 0
-    assert report.json["targets"][0]["chains"][0]["trust"]["lab"]["lenient"]["reason"] == str(expected)
+    assert report.json["targets"][0]["chains"][0]["trust"]["lab"]["lenient"]["reason"] == str(
+        expected
+    )
     html = cli("report", "--db", db, "--format", "html", "-o", tmp_path / "r.html", *store)
     assert html.code == 0, html.err
     assert "malformed-certificate" in (tmp_path / "r.html").read_text()
