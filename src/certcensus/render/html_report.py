@@ -291,14 +291,14 @@ def _node(role: str, name: str, info: CertificateInfo | None, sha: str, marks) -
     details = ""
     if info is not None:
         details = (
-            f'<div class="cert-details">s: {escape(info.subject)}<br>'
-            f"i: {escape(info.issuer)}<br>{escape(info.key)}, "
+            f'<div class="cert-details">s: {escape(safe_text(info.subject))}<br>'
+            f"i: {escape(safe_text(info.issuer))}<br>{escape(info.key)}, "
             f"valid {escape(info.not_before[:10])} to {escape(info.not_after[:10])}"
             f'<br><span class="mono">sha256 {escape(sha)}</span></div>'
         )
     return (
         f'<div class="node" data-sha256="{escape(sha)}"><span class="role">{escape(role)}</span> '
-        f'<span class="name">{escape(name)}</span> {badges}{details}</div>'
+        f'<span class="name">{escape(safe_text(name))}</span> {badges}{details}</div>'
     )
 
 

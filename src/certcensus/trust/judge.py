@@ -78,6 +78,7 @@ class TrustJudge:
         self._completed: set[str] = set()
         self._verdicts: dict[tuple[str, str | None, dt.datetime], dict[str, StoreVerdict]] = {}
         self._missing: dict[tuple, MissingCAs] = {}
+        self._issues: dict[tuple[str, dt.datetime], ChainIssues] = {}
 
     @classmethod
     def load(cls, request: TrustRequest) -> TrustJudge | None:
@@ -157,8 +158,12 @@ class TrustJudge:
     def chain_issues(self, chain: list[bytes], at: dt.datetime | None = None) -> ChainIssues:
         """The chain's issues, "incomplete" included (the stores and the pool say what the
         server should have sent)."""
-        self._complete(chain)
-        return chain_issues(chain, at or self.moment(), self.issuers_of)
+        at = at or self.moment()
+        key = (chain_fingerprint(chain), at)
+        if key not in self._issues:
+            self._complete(chain)
+            self._issues[key] = chain_issues(chain, at, self.issuers_of)
+        return self._issues[key]
 
     def observed_cas(self, chains: list[list[bytes]], at: dt.datetime | None = None) -> list[Cert]:
         """Every CA of the chains: served ones and those of each store's best path."""

@@ -131,11 +131,11 @@ def build_chain(
             end = ChainEnd.SELF_SIGNED
             break
         remaining = [c for c in served if c.sha256 not in used]
-        if pool is not None:
-            remaining += [
-                c for c in pool.with_subject(top.issuer_key) if c.sha256 not in sent | used
-            ]
         candidate = _best_issuer(remaining, top, at, chain)
+        if candidate is None and pool is not None:
+            # Where OpenSSL stops for want of an issuer: what the CA pool knows names it.
+            extra = [c for c in pool.with_subject(top.issuer_key) if c.sha256 not in sent | used]
+            candidate = _best_issuer(extra, top, at, chain)
         if candidate is None:
             end = ChainEnd.UNKNOWN_ISSUER
             break
