@@ -338,7 +338,8 @@ def _strict_refusal(
     whose wording can change with any `cryptography` release; it is only quoted)."""
     said = f" (it said: {message})" if message else ""
     if not lenient.trusted:
-        return Problem(lenient.reason, f"web PKI verifier refused too; first: {lenient.detail}", [])
+        detail = f"{lenient.detail} (the web PKI verifier refuses it as well)"
+        return Problem(lenient.reason, detail, [])
     by_sha = {c.sha256: c for c in served}
     leaf = served[0]
     names = leaf.facts.subject_alt_names
