@@ -1,4 +1,7 @@
-"""Tables for `trust` and `export`: the census's verdicts, and what an export wrote."""
+"""Tables for `trust` and `export`: the census's verdicts, and what an export wrote.
+
+Boxed on a terminal; plain, one line per row, when piped (render/table_text.py).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from rich.text import Text
 from certcensus.census.model import Census
 from certcensus.certs.text import safe_text
 from certcensus.render.console import make_console
+from certcensus.render.table_text import print_table
 from certcensus.trust.certs import Cert
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import Reason
@@ -57,7 +61,13 @@ def print_trust_table(census: Census) -> None:
                     ),
                 )
     console = make_console()
-    console.print(table)
+    print_table(console, table)
+    for target in census.targets:
+        for impact in target.clients or []:
+            console.print(
+                f"{safe_text(target.target)}: {safe_text(impact.sentence())}",
+                style="green" if impact.fine else "red",
+            )
     for target in census.targets:
         for chain in target.chains:
             for issue in chain.issues or ():
@@ -118,7 +128,7 @@ def print_export_table(certs: list[Cert], files: list[Path], fmt: str, notes: Ki
                 safe_text(cert.subject.rfc4514_string()),
                 cert.sha256[:16],
             )
-        console.print(table)
+        print_table(console, table)
     for path in files:
         console.print(f"wrote {safe_text(path)}")
     flagged = [c for c in certs if c.sha256 in notes.check]

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from certcensus.certs.readable import UnreadableCertificate
 from certcensus.trust.certs import Cert
+from certcensus.trust.hostname import host_matches
 from certcensus.trust.openssl_chain import (
     MAX_PATH_LENGTH,
     BuiltChain,
@@ -448,6 +449,7 @@ __all__ = [
     "Reason",
     "StoreVerdict",
     "chain_trust_verdicts",
+    "host_matches",
     "key_is_weak",
     "lenient_verdict",
     "named",
