@@ -189,7 +189,7 @@ def test_host_is_checked_only_when_given(tmp_path):
 @pytest.mark.parametrize("wording", ["", "a message no release ever printed", "subjectAltName"])
 def test_strict_reason_does_not_depend_on_the_verifiers_wording(monkeypatch, wording):
     """A cryptography upgrade that rewords its errors cannot change a strict verdict."""
-    import certcensus.trust.verdict as verdict_module
+    import certcensus.trust.strict as strict_module
 
     key, root_name = F.ring_key("rsa2048", 0), F.name("Wording Root")
     root = ca(root_name, root_name, key, key, 700)
@@ -197,7 +197,7 @@ def test_strict_reason_does_not_depend_on_the_verifiers_wording(monkeypatch, wor
     served = [leaf(F.name("Wording CA"), F.ring_key("ec256", 1), 702), sha1_ca]
     real = lenient(served, [root]).strict
     monkeypatch.setattr(
-        verdict_module,
+        strict_module,
         "verify_strictly",
         lambda served, store, host, at: StrictResult(False, [], wording, host),
     )

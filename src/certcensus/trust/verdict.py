@@ -11,10 +11,6 @@ explained from the structure of the chain, never from the verifier's wording.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from enum import StrEnum
-
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from certcensus.certs.readable import UnreadableCertificate
 from certcensus.trust.certs import Cert
@@ -28,45 +24,19 @@ from certcensus.trust.openssl_chain import (
     check_chain,
 )
 from certcensus.trust.pool import CAPool
+from certcensus.trust.reasons import (
+    ADVISORY,
+    PRIORITY,
+    ModeVerdict,
+    Problem,
+    Reason,
+    StoreVerdict,
+    key_is_weak,
+    named,
+)
 from certcensus.trust.signatures import is_weak_signature, signature_hash_name
 from certcensus.trust.stores import TrustStore
-from certcensus.trust.strict import verify_strictly
-
-
-class Reason(StrEnum):
-    """Why a chain is not trusted (or what else is wrong), most urgent first."""
-
-    TRUSTED = "trusted"
-    MALFORMED_CERTIFICATE = "malformed-certificate"
-    MISSING_INTERMEDIATE = "missing-intermediate"
-    MISSING_ROOT = "missing-root"
-    PATH_TOO_LONG = "path-too-long"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not-yet-valid"
-    BAD_SIGNATURE = "bad-signature"
-    NOT_A_CA = "not-a-ca"
-    KEY_USAGE = "key-usage"
-    PATH_LENGTH = "path-length"
-    NAME_CONSTRAINTS = "name-constraints"
-    WRONG_PURPOSE = "wrong-purpose"
-    CRITICAL_EXTENSION = "unhandled-critical-extension"
-    NAME_MISMATCH = "name-mismatch"
-    POLICY = "policy"  # refused by the web PKI profile for a reason not listed here
-    WEAK_SIGNATURE = "weak-signature"
-    WEAK_KEY = "weak-key"
-    WRONG_ORDER = "wrong-order"
-    EXTRA_CERTIFICATES = "extra-certificates"
-
-
-# The first of these that applies is the chain's `reason`: what a user must fix first.
-PRIORITY = list(Reason)[1:]
-# Reported, but never what makes a lenient chain untrusted (OpenSSL accepts all of them).
-ADVISORY = frozenset(
-    {Reason.WEAK_SIGNATURE, Reason.WEAK_KEY, Reason.WRONG_ORDER, Reason.EXTRA_CERTIFICATES}
-)
-# Smallest key sizes still accepted by CA/B Forum Baseline Requirements 6.1.5.
-MIN_RSA_BITS = 2048
-MIN_EC_BITS = 256
+from certcensus.trust.strict import strict_verdict
 
 _CHECK_REASONS = {
     Check.NOT_A_CA: Reason.NOT_A_CA,
@@ -82,56 +52,6 @@ _CHECK_REASONS = {
     Check.NOT_YET_VALID: Reason.NOT_YET_VALID,
     Check.NAME_MISMATCH: Reason.NAME_MISMATCH,
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    reason: Reason
-    detail: str
-    certificates: list[str] = field(default_factory=list)  # SHA-256 hex of what it is about
-
-
-@dataclass(frozen=True)
-class ModeVerdict:
-    """One mode's verdict (lenient or strict) for one chain and one store."""
-
-    trusted: bool
-    problems: list[Problem]
-    path: list[str]  # SHA-256 hex of the path built, leaf first
-    missing: list[str]  # SHA-256 hex of the path's certificates neither sent nor in the store
-    anchor: str | None  # the subject of the root (or store certificate) the path ends at
-
-    @property
-    def reason(self) -> Reason:
-        """The first problem a user must fix (see PRIORITY), or TRUSTED."""
-        for reason in PRIORITY:
-            if any(p.reason == reason for p in self.problems):
-                return reason
-        return Reason.TRUSTED
-
-    @property
-    def detail(self) -> str:
-        """The words of the primary problem, or where a trusted path is anchored."""
-        primary = next((p for p in self.problems if p.reason == self.reason), None)
-        return primary.detail if primary else f"trusted, anchored at {self.anchor}"
-
-
-@dataclass(frozen=True)
-class StoreVerdict:
-    """Both modes' verdicts for one chain and one store."""
-
-    store: str
-    lenient: ModeVerdict
-    strict: ModeVerdict
-
-    @property
-    def trusted(self) -> bool:
-        """What `trust`'s exit status and the alerts go by: the lenient verdict."""
-        return self.lenient.trusted
-
-
-def named(cert: Cert) -> str:
-    return f'"{cert.display_name}" ({cert.sha256[:16]})'
 
 
 def role(position: int, cert: Cert, count: int) -> str:
@@ -236,15 +156,6 @@ def _check_problems(built: BuiltChain, at: dt.datetime, host: str | None) -> lis
     ]
 
 
-def key_is_weak(cert: Cert) -> bool:
-    key = cert.public_key
-    return (
-        (isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS)
-        or (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < MIN_EC_BITS)
-        or (isinstance(key, dsa.DSAPublicKey) and key.key_size < MIN_RSA_BITS)
-    )
-
-
 def _advisory_problems(chain: list[Cert], served: list[Cert]) -> list[Problem]:
     problems = []
     for position, cert in enumerate(chain):
@@ -320,81 +231,6 @@ def lenient_verdict(
     return ModeVerdict(trusted, problems, [c.sha256 for c in built.certs], missing, anchor)
 
 
-def _unreadable_by_cryptography(served: list[Cert]) -> Problem | None:
-    for position, cert in enumerate(served):
-        if cert.malformations and position == 0:
-            return Problem(
-                Reason.MALFORMED_CERTIFICATE,
-                f"web PKI verifier: {cert.malformations[0].detail} in leaf {named(cert)} "
-                "(cryptography cannot read it)",
-                [cert.sha256],
-            )
-    return None
-
-
-def _strict_refusal(
-    served: list[Cert], lenient: ModeVerdict, host: str | None, message: str
-) -> Problem:
-    """Why the web PKI verifier refused, from the chain's structure (never from `message`,
-    whose wording can change with any `cryptography` release; it is only quoted)."""
-    said = f" (it said: {message})" if message else ""
-    if not lenient.trusted:
-        detail = f"{lenient.detail} (the web PKI verifier refuses it as well)"
-        return Problem(lenient.reason, detail, [])
-    by_sha = {c.sha256: c for c in served}
-    leaf = served[0]
-    names = leaf.facts.subject_alt_names
-    if names is None or not (names.dns or names.ip):
-        return Problem(
-            Reason.NAME_MISMATCH if host else Reason.POLICY,
-            f"web PKI verifier: {named(leaf)} has no subjectAltName (commonName is not checked)",
-            [leaf.sha256],
-        )
-    path = [by_sha.get(sha) for sha in lenient.path]
-    for position, cert in enumerate(path):
-        if cert is None:
-            continue
-        if cert.malformations:
-            return Problem(
-                Reason.MALFORMED_CERTIFICATE,
-                f"web PKI verifier: {cert.malformations[0].detail} in {named(cert)}",
-                [cert.sha256],
-            )
-        is_top = position == len(path) - 1
-        if not is_top and is_weak_signature(cert):
-            return Problem(
-                Reason.WEAK_SIGNATURE,
-                f"web PKI verifier: {named(cert)} is signed with {signature_hash_name(cert)}",
-                [cert.sha256],
-            )
-        if key_is_weak(cert):
-            return Problem(
-                Reason.WEAK_KEY, f"web PKI verifier: {named(cert)} has a weak key", [cert.sha256]
-            )
-        if cert.version == 0:
-            return Problem(
-                Reason.POLICY,
-                f"web PKI verifier: {named(cert)} is an X.509 v1 certificate{said}",
-                [cert.sha256],
-            )
-    return Problem(Reason.POLICY, f"web PKI verifier: refused by the CA/B Forum profile{said}", [])
-
-
-def strict_verdict(
-    served: list[Cert], store: TrustStore, at: dt.datetime, host: str | None, lenient: ModeVerdict
-) -> ModeVerdict:
-    unreadable = _unreadable_by_cryptography(served)
-    if unreadable is not None:
-        problems = [unreadable] + [p for p in lenient.problems if p.reason != unreadable.reason]
-        return ModeVerdict(False, problems, [], lenient.missing, lenient.anchor)
-    result = verify_strictly(served, store, host, at)
-    if result.trusted:
-        return ModeVerdict(True, [], result.path, [], result.anchor)
-    refusal = _strict_refusal(served, lenient, host, result.detail)
-    problems = [refusal] + [p for p in lenient.problems if p.reason != refusal.reason]
-    return ModeVerdict(False, problems, [], lenient.missing, lenient.anchor)
-
-
 def unreadable_verdicts(
     position: int, error: Exception, stores: list[TrustStore]
 ) -> dict[str, StoreVerdict]:
@@ -444,6 +280,7 @@ def chain_trust_verdicts(
 
 __all__ = [
     "ADVISORY",
+    "PRIORITY",
     "ModeVerdict",
     "Problem",
     "Reason",
