@@ -35,7 +35,7 @@ def why_not_merged(base: KeystoreEntries) -> str | None:
             f"your keystore holds {base.private_keys} private-key entr"
             f"{'y' if base.private_keys == 1 else 'ies'}, and a kit never copies a key"
         )
-    if any(cert.read.reencoded for _, cert in base.trusted):
+    if base.unreadable or any(cert.read.reencoded for _, cert in base.trusted):
         return "your keystore holds a certificate that cannot be copied byte for byte"
     return None
 

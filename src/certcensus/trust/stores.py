@@ -165,6 +165,16 @@ def load_trust_store(spec: str, password: str | None = DEFAULT_STORE_PASSWORD) -
     return TrustStore(name, source, unique, str(path) if path else None, keystore)
 
 
+def _readable(entries: list[tuple[str, bytes]]) -> list[tuple[str, Cert]]:
+    readable = []
+    for alias, der in entries:
+        try:
+            readable.append((alias, Cert.from_der(der)))
+        except ValueError:
+            continue
+    return readable
+
+
 def _keystore_kind(path: Path) -> str | None:
     try:
         with path.open("rb") as file:
@@ -194,6 +204,7 @@ class KeystoreEntries:
 
     trusted: list[tuple[str, Cert]]
     private_keys: int
+    unreadable: int = 0  # trusted entries that do not parse as certificates
 
 
 def keystore_entries(store: TrustStore, password: str | None) -> KeystoreEntries:
@@ -206,7 +217,8 @@ def keystore_entries(store: TrustStore, password: str | None) -> KeystoreEntries
             trusted, keys = read_jks(data, password or None)
         except JKSError as error:
             raise TrustStoreError(f"trust store {store.path}: {error}") from None
-        return KeystoreEntries([(alias, Cert.from_der(der)) for alias, der in trusted], keys)
+        readable = _readable(trusted)
+        return KeystoreEntries(readable, keys, len(trusted) - len(readable))
     for attempt in dict.fromkeys([password.encode() if password is not None else None, None]):
         try:
             bundle = pkcs12.load_pkcs12(data, attempt)
@@ -237,11 +249,11 @@ def _load_file(path: Path, password: str | None) -> list[Cert]:
             # An empty password reads the entries without the integrity check, as
             # `keytool -list` does when no -storepass is given.
             entries, _ = read_jks(data, password or None)
-            return [Cert.from_der(der) for _, der in entries]
         except JKSError as error:
             raise TrustStoreError(f"trust store {path}: {error}") from None
-        except ValueError:
-            raise TrustStoreError(f"trust store {path}: JKS entry is not a certificate") from None
+        # An entry that is not a certificate at all is skipped, as in a PEM bundle; the store
+        # keeps the others ("contains no certificates" if none is left).
+        return [cert for _, cert in _readable(entries)]
     try:
         return load_certificates_from_bytes(data)
     except ValueError:
