@@ -14,6 +14,7 @@ from certcensus.cli.command import Command
 from certcensus.cli.options import (
     checked_profiles,
     db_option,
+    identity_options,
     parse_duration,
     parse_targets,
     protocol_options,
@@ -65,6 +66,7 @@ from certcensus.probe.scheduler import ScanResult
     f"{defaults.SCAN_CONCURRENCY}; 2 per RDP target].",
 )
 @timeout_option
+@identity_options
 @click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
 @click.option("--no-sni", is_flag=True, help="Send no server name.")
 @click.option(
@@ -125,7 +127,8 @@ from certcensus.probe.scheduler import ScanResult
     help="Write each distinct chain to DIR/<chain id>.pem.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
+def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, http_head,
+         identity_headers, sni, no_sni,
          source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
          db_path, trust_stores, store_password, offline, cache_dir, as_json, save_pem, quiet,
          **protocol_arguments):  # fmt: skip
@@ -148,7 +151,10 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)
-    options = ProbeOptions(timeout, sni, no_sni, protocol_values(protocol_arguments))
+    options = ProbeOptions(
+        timeout, sni, no_sni, protocol_values(protocol_arguments), http_head=http_head,
+        identity_headers=tuple(identity_headers),
+    )  # fmt: skip
     plan = build_plan(
         parsed, options, profiles=profiles, count=count, duration=seconds, rate=rate,
         concurrency=concurrency, ip_mode=ip_mode, resolve_every=resolve_every,
