@@ -200,8 +200,8 @@ def _print_backends(target: TargetCensus, console: Console) -> None:
         )
     console.print(table)
     if len(backends.by_server_hello) > 1:
-        for fingerprint, chains in backends.by_server_hello.items():
-            served = ", ".join(f"{backends.chain_number(c)} {n}" for c, n in chains.most_common())
+        for fingerprint, counts in backends.by_server_hello.items():
+            served = ", ".join(f"{backends.chain_number(c)} {n}" for c, n in counts.most_common())
             console.print(f"    ServerHello {fingerprint}: {served}", style="dim")
 
 
