@@ -157,7 +157,7 @@ class BackendCensus:
         )
         lines = [f"{seen}, {about}"]
         for chain_id in self.chain_order[1:]:
-            named = [i for i in self.backends_of(chain_id) if i is not None]
+            named = [i for i, _ in ranked(self.backends_of(chain_id)) if i is not None]
             if named:
                 lines.append(
                     f"chain {self.chain_number(chain_id)} on {len(named)} of them: "
@@ -169,9 +169,7 @@ class BackendCensus:
                 "within a backend."
             )
         for backend in self.serving_several_chains:
-            served = ", ".join(
-                f"{self.chain_number(c)} x{n}" for c, n in backend.chains.most_common()
-            )
+            served = ", ".join(f"{self.chain_number(c)} x{n}" for c, n in ranked(backend.chains))
             lines.append(
                 f"{backend.identity} serves {len(backend.chains)} chains ({served}): "
                 f"{backend.why_several_chains}"
@@ -180,6 +178,12 @@ class BackendCensus:
         if unidentified is not None:
             lines.append(f"{unidentified.probes} probe(s) learned no backend identity")
         return lines
+
+
+def ranked(counts: Counter) -> list[tuple]:
+    """(key, count) most first, ties by key (None last): output that does not depend on which
+    probe happened to finish first."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, str(item[0])))
 
 
 def _listed(names: Sequence[str]) -> str:

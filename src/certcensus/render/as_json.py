@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 
-from certcensus.census.backends import BackendCensus
+from certcensus.census.backends import BackendCensus, ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
 from certcensus.probe.identity.server_hello import ja3s_of
@@ -76,7 +76,7 @@ def chain_to_dict(chain: ChainCount) -> dict:
         "seen_only": chain.seen_only,
         # identity -> probes; probes that learned no identity are under "null" (JSON keys are
         # strings), never dropped.
-        "backends": {identity: n for identity, n in chain.backends.most_common()},
+        "backends": dict(ranked(chain.backends)),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
             if chain.trust is not None
@@ -140,7 +140,7 @@ def backends_to_dict(backends: BackendCensus | None) -> dict:
             {
                 "identity": backend.identity,
                 "count": backend.probes,
-                "chains": dict(backend.chains.most_common()),
+                "chains": dict(ranked(backend.chains)),
                 "failed": backend.failed,
                 "server_hello": [
                     fingerprint for fingerprint, _ in backend.server_hellos.most_common()

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from certcensus.census.backends import ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.compare import PositionDiff
 from certcensus.certs.info import CertificateInfo, short_name
@@ -164,9 +165,9 @@ def _print_missing(target: TargetCensus, console: Console) -> None:
 
 def backends_line(backends, limit: int = 8) -> str:
     """`a 12, b 3, (no identity) 2`: a chain's backends, most probes first, the first `limit`."""
-    ranked = backends.most_common()
     parts = [
-        f"{identity if identity is not None else '(no identity)'} {n}" for identity, n in ranked
+        f"{identity if identity is not None else '(no identity)'} {n}"
+        for identity, n in ranked(backends)
     ]
     more = len(parts) - limit
     return ", ".join(parts[:limit]) + (f" and {more} more" if more > 0 else "")
