@@ -207,3 +207,41 @@ def test_a_schema_2_database_is_migrated_and_its_probes_count_under_null(tmp_pat
     assert [(b.identity, b.probes, b.failed) for b in target.backends.backends] == [
         ("mx1.pool.test", 1, 0), (None, 1, 1),
     ]  # fmt: skip
+
+
+def test_every_rendering_shows_the_backends_and_escapes_what_servers_said(db):
+    hostile = "<script>alert(1)</script>"
+    stored(
+        db,
+        [*pool_observations(), observation(NEW, hostile), observation(NEW, "=cmd|' /C calc'!A0")],
+    )
+    from certcensus.render.as_csv import chains_csv, observations_csv
+    from certcensus.render.html_report import render_html
+
+    with open_store(db, read_only=True) as store:
+        census = build_census(store)
+        probes_csv = observations_csv(store)
+    html = render_html(census, title="t")
+    assert "Which backends served which chain" in html
+    assert hostile not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "mx3.pool.test" in html and "the split is by backend" in html
+    chains = chains_csv(census).splitlines()
+    assert chains[0].endswith(",backends")
+    assert "mx1.pool.test=6 | mx2.pool.test=5" in chains[1]
+    assert "'=cmd" in chains_csv(census)  # a formula-looking identity is neutralised
+    header = probes_csv.splitlines()[0].split(",")
+    assert header[-3:] == ["server_identity", "server_identity_detail", "server_hello"]
+
+
+def test_console_lists_backends_per_chain_and_the_split(db, capsys):
+    stored(db, pool_observations())
+    from certcensus.render.console import make_console, print_census
+
+    with open_store(db, read_only=True) as store:
+        print_census(build_census(store), make_console())
+    out = capsys.readouterr().out
+    assert "served by: mx1.pool.test 6, mx2.pool.test 5" in out
+    assert "served by: mx3.pool.test 3, (no identity) 1" in out
+    assert "3 backends seen, about 3 in all (99% interval 3-3, Chao1)" in out
+    assert "Every backend serves exactly one chain" in out
+    assert "ServerHello 13_1301_002b-0033: #2 3" in out

@@ -299,3 +299,14 @@ def test_server_hello_fingerprint_matches_openssl_s_client_trace(
     assert hello["count"] == 3
     if "-groups" in options:
         assert expected.startswith("13r_")
+
+
+def test_worker_processes_carry_the_identity_and_the_server_hello(cli, db, nginx_pool):
+    front, _ = nginx_pool
+    census = scan_json(cli, db, f"https://127.0.0.1:{front}", "--count", 6, "--http-head",
+                       "--workers", 1)  # fmt: skip
+    assert census["ok"] == 6
+    assert {b["identity"].split(";")[0] for b in census["backends"]} == {
+        "X-Served-By: web-a", "X-Served-By: web-b", "X-Served-By: web-c",
+    }  # fmt: skip
+    assert all(probe.server_hello for probe in stored_probes(db))
