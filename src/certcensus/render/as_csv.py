@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable
 from typing import TextIO
 
+from certcensus.census.backends import ranked
 from certcensus.census.model import Census
 from certcensus.render.as_json import iso_time
 from certcensus.store.base import Store, StoredProbe
@@ -87,8 +88,8 @@ def chains_csv(census: Census) -> str:
                 " ".join(untrusted),
                 # identity=probes, " | " between backends (identities may hold spaces)
                 " | ".join(
-                    f"{'' if identity is None else identity}={n}"
-                    for identity, n in chain.backends.most_common()
+                    f"{'null' if identity is None else identity}={n}"
+                    for identity, n in ranked(chain.backends)
                 ),
             ]  # fmt: skip
             writer.writerow([safe_cell(value) for value in row])
