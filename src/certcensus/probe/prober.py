@@ -124,8 +124,9 @@ async def probe_once(
             record["handshake_seconds"] = time.perf_counter() - clock
             after = _reader_after_tls(target, settings)
             if after is not None:
-                phase = "identity"
-                deadline.reschedule(loop.time() + settings.timeout)
+                # Bounded by its own timer inside `_identify`, which turns running out into a
+                # detail: the probe's timer must not fire first and fail a probe that has its chain.
+                deadline.reschedule(None)
                 tls = (ssl_object, incoming, outgoing)
                 record.update(_identity_fields(await _identify(loop, sock, tls, after, settings)))
         chain = unverified_chain_der(ssl_object)
