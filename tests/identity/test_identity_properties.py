@@ -214,3 +214,65 @@ def test_head_request_reads_the_backend_headers_however_split(served_by, server,
             request.receive_data(part)
     assert request.identity.text == f"X-Served-By: {served_by}; Server: {server}"[:MAX_IDENTITY]
     assert request.identity.detail == "HTTP 204"
+
+
+# --- the HEAD response parser against h11, the reference -----------------------------------
+
+TOKEN = st.text(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$%&'*+^`|~",
+    min_size=1,
+    max_size=20,
+)
+VALUE = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=30) | st.builds(
+    lambda a, b: f"{a} {b}", HEADER_VALUE, HEADER_VALUE
+)
+NAMES = (
+    st.sampled_from(["Server", "Via", "X-Served-By", "X-Cache", "CF-Ray", "X-BEServer", "Date"])
+    | TOKEN
+)
+
+
+def _h11_identity(answer: bytes, chunks: list[int]):
+    import h11
+
+    from certcensus.probe.identity.http_head import identity_from_headers
+
+    connection = h11.Connection(h11.CLIENT)
+    connection.send(h11.Request(method="HEAD", target="/", headers=[("Host", "example.com")]))
+    position = 0
+    for size in [*chunks, len(answer)]:
+        connection.receive_data(answer[position : position + size])
+        position += size
+        while (event := connection.next_event()) is not h11.NEED_DATA:
+            if isinstance(event, h11.Response):
+                return identity_from_headers(event.headers).with_detail(f"HTTP {event.status_code}")
+    return None
+
+
+@settings(max_examples=300)
+@given(
+    informational=st.lists(st.sampled_from([100, 102, 103]), max_size=2),
+    status=st.integers(200, 599),
+    reason=st.sampled_from(["", " OK", " Not Found", " x y z"]),
+    headers=st.lists(st.tuples(NAMES, VALUE), max_size=10),
+    chunks=st.lists(st.integers(1, 50), max_size=6),
+    line_end=st.sampled_from([b"\r\n", b"\n"]),
+)
+def test_head_parser_agrees_with_h11(informational, status, reason, headers, chunks, line_end):
+    lines = []
+    for code in informational:
+        lines += [f"HTTP/1.1 {code} Info".encode(), b""]
+    lines.append(f"HTTP/1.1 {status}{reason}".encode())
+    lines += [f"{name}: {value}".encode() for name, value in headers]
+    lines.append(b"")
+    answer = line_end.join(lines) + line_end
+    reference = _h11_identity(answer, chunks)
+    request = HeadRequest("example.com", 443)
+    request.initiate()
+    position = 0
+    for size in [*chunks, len(answer)]:
+        part = answer[position : position + size]
+        if part:
+            request.receive_data(part)
+        position += size
+    assert request.identity == reference

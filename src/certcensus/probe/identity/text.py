@@ -42,6 +42,8 @@ def _joined(*notes: str) -> str:
 def clean_text(raw: str | bytes) -> str:
     """`raw` as one printable line, unbounded (callers bound it with `bounded`)."""
     text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+    if text.isprintable():  # the common case, checked in C: nothing to strip
+        return " ".join(text.split())
     kept = []
     for character in text:
         if character.isspace():
