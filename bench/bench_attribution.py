@@ -118,6 +118,11 @@ class Contender:
         per = [1000 * (r.client_cpu - fixed) / max(r.ok, 1) for r in self.runs]
         return statistics.median(per) if per else 0.0
 
+    def system_ms(self, fixed: float) -> float:
+        """Client and nginx CPU per probe: on a CPU-bound box, probes/s is cores / this."""
+        per = [1000 * (r.client_cpu - fixed + r.server_cpu) / max(r.ok, 1) for r in self.runs]
+        return statistics.median(per) if per else 0.0
+
     def server_ms(self) -> float:
         per = [1000 * r.server_cpu / max(r.ok, 1) for r in self.runs]
         return statistics.median(per) if per else 0.0
@@ -216,10 +221,12 @@ def render(all_contenders, fixed, revision, settings, machine, elapsed, checks) 
         "",
         '"in-run" is probes/s between the first and the last probe\'s start (no interpreter '
         'start-up, no census): the cost per probe, and what the verdicts below use; "wall" is '
-        "`ok` over the whole command.",
+        '`ok` over the whole command. "CPU-bound rate" is the baseline\'s (client + nginx) CPU '
+        "per probe over the contender's: the probes/s ratio on a box whose cores are the limit, "
+        "the least load-sensitive of the three.",
         "",
-        "| server | contender | in-run probes/s | vs baseline | wall probes/s (min-max) | vs baseline | client CPU ms/probe | nginx CPU ms/probe |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| server | contender | in-run probes/s | vs baseline | wall probes/s (min-max) | vs baseline | client CPU ms/probe | nginx CPU ms/probe | CPU-bound rate vs baseline |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for server in ("https", "imaps", "smtps"):
         group = [c for c in all_contenders if c.server == server]
@@ -231,10 +238,14 @@ def render(all_contenders, fixed, revision, settings, machine, elapsed, checks) 
                 "" if c.baseline or not base.in_run_median()
                 else f"{c.in_run_median() / base.in_run_median():.3f}"
             )  # fmt: skip
+            system = c.system_ms(fixed[c.baseline])
+            cpu_bound = "" if c.baseline or not system else (
+                f"{base.system_ms(fixed[True]) / system:.3f}"
+            )  # fmt: skip
             lines.append(
                 f"| {server} | {c.label} | {c.in_run_median():.0f} | {in_run} | {c.median():.0f} "
                 f"({min(rates):.0f}-{max(rates):.0f}) | {wall} | {c.cpu_ms(fixed[c.baseline]):.2f} "
-                f"| {c.server_ms():.2f} |"
+                f"| {c.server_ms():.2f} | {cpu_bound} |"
             )
     lines += ["", *checks, "", END]
     return "\n".join(lines)

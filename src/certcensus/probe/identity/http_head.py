@@ -156,7 +156,7 @@ class HeadRequest:
         self._buffer += data
         start = bytes(self._buffer[: len(STATUS_LINE_START)])
         if not STATUS_LINE_START.startswith(start):
-            said = bounded(repr(bytes(self._buffer[:60]))[2:-1], "answer").text
+            said = bounded(repr(bytes(self._buffer[:60]))[2:-1], "answer").text or "?"
             self.identity = ServerIdentity(None, f"--http-head: not an HTTP answer: {said}")
             return
         try:
