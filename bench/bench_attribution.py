@@ -381,6 +381,7 @@ def main() -> None:
                     c.runs.append(run)
                     print(f"#{attempt} {c.server:5} {c.label:18} {run.rate:7.0f}/s wall, "
                           f"{run.in_run_rate:7.0f}/s in-run, ok {run.ok} {run.detail}")  # fmt: skip
+        costs = parser_costs(certificate, key)  # while the certificate files still exist
     load_after = os.getloadavg()
     checks = []
     for server in ("https", "imaps", "smtps"):
@@ -402,7 +403,6 @@ def main() -> None:
         f"{os.cpu_count()} cores, Python {platform.python_version()} ({ssl.OPENSSL_VERSION}); "
         f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end"
     )
-    costs = parser_costs(certificate, key)
     section = render(group, fixed, revision, settings, machine, time.monotonic() - began, checks,
                      costs)  # fmt: skip
     print(section)
