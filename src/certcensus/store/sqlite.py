@@ -24,6 +24,10 @@ from certcensus.store.base import BackendProbeCount, RunInfo, Store, StoredProbe
 FLUSH_INTERVAL_SECONDS = 1.0
 # ... or once this many observations are queued, to bound memory on very fast runs.
 FLUSH_BATCH = 2000
+# probe_strings ids remembered in memory: a pool has tens of backends and a few fingerprints,
+# but details such as an XMPP stream id are new on every probe; past this many the memo starts
+# over (ids are looked up again), so a week-long watch cannot grow it without bound.
+STRING_MEMO_LIMIT = 50_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
@@ -283,6 +287,8 @@ class SQLiteStore(Store):
     def _interned(self, rows: list[tuple], first: int) -> list[tuple]:
         """`rows` with the texts from column `first` on replaced by their probe_strings ids
         (inside the caller's transaction)."""
+        if len(self._string_ids) > STRING_MEMO_LIMIT:
+            self._string_ids.clear()
         new = {
             text for row in rows for text in row[first:] if text and text not in self._string_ids
         }
