@@ -273,7 +273,77 @@ def parser_costs(certificate: Path, key: Path, rounds: int = 5) -> list[str]:
     return lines
 
 
-def render(all_contenders, fixed, revision, settings, machine, elapsed, checks, costs) -> str:
+# In-process pairs: (label, server, target, --http-head), each against the first of its server.
+PAIRS = [
+    ("https://", "https", "https://127.0.0.1:{port}", False),
+    ("https:// --http-head", "https", "https://127.0.0.1:{port}", True),
+    ("tls:// (no greeting read)", "imaps", "tls://127.0.0.1:{port}", False),
+    ("imaps:// (greeting read)", "imaps", "imaps://127.0.0.1:{port}", False),
+    ("tls:// (no greeting read)", "smtps", "tls://127.0.0.1:{port}", False),
+    ("smtps:// (greeting read)", "smtps", "smtps://127.0.0.1:{port}", False),
+]
+
+
+def in_process_pairs(ports, servers, rounds: int, batch: int = 300) -> list[str]:
+    """This code only, one process, batches of `batch` probes (64 in flight) alternating between
+    the two members of each pair: client CPU (process_time) and nginx CPU per probe. No start-up,
+    no census, no store, and each pair's batches a second apart: the tightest pairing a shared
+    machine allows."""
+    import asyncio
+
+    from certcensus.probe.plan import ProbeOptions, build_plan
+    from certcensus.probe.prober import probe_once
+    from certcensus.probe.targets import parse_target
+
+    def plan_for(target_text: str, http_head: bool):
+        target = parse_target(target_text)
+        plan = build_plan([target], ProbeOptions(http_head=http_head))
+        return target, plan.settings_for(target, "default")
+
+    async def batch_of(target, settings) -> int:
+        gate = asyncio.Semaphore(64)
+
+        async def one():
+            async with gate:
+                return await probe_once(target, "127.0.0.1", settings)
+
+        observations = await asyncio.gather(*(one() for _ in range(batch)))
+        return sum(1 for o in observations if str(o.outcome) == "ok")
+
+    measured: dict[int, list[tuple[float, float]]] = {i: [] for i in range(len(PAIRS))}
+    plans = {
+        i: plan_for(text.format(port=ports[server]), head)
+        for i, (_, server, text, head) in enumerate(PAIRS)
+    }
+    for _ in range(rounds):
+        for i, (_, server, _, _) in enumerate(PAIRS):
+            client_before, server_before = time.process_time(), servers[server].cpu_seconds()
+            ok = asyncio.run(batch_of(*plans[i]))
+            client = time.process_time() - client_before
+            nginx = servers[server].cpu_seconds() - server_before
+            if ok == batch:
+                measured[i].append((1000 * client / ok, 1000 * nginx / ok))
+    lines = [
+        "| server | this code, in one process | client CPU ms/probe | nginx CPU ms/probe | "
+        "CPU-bound rate vs the first of its server |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for i, (label, server, _, _) in enumerate(PAIRS):
+        first = i - i % 2
+        client = statistics.median(c for c, _ in measured[i]) if measured[i] else 0.0
+        nginx = statistics.median(n for _, n in measured[i]) if measured[i] else 0.0
+        base = (
+            sum(statistics.median(x[k] for x in measured[first]) for k in (0, 1))
+            if measured[first]
+            else 0.0
+        )
+        ratio = "" if i == first or not client else f"{base / (client + nginx):.3f}"
+        lines.append(f"| {server} | {label} | {client:.3f} | {nginx:.3f} | {ratio} |")
+    return lines
+
+
+def render(all_contenders, fixed, revision, settings, machine, elapsed, checks, costs,
+           pairs) -> str:  # fmt: skip
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         START,
@@ -324,7 +394,10 @@ def render(all_contenders, fixed, revision, settings, machine, elapsed, checks, 
         "The parsers alone, in one process (`time.process_time`, 5 interleaved rounds; the "
         "handshake is client and server in one process over memory BIOs, the same ECDSA "
         "certificates), which other work on the machine skews least:",
-        "", *costs, "", END,
+        "", *costs, "",
+        f"This code in one process (no interpreter start-up, store or census), batches of 300 "
+        f"probes alternating within each pair, {settings.repeat} rounds, medians:",
+        "", *pairs, "", END,
     ]  # fmt: skip
     return "\n".join(lines)
 
@@ -381,6 +454,7 @@ def main() -> None:
                     c.runs.append(run)
                     print(f"#{attempt} {c.server:5} {c.label:18} {run.rate:7.0f}/s wall, "
                           f"{run.in_run_rate:7.0f}/s in-run, ok {run.ok} {run.detail}")  # fmt: skip
+            pairs = in_process_pairs(ports, servers, settings.repeat)
         costs = parser_costs(certificate, key)  # while the certificate files still exist
     load_after = os.getloadavg()
     checks = []
@@ -404,7 +478,7 @@ def main() -> None:
         f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end"
     )
     section = render(group, fixed, revision, settings, machine, time.monotonic() - began, checks,
-                     costs)  # fmt: skip
+                     costs, pairs)  # fmt: skip
     print(section)
     if not settings.no_record:
         write_section(HERE / "RESULTS.md", section)
