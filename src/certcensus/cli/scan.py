@@ -22,7 +22,14 @@ from certcensus.render.as_json import census_to_json
 from certcensus.render.pem_files import save_chains_as_pem
 from certcensus.probe.prober import ProbeSettings
 from certcensus.probe.workers import WorkerPool
-from certcensus.probe.profiles import PROFILES, client_context, parse_profiles
+from certcensus.probe.profiles import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    PROFILES,
+    client_context,
+    engine_refusal,
+    parse_profiles,
+)
 from certcensus.probe.scheduler import DEFAULT_RESOLVE_EVERY, Scan, ScanPlan, ScanResult
 from certcensus.store.sqlite import StoreError, open_store
 from certcensus.probe.targets import Target, TargetError, parse_target
@@ -120,7 +127,12 @@ def db_option(function):
               help="Local addresses to probe from, used in turn.")
 @click.option("--profile", "profile_list", default="default", show_default=True,
               metavar="P,P,...|all",
-              help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa, or all.")
+              help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa; real clients "
+                   "(native engine): openssl-1.0.2, java-8, java-17, ibmi-7.4, windows-schannel, "
+                   "android-7, curl-openssl3; all; clients.")
+@click.option("--engine", default=DEFAULT_ENGINE, show_default=True, type=click.Choice(ENGINES),
+              help="Handshake engine: native (our chain-capture client, stops at the "
+                   "certificates) or openssl (a full handshake through OpenSSL).")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999999), default=None,
               help="Stop when sure: the confidence of the coverage statement [default: 0.99].")
 @click.option("--min-share", type=click.FloatRange(0.0001, 0.5), default=None,
@@ -138,7 +150,7 @@ def db_option(function):
               help="Write each distinct chain to DIR/<chain id>.pem.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, rate, concurrency,
-         timeout, sni, no_sni, source_address, profile_list, confidence, min_share, spread,
+         timeout, sni, no_sni, source_address, profile_list, engine, confidence, min_share, spread,
          workers, resolve_every, db_path, trust_stores, store_password, offline, cache_dir, as_json,
          save_pem, quiet):
     """Probe TARGETS again and again and count every chain they present.
@@ -155,9 +167,12 @@ def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, ra
     parsed = _parse_targets(targets, starttls)
     seconds = parse_duration(duration)
     try:
-        profiles = parse_profiles(profile_list)
+        profiles = parse_profiles(profile_list, engine)
     except ValueError as error:
         raise UsageFailure(str(error)) from None
+    refusal = engine_refusal(profiles, engine)
+    if refusal:
+        raise UsageFailure(refusal)
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or DEFAULT_MIN_SHARE, confidence or DEFAULT_CONFIDENCE)
@@ -170,6 +185,7 @@ def scan(targets, starttls, ehlo_name, xmpp_domain, ip_mode, count, duration, ra
             dialog_options=DialogOptions(host=target.host, ehlo_name=ehlo_name,
                                          xmpp_domain=xmpp_domain),
             profile=profile,
+            engine=engine,
         )
         for target in parsed
         for profile in profiles
@@ -270,10 +286,13 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> Sca
 
 async def start_profile_workers(plan: ScanPlan) -> list[WorkerPool]:
     """Start worker processes: `plan.workers` per profile when asked for, and at least one for
-    each profile that needs its own OpenSSL configuration; route those profiles' probes there."""
+    each profile that needs its own OpenSSL configuration (OpenSSL engine only); route those
+    profiles' probes there."""
     pools = []
+    engines = {settings.engine for settings in plan.settings.values()}
     for profile in plan.profiles:
-        if not plan.workers and not PROFILES[profile].needs_worker:
+        needs_worker = any(PROFILES[profile].needs_worker_with(engine) for engine in engines)
+        if not plan.workers and not needs_worker:
             continue
         pool = WorkerPool(profile, plan.workers or 1)
         await pool.start()

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.scan import UsageFailure, _open, _starttls_choices, db_option, parse_duration
-from certcensus.probe.profiles import PROFILES
+from certcensus.probe.profiles import DEFAULT_ENGINE, ENGINES, PROFILES, engine_refusal
 from certcensus.probe.targets import TargetError
 from certcensus.watch.check import UNKNOWN, evaluate_target, unknown
 from certcensus.watch.config import ConfigError, WatchTarget, read_targets_file
@@ -59,6 +59,8 @@ def probe_options(function):
         click.option("--sni", default=None, help="Server name to send (default: the host name)."),
         click.option("--profile", default="default", type=click.Choice(list(PROFILES)),
                      show_default=True, help="ClientHello profile."),
+        click.option("--engine", default=DEFAULT_ENGINE, show_default=True, type=click.Choice(ENGINES),
+                     help="Handshake engine: native (stops at the certificates) or openssl."),
         click.option("--timeout", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
                      help="Seconds allowed for each phase: connect, STARTTLS, handshake."),
         click.option("--warn-days", type=click.FloatRange(min=0), default=30.0, show_default=True,
@@ -93,7 +95,7 @@ def probe_options(function):
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, trust_stores, count,
+def watch(targets, targets_file, starttls, sni, profile, engine, timeout, warn_days, trust_stores, count,
           every, rounds, rate, concurrency, exec_command, exec_timeout, webhook, metrics_port,
           metrics_address, db_path, quiet):
     """Census TARGETS every --every into the store and alert when what they serve changes.
@@ -115,8 +117,9 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
     if not specs:
         raise UsageFailure("no targets: give TARGETS or --targets-file")
     interval = _seconds("--every", every)
+    _require_engine([spec.profile for spec in specs], engine)
     try:
-        plans = build_plans(specs, ProbeOptions(count, timeout, rate, concurrency))
+        plans = build_plans(specs, ProbeOptions(count, timeout, rate, concurrency, engine=engine))
     except TargetError as error:
         raise UsageFailure(str(error)) from None
     verdicts = _verdicts(trust_stores)
@@ -210,7 +213,7 @@ class NagiosCommand(click.Command):
 @click.option("--allow-multiple", is_flag=True, help="Several chains are fine (no WARNING).")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
               help="Keep the probes in this database (default: a temporary one).")
-def check(target, starttls, sni, profile, timeout, warn_days, trust_stores, count, rate,
+def check(target, starttls, sni, profile, engine, timeout, warn_days, trust_stores, count, rate,
           allow_multiple, db_path):
     """Census TARGET once and exit like a Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
@@ -219,8 +222,8 @@ def check(target, starttls, sni, profile, timeout, warn_days, trust_stores, coun
     probe succeeded, or bad input.
     """
     try:
-        result = _run_check(target, starttls, sni, profile, timeout, warn_days, trust_stores,
-                            count, rate, allow_multiple, db_path)  # fmt: skip
+        result = _run_check(target, starttls, sni, profile, engine, timeout, warn_days,
+                            trust_stores, count, rate, allow_multiple, db_path)  # fmt: skip
     except click.ClickException as error:
         result = unknown(error.format_message())
     except Exception as error:  # noqa: BLE001 - a monitoring plugin must always answer 0-3
@@ -229,11 +232,18 @@ def check(target, starttls, sni, profile, timeout, warn_days, trust_stores, coun
     sys.exit(result.status)
 
 
-def _run_check(target, starttls, sni, profile, timeout, warn_days, trust_stores, count, rate,
-               allow_multiple, db_path):
+def _require_engine(profiles: list[str], engine: str) -> None:
+    refusal = engine_refusal(profiles, engine)
+    if refusal:
+        raise UsageFailure(refusal)
+
+
+def _run_check(target, starttls, sni, profile, engine, timeout, warn_days, trust_stores, count,
+               rate, allow_multiple, db_path):
+    _require_engine([profile], engine)
     try:
         plans = build_plans([WatchTarget(target, starttls, sni, profile, count)],
-                            ProbeOptions(count, timeout, rate, concurrency=16))  # fmt: skip
+                            ProbeOptions(count, timeout, rate, concurrency=16, engine=engine))  # fmt: skip
     except TargetError as error:
         raise UsageFailure(str(error)) from None
     verdicts = _verdicts(trust_stores)

@@ -5,6 +5,10 @@ an `ssl.SSLObject` over memory BIOs that this module feeds from the socket, rath
 asyncio's SSL transport, for three reasons: each phase gets its own timeout and duration, the
 protocols that carry TLS inside their own framing (MSSQL's TDS) use the same code, and it is
 markedly cheaper per connection, which matters at thousands of probes a second.
+
+The handshake step has two engines (`ProbeSettings.engine`): `openssl` (the stdlib's OpenSSL, a
+full handshake) and `native` (`probe/native/`, our own sans-IO client that stops once it has the
+certificates). Everything before it (connect, the STARTTLS dialog) and after it is shared.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_
 from certcensus.probe.dialogs.base import printable
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.native import CaptureError, ChainCapture
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
 
@@ -41,6 +47,7 @@ class ProbeSettings:
     profile: str = "default"
     # Who makes the probe: None means `probe_once` here; a profile worker's `probe` otherwise.
     runner: Callable[..., Awaitable[Observation]] | None = None
+    engine: str = DEFAULT_ENGINE  # the handshake step: "native" or "openssl"
 
 
 class _Closed(Exception):
@@ -97,11 +104,9 @@ async def probe_once(
             phase = "handshake"
             deadline.reschedule(loop.time() + settings.timeout)
             clock = time.perf_counter()
-            ssl_object = await _handshake(loop, sock, settings, dialog)
+            handshake = _capture_chain if settings.engine == "native" else _openssl_handshake
+            chain, record["tls_version"], record["cipher"] = await handshake(loop, sock, settings, dialog)
             record["handshake_seconds"] = time.perf_counter() - clock
-        chain = unverified_chain_der(ssl_object)
-        cipher = ssl_object.cipher()
-        record.update(tls_version=ssl_object.version(), cipher=cipher[0] if cipher else None)
         if not chain:
             return Observation(**record, outcome=Outcome.NO_CERTIFICATE, detail="no certificate")
         return Observation(**record, outcome=Outcome.OK, chain=chain)
@@ -111,7 +116,7 @@ async def probe_once(
             outcome=Outcome.TIMEOUT,
             detail=f"no answer within {settings.timeout:g}s during {phase}",
         )
-    except _HandshakeError as error:
+    except (_HandshakeError, CaptureError) as error:
         return Observation(**record, outcome=error.outcome, detail=error.detail)
     except DialogError as error:
         return Observation(**record, outcome=Outcome.PROTOCOL_ERROR, detail=printable(str(error)))
@@ -155,6 +160,27 @@ _NOT_TLS_REASONS = {
     "RECORD_LENGTH_MISMATCH",
     "WRONG_SSL_VERSION",
 }
+
+
+async def _capture_chain(loop, sock, settings: ProbeSettings, dialog: Dialog | None):
+    """The native engine: our ClientHello, the server's flight up to its Certificate, stop."""
+    capture = ChainCapture(PROFILES[settings.profile].hello, settings.sni)
+    out = capture.initiate()
+    while True:
+        if out:
+            await loop.sock_sendall(sock, dialog.wrap_tls(out) if dialog else out)
+        if capture.done:
+            break
+        data = await loop.sock_recv(sock, RECEIVE_SIZE)
+        out = capture.receive_data(dialog.unwrap_tls(data) if dialog and data else data)
+    result = capture.result
+    return result.certificates, result.version_name, result.cipher_name
+
+
+async def _openssl_handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None):
+    ssl_object = await _handshake(loop, sock, settings, dialog)
+    cipher = ssl_object.cipher()
+    return unverified_chain_der(ssl_object), ssl_object.version(), cipher[0] if cipher else None
 
 
 async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None):

@@ -24,7 +24,7 @@ from pathlib import Path
 from certcensus.probe.dialogs import DialogOptions
 from certcensus.model.observation import Observation, observation_from_wire, observation_to_wire
 from certcensus.probe.prober import ProbeSettings, probe_once
-from certcensus.probe.profiles import PROFILES, client_context
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES, client_context
 from certcensus.probe.targets import Target
 
 
@@ -68,7 +68,7 @@ class WorkerProber:
             "given": target.given, "address": address, "sni": settings.sni,
             "timeout": settings.timeout, "source": source_address,
             "ehlo_name": options.ehlo_name if options else None,
-            "xmpp_domain": options.xmpp_domain if options else None,
+            "xmpp_domain": options.xmpp_domain if options else None, "engine": settings.engine,
         }  # fmt: skip
         self._process.stdin.write(json.dumps(request).encode() + b"\n")
         await self._process.stdin.drain()
@@ -137,7 +137,8 @@ async def _serve(profile: str) -> None:
             host=target.host, ehlo_name=request["ehlo_name"] or "certcensus.invalid",
             xmpp_domain=request["xmpp_domain"],
         )  # fmt: skip
-        settings = ProbeSettings(context, request["timeout"], request["sni"], options, profile)
+        settings = ProbeSettings(context, request["timeout"], request["sni"], options, profile,
+                                 engine=request.get("engine", DEFAULT_ENGINE))  # fmt: skip
         observation = await probe_once(target, request["address"], settings, request["source"])
         line = json.dumps({"id": request["id"], **observation_to_wire(observation)})
         sys.stdout.write(line + "\n")

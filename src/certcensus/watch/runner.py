@@ -18,7 +18,7 @@ from certcensus.census.build import build_census
 from certcensus.probe.dialogs import DialogOptions
 from certcensus.render.as_json import census_to_dict
 from certcensus.probe.prober import ProbeSettings
-from certcensus.probe.profiles import client_context
+from certcensus.probe.profiles import DEFAULT_ENGINE, client_context
 from certcensus.probe.scheduler import Scan, ScanPlan
 from certcensus.store.base import Store
 from certcensus.probe.targets import Target, parse_target
@@ -37,6 +37,7 @@ class ProbeOptions:
     rate: float = 5.0
     concurrency: int = 32
     ehlo_name: str = "certcensus.invalid"
+    engine: str = DEFAULT_ENGINE  # the handshake engine (see probe/prober.py)
 
 
 def build_plans(watch_targets: list[WatchTarget], options: ProbeOptions) -> list[ScanPlan]:
@@ -50,7 +51,7 @@ def build_plans(watch_targets: list[WatchTarget], options: ProbeOptions) -> list
             context=client_context(spec.profile), timeout=options.timeout,
             sni=server_name(target, spec.profile, spec.sni, False),
             dialog_options=DialogOptions(host=target.host, ehlo_name=options.ehlo_name),
-            profile=spec.profile,
+            profile=spec.profile, engine=options.engine,
         )  # fmt: skip
         key = (spec.count or options.default_count, spec.profile)
         groups.setdefault(key, {}).setdefault(target.name, (target, settings))
