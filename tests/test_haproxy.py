@@ -7,6 +7,7 @@ import contextlib
 from certcensus.model.chain import chain_fingerprint
 from certcensus.lab.pool import running_pool
 
+from .engines import cli  # noqa: F401 (each test once per handshake engine)
 from .servers import haproxy
 
 
