@@ -313,3 +313,14 @@ def test_tls12_only_profiles_send_no_tls13_extensions():
     assert hello.versions == () and hello.key_share_groups == ()
     assert hello.extension_types == (0, 5, 10, 11, 13, 35, 23, 0xFF01)
     assert hello.session_id == b""
+
+
+@pytest.mark.parametrize("profile", sorted(ALL_SPECS))
+@pytest.mark.parametrize("name", [None, "a.example", "a-much-longer-name.of.some.server.example.com"])
+def test_the_cached_hello_is_the_hello_built_afresh(profile, name):
+    from certcensus.probe.native.hello import _build, client_hello
+
+    spec = ALL_SPECS[profile]
+    shares = {group: bytes([group]) * (32 if group == codes.X25519 else 65) for group in spec.key_share_groups} if spec.offers_tls13 else {}
+    random, session_id = bytes(range(32)), bytes(range(100, 132))[: 32 if spec.session_id else 0]
+    assert client_hello(spec, random, session_id, name, shares) == _build(spec, random, session_id, name, shares, None)[0]

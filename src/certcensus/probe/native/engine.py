@@ -23,6 +23,7 @@ Deviations from the RFCs, each on purpose, because we want the certificates and 
 - Section 6.1 says "Each party MUST send a "close_notify" alert before closing its write side";
   the prober closes the socket without one (and with a reset): the server only logs an aborted
   handshake, which the OpenSSL engine's probes also leave when they reset after Finished.
+- Key shares are reused across probes for a while (keyschedule.KeyShare.for_probe says why).
 - The certificates are not validated here (RFC 5246 section 7.4.2 / RFC 8446 section 4.4.2.4
   checks): trust is judged later, in analysis, exactly as the OpenSSL engine runs with
   verification off.
@@ -143,7 +144,7 @@ class ChainCapture:
         self._random = self._random_bytes(32)
         self._session_id = self._random_bytes(32) if spec.session_id else b""
         if spec.offers_tls13:
-            self._shares = {group: KeyShare(group) for group in spec.key_share_groups}
+            self._shares = {group: KeyShare.for_probe(group) for group in spec.key_share_groups}
         message = self._client_hello()
         self._state = _State.SERVER_HELLO
         return _record(HANDSHAKE, spec.record_version, message)
@@ -306,7 +307,7 @@ class ChainCapture:
                 raise handshake_failed(f"HelloRetryRequest asks for group {group} (illegal parameter)")
             if group not in KEY_SHARE_GROUPS:
                 raise handshake_failed(f"HelloRetryRequest asks for group {group}, which this engine cannot compute")
-            self._shares = {group: KeyShare(group)}
+            self._shares = {group: KeyShare.for_probe(group)}
         self._hello_retry = hello
         # Section 4.4.1: the transcript restarts with message_hash(Hash(ClientHello1)).
         suite = SUITES[hello.cipher_suite]

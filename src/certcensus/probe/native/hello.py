@@ -10,6 +10,7 @@ encrypt_then_mac, session_ticket, post_handshake_auth, signed_certificate_timest
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from certcensus.probe.native import codes
@@ -62,8 +63,32 @@ def client_hello(
     cookie: bytes | None = None,
 ) -> bytes:
     """One ClientHello handshake message (type, length, body)."""
+    if cookie is not None:  # the second hello after a HelloRetryRequest: rare, built afresh
+        return _build(spec, random, session_id, server_name, key_shares, cookie)[0]
+    # Everything but the random, the session id and the key shares is the same for every probe
+    # of a profile and name: build that once, then write the fresh bytes into a copy.
+    layout = tuple((group, len(share)) for group, share in key_shares.items())
+    template, share_offsets = _template(spec, len(session_id), server_name, layout)
+    message = bytearray(template)
+    message[6:38] = random
+    message[39 : 39 + len(session_id)] = session_id
+    for offset, share in zip(share_offsets, key_shares.values()):
+        message[offset : offset + len(share)] = share
+    return bytes(message)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(spec: HelloSpec, session_id_length: int, server_name: str | None,
+              layout: tuple[tuple[int, int], ...]) -> tuple[bytes, tuple[int, ...]]:  # fmt: skip
+    shares = {group: bytes(length) for group, length in layout}
+    return _build(spec, bytes(32), bytes(session_id_length), server_name, shares, None)
+
+
+def _build(spec, random, session_id, server_name, key_shares, cookie) -> tuple[bytes, tuple[int, ...]]:
+    """The ClientHello, and where each key share's bytes are in it."""
     extensions = bytearray()
     padding_at = None
+    share_offsets: list[int] = []  # within `extensions`
     for kind in spec.extensions:
         if kind == codes.EXT_PADDING:
             padding_at = len(extensions)
@@ -71,6 +96,11 @@ def client_hello(
         body = _extension_body(kind, spec, server_name, key_shares)
         if body is None:
             continue  # nothing to say (no SNI for an IP address, no TLS 1.3 for key_share)
+        if kind == codes.EXT_KEY_SHARE:
+            offset = len(extensions) + 4 + 2  # type, length, client_shares length
+            for share in key_shares.values():
+                share_offsets.append(offset + 4)  # group, key_exchange length
+                offset += 4 + len(share)
         extensions += uint16(kind) + vector16(body)
         if kind == codes.EXT_KEY_SHARE and cookie is not None:
             # Section 4.2.2: the second ClientHello echoes the HelloRetryRequest's cookie.
@@ -87,8 +117,10 @@ def client_hello(
         if 256 <= size < 512:
             pad = max(512 - size - 4, 1)
             extensions[padding_at:padding_at] = uint16(codes.EXT_PADDING) + vector16(bytes(pad))
+            share_offsets = [o + 4 + pad if o >= padding_at else o for o in share_offsets]
     body = head + vector16(bytes(extensions))
-    return bytes((1,)) + len(body).to_bytes(3, "big") + body
+    start = 4 + len(head) + 2  # handshake header, head, extensions length
+    return bytes((1,)) + len(body).to_bytes(3, "big") + body, tuple(start + o for o in share_offsets)
 
 
 def _extension_body(kind: int, spec: HelloSpec, server_name: str | None, shares) -> bytes | None:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
-from certcensus.probe.native import codes
+from certcensus.probe.native import codes, limits
 from certcensus.probe.native.errors import handshake_failed
 from certcensus.probe.native.records import RecordDecrypter
 
@@ -80,10 +80,27 @@ def server_handshake_decrypter(suite: Suite, shared_secret: bytes, transcript_ha
 class KeyShare:
     """One ephemeral key pair of a named group, and the exchange with the server's share."""
 
-    __slots__ = ("group", "_private", "public")
+    __slots__ = ("group", "_private", "public", "uses")
+
+    @classmethod
+    def for_probe(cls, group: int) -> KeyShare:
+        """A key pair for one more probe: the process reuses each group's pair for
+        `limits.KEY_SHARE_USES` probes before making a new one.
+
+        A deviation on purpose: RFC 8446 section 4.2.8 has the client generate its shares, and
+        clients generate them per connection (section C.1 asks for unpredictable values). The
+        secret protects nothing here (we never send application data, nor even Finished), so a
+        scanner may spend the ~50 us of key generation once per thousand probes rather than on
+        each; every ClientHello still has its own random and session id."""
+        share = _POOL.get(group)
+        if share is None or share.uses >= limits.KEY_SHARE_USES:
+            share = _POOL[group] = cls(group)
+        share.uses += 1
+        return share
 
     def __init__(self, group: int):
         self.group = group
+        self.uses = 0
         if group == codes.X25519:
             self._private = x25519.X25519PrivateKey.generate()
             self.public = self._private.public_key().public_bytes_raw()
@@ -113,3 +130,6 @@ class KeyShare:
             return self._private.exchange(ec.ECDH(), public)
         except ValueError as error:
             raise handshake_failed(f"server key share for group {self.group} is invalid ({error})") from None
+
+
+_POOL: dict[int, KeyShare] = {}

@@ -29,6 +29,9 @@ class ServerHello:
     compression_method: int
     extensions: tuple[tuple[int, bytes], ...]  # (type, body), in wire order
     message: bytes  # the whole handshake message, header included
+    # The negotiated version: supported_versions if the server sent it (TLS 1.3, RFC 8446
+    # section 4.2.1), else legacy_version.
+    version: int = 0
 
     @property
     def is_hello_retry_request(self) -> bool:
@@ -44,17 +47,6 @@ class ServerHello:
                 return body
         return None
 
-    @property
-    def version(self) -> int:
-        """The negotiated version: supported_versions if the server sent it (TLS 1.3, section
-        4.2.1), else legacy_version."""
-        body = self.extension(codes.EXT_SUPPORTED_VERSIONS)
-        if body is None:
-            return self.legacy_version
-        reader = Reader(body, "supported_versions")
-        selected = reader.uint16()
-        reader.expect_end()
-        return selected
 
 
 def parse_server_hello(body: bytes, message: bytes) -> ServerHello:
@@ -78,8 +70,14 @@ def parse_server_hello(body: bytes, message: bytes) -> ServerHello:
             seen.add(kind)
             extensions.append((kind, block.vector16()))
     reader.expect_end()
+    version = legacy_version
+    for kind, body in extensions:
+        if kind == codes.EXT_SUPPORTED_VERSIONS:
+            selected = Reader(body, "supported_versions")
+            version = selected.uint16()
+            selected.expect_end()
     return ServerHello(legacy_version, random, session_id, cipher_suite, compression_method,
-                       tuple(extensions), message)  # fmt: skip
+                       tuple(extensions), message, version)  # fmt: skip
 
 
 def key_share_of(hello: ServerHello) -> tuple[int, bytes | None] | None:
