@@ -5,25 +5,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-pythons install install-test debian-packages bench clean
+.PHONY: demo test lint test-pythons install install-test debian-packages bench clean
 
 demo: install
 	$(BIN)/certcensus demo
 
-test: debian-packages install-test
+test: debian-packages install-test lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Style, types and the one-way stage contract (pyproject.toml configures each).
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV) || { ./scripts/install-debian-packages.sh python3-venv && $(PYTHON) -m venv $(VENV); }
-	$(BIN)/pip install -q --disable-pip-version-check -e .
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml constraints.txt $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
 debian-packages:
@@ -43,6 +50,6 @@ test-pythons: debian-packages
 	  if ! command -v $$python >/dev/null 2>&1 || ! $$python -c 'import sys' >/dev/null 2>&1; then \
 	    echo "skipped: $$python is not installed"; continue; fi; \
 	  $$python -m venv .venv-$$python && \
-	  .venv-$$python/bin/pip install -q --disable-pip-version-check -e '.[test]' && \
+	  .venv-$$python/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]' && \
 	  .venv-$$python/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
 	done

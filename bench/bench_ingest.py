@@ -88,7 +88,9 @@ def capture_text(chain, number: int) -> str:
                      "   a:PKEY: rsaEncryption, 2048 (bit); sigalg: RSA-SHA256\n")  # fmt: skip
         parts.append(issued.pem.decode())
     issuer = chain[1].certificate.subject.rfc4514_string()
-    parts.append(TEMPLATE_TAIL.format(issuer=issuer, session=number + 1, start=1_700_000_000 + number))
+    parts.append(
+        TEMPLATE_TAIL.format(issuer=issuer, session=number + 1, start=1_700_000_000 + number)
+    )
     return "".join(parts)
 
 
@@ -108,7 +110,9 @@ def generate(directory: Path, files: int, chains) -> int:
 
 
 def ingest_command() -> list[str]:
-    probe = subprocess.run([sys.executable, "-m", "certcensus", "ingest", "--help"], capture_output=True)
+    probe = subprocess.run(
+        [sys.executable, "-m", "certcensus", "ingest", "--help"], capture_output=True
+    )
     if probe.returncode == 0:
         return [sys.executable, "-m", "certcensus", "ingest"]
     # Until `ingest` is registered on the main group, call the click command directly.
@@ -120,7 +124,9 @@ def timed(command: list[str]) -> float:
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0,):
-        raise SystemExit(f"{command[:4]} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+        raise SystemExit(
+            f"{command[:4]} failed ({done.returncode}): {done.stderr.decode()[-2000:]}"
+        )
     return elapsed
 
 
@@ -128,7 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument(
+        "--no-record", action="store_true", help="do not append to bench/RESULTS.md"
+    )
     options = parser.parse_args()
     global LOAD_BEFORE
     LOAD_BEFORE = os.getloadavg()[0]
@@ -152,7 +160,9 @@ def main() -> None:
                                        "bench.example:443", "--baseline", str(baseline)]))  # fmt: skip
             for leftover in root.glob(f"bench-{attempt}.sqlite*"):
                 leftover.unlink()
-            print(f"  run {attempt + 1}: grep {grep_times[-1]:.2f} s, ingest {ingest_times[-1]:.2f} s")
+            print(
+                f"  run {attempt + 1}: grep {grep_times[-1]:.2f} s, ingest {ingest_times[-1]:.2f} s"
+            )
     grep_median = statistics.median(grep_times)
     ingest_median = statistics.median(ingest_times)
     ratio = ingest_median / grep_median

@@ -42,8 +42,12 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import native_report  # noqa: E402
 from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
+from native_memory import measure_memory  # noqa: E402
+from native_profile import profile_native_scan  # noqa: E402
 from nginx import NGINX, NginxServer  # noqa: E402
+from probe_report import write_section  # noqa: E402
 from probe_runners import (  # noqa: E402
     Measurement,
     certcensus_command,
@@ -54,10 +58,6 @@ from probe_runners import (  # noqa: E402
     s_client_loop_script,
     s_time_command,
 )
-from probe_report import write_section  # noqa: E402
-import native_report  # noqa: E402
-from native_memory import measure_memory  # noqa: E402
-from native_profile import profile_native_scan  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONCURRENCY = 64  # certcensus scan's default
@@ -97,8 +97,16 @@ class Settings:
 
     @classmethod
     def full(cls) -> Settings:
-        setups = (Setup(0, 64), Setup(0, 128), Setup(2, 64), Setup(2, 128), Setup(3, 64),
-                  Setup(0, 64, "native"), Setup(0, 128, "native"), Setup(2, 64, "native"))
+        setups = (
+            Setup(0, 64),
+            Setup(0, 128),
+            Setup(2, 64),
+            Setup(2, 128),
+            Setup(3, 64),
+            Setup(0, 64, "native"),
+            Setup(0, 128, "native"),
+            Setup(2, 64, "native"),
+        )
         return cls(repeat=3, setups=setups, certcensus_seconds=3,
                    s_client_iterations=60, s_time_seconds=3)  # fmt: skip
 
@@ -148,7 +156,9 @@ class KeyResults:
     def failures(self) -> list[str]:
         """One line per run where some probe or connection did not succeed."""
         lines = []
-        every = [run for runs in self.certcensus.values() for run in runs] + self.s_client + self.s_time
+        every = (
+            [run for runs in self.certcensus.values() for run in runs] + self.s_client + self.s_time
+        )
         for run in every:
             if run.failed:
                 lines.append(f"{KEY_TYPES[self.key_type]}: {run.label}: {run.failed} of "
@@ -171,11 +181,15 @@ def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
     results = KeyResults(key_type)
     with NginxServer(certificate, key, workers=nginx_workers) as server:
         port = server.port
-        print(f"{KEY_TYPES[key_type]}: nginx on 127.0.0.1:{port} (worker_processes {nginx_workers})")
+        print(
+            f"{KEY_TYPES[key_type]}: nginx on 127.0.0.1:{port} (worker_processes {nginx_workers})"
+        )
         # One short unmeasured run first: page in certcensus's imports and nginx's key.
         warmup = run_certcensus(port, 0.3, DEFAULT_CONCURRENCY, scratch / "warmup.sqlite")
         if warmup.failed:
-            raise SystemExit(f"bench_probe: certcensus fails against nginx: {warmup.failure_detail}")
+            raise SystemExit(
+                f"bench_probe: certcensus fails against nginx: {warmup.failure_detail}"
+            )
         # The CPU of a near-empty run (interpreter, imports, starting the workers, SQLite, census)
         # is subtracted from each run's, so "client CPU per probe" is what one more probe costs.
         start_up = {}
@@ -188,7 +202,9 @@ def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
                   f"{run.seconds:.2f} s)")  # fmt: skip
         for attempt in range(1, settings.repeat + 1):
             for setup in settings.setups:
-                database = scratch / f"{key_type}-{setup.workers}-{setup.concurrency}-{attempt}.sqlite"
+                database = (
+                    scratch / f"{key_type}-{setup.workers}-{setup.concurrency}-{attempt}.sqlite"
+                )
                 fixed = start_up[setup.workers, setup.engine]
                 run = with_cpu(server, run_certcensus, port, settings.certcensus_seconds,
                                setup.concurrency, database, setup.workers, setup.engine,
@@ -323,9 +339,15 @@ def main() -> None:
     settings = Settings.quick() if options.quick else Settings.full()
     if options.repeat:
         settings = replace(settings, repeat=options.repeat)
-    settings = replace(settings, setups=chosen_setups(
-        settings, parse_numbers(options.workers), parse_numbers(options.concurrency),
-        options.engines.split(",")))
+    settings = replace(
+        settings,
+        setups=chosen_setups(
+            settings,
+            parse_numbers(options.workers),
+            parse_numbers(options.concurrency),
+            options.engines.split(","),
+        ),
+    )
     machine = machine_description(options.nginx_workers)
     print(f"{machine['nproc']} cores, {machine['cpu']}; load average {machine['load']}")
     started = time.perf_counter()
@@ -334,7 +356,9 @@ def main() -> None:
         for key_type in KEY_TYPES:
             scratch = Path(temporary) / key_type
             scratch.mkdir()
-            all_results.append(measure_one_server(key_type, settings, options.nginx_workers, scratch))
+            all_results.append(
+                measure_one_server(key_type, settings, options.nginx_workers, scratch)
+            )
     elapsed = time.perf_counter() - started
     machine["load_end"] = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nmedians of {settings.repeat} runs, benchmark took {elapsed:.0f} s:")
@@ -344,8 +368,14 @@ def main() -> None:
         print("  " + line)
     for results in all_results:
         if results.native_profile:
-            print(f"  {KEY_TYPES[results.key_type]} native scan profile: {results.native_profile.one_line()}")
-    memory = measure_memory(options.memory_probes, Path(tempfile.gettempdir())) if options.memory_probes else None
+            print(
+                f"  {KEY_TYPES[results.key_type]} native scan profile: {results.native_profile.one_line()}"
+            )
+    memory = (
+        measure_memory(options.memory_probes, Path(tempfile.gettempdir()))
+        if options.memory_probes
+        else None
+    )
     if memory:
         print("  " + memory.one_line())
     failures = [line for results in all_results for line in results.failures]
@@ -353,13 +383,21 @@ def main() -> None:
         print("  FAILED PROBES: " + line)
     if not options.no_record:
         commands = {
-            "certcensus": " ".join(["certcensus", *certcensus_command(
-                "PORT", settings.certcensus_seconds, "C", "/tmp/x.sqlite", "W")[1:]]),
+            "certcensus": " ".join(
+                [
+                    "certcensus",
+                    *certcensus_command(
+                        "PORT", settings.certcensus_seconds, "C", "/tmp/x.sqlite", "W"
+                    )[1:],
+                ]
+            ),
             "s_client": s_client_loop_script("PORT", "N"),
             "s_time": " ".join(s_time_command("PORT", settings.s_time_seconds)),
         }
         openssl_results = [results.of_engine("openssl") for results in all_results]
-        openssl_settings = replace(settings, setups=tuple(s for s in settings.setups if s.engine == "openssl"))
+        openssl_settings = replace(
+            settings, setups=tuple(s for s in settings.setups if s.engine == "openssl")
+        )
         if openssl_settings.setups:
             write_section(HERE / "RESULTS.md", openssl_results, openssl_settings, machine, commands, elapsed,
                           quick=options.quick, targets=(TARGET_PROBES_PER_SECOND, TARGET_RATIO_TO_S_CLIENT),

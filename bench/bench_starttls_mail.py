@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from starttls_report import Row, load_average, run_line, update_section  # noqa: E402
 from tests.realservers import mail_configs  # noqa: E402
+
+from starttls_report import Row, load_average, run_line, update_section  # noqa: E402
 
 CERTCENSUS = str(Path(sys.executable).with_name("certcensus"))
 PROBES = 300
@@ -46,9 +47,23 @@ def certcensus_rate(port: int, protocol: str, db: Path) -> float:
     for _ in range(CERTCENSUS_RUNS):
         start = time.monotonic()
         out = subprocess.run(
-            [CERTCENSUS, "scan", f"127.0.0.1:{port}", "--starttls", protocol,
-             "--count", str(PROBES), "--rate", "0", "--db", str(db), "--json", "-q"],
-            capture_output=True, text=True,
+            [
+                CERTCENSUS,
+                "scan",
+                f"127.0.0.1:{port}",
+                "--starttls",
+                protocol,
+                "--count",
+                str(PROBES),
+                "--rate",
+                "0",
+                "--db",
+                str(db),
+                "--json",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
         ).stdout
         elapsed = time.monotonic() - start
         (target,) = json.loads(out)["targets"]
@@ -95,8 +110,10 @@ def main() -> None:
             ours = certcensus_rate(port, protocol, scratch / f"{protocol}.sqlite")
             theirs = s_client_rate(port, protocol)
             rows.append(Row(protocol, server, ours, theirs))
-            print(f"{protocol:6} {server:24} certcensus {ours:7.1f}/s  s_client {theirs:5.1f}/s",
-                  flush=True)
+            print(
+                f"{protocol:6} {server:24} certcensus {ours:7.1f}/s  s_client {theirs:5.1f}/s",
+                flush=True,
+            )
     run = run_line("mail", took=time.monotonic() - began, load_before=load_before,
                    load_after=load_average(), leaf="RSA-2048")  # fmt: skip
     update_section("mail", rows, run)

@@ -23,36 +23,65 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from tests.realservers import other_fixtures as servers  # noqa: E402
+
 from certcensus.lab.pki import PKI  # noqa: E402
 from starttls_report import Row, load_average, run_line, update_section  # noqa: E402
-from tests.realservers import other_fixtures as servers  # noqa: E402
 
 CERTCENSUS = ROOT / ".venv" / "bin" / "certcensus"
 PROBES = 300
 S_CLIENT_PROBES = 20
 RUNS = 3
+
+
 def certcensus_rate(port: int, starttls: str, extra: list[str], scratch: Path) -> float:
     rates = []
     for run in range(RUNS):
         db = scratch / f"bench-{port}-{run}.sqlite"
-        command = [str(CERTCENSUS), "scan", f"127.0.0.1:{port}", "--starttls", starttls,
-                   "--count", str(PROBES), "--rate", "0", "--db", str(db), "--json", "-q", *extra]
+        command = [
+            str(CERTCENSUS),
+            "scan",
+            f"127.0.0.1:{port}",
+            "--starttls",
+            starttls,
+            "--count",
+            str(PROBES),
+            "--rate",
+            "0",
+            "--db",
+            str(db),
+            "--json",
+            "-q",
+            *extra,
+        ]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
         if done.returncode != 0 or f'"ok": {PROBES}' not in done.stdout:
-            raise RuntimeError(f"certcensus scan failed on {starttls}: {done.stderr}{done.stdout[:2000]}")
+            raise RuntimeError(
+                f"certcensus scan failed on {starttls}: {done.stderr}{done.stdout[:2000]}"
+            )
         rates.append(PROBES / elapsed)
     return statistics.median(rates)
 
 
 def s_client_rate(port: int, starttls: str, extra: list[str]) -> float:
-    command = ["openssl", "s_client", "-starttls", starttls, "-connect", f"127.0.0.1:{port}", *extra]
+    command = [
+        "openssl",
+        "s_client",
+        "-starttls",
+        starttls,
+        "-connect",
+        f"127.0.0.1:{port}",
+        *extra,
+    ]
     started = time.perf_counter()
     for _ in range(S_CLIENT_PROBES):
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if "BEGIN CERTIFICATE" not in done.stdout:
-            raise RuntimeError(f"s_client -starttls {starttls} got no certificate: {done.stdout[-800:]}")
+            raise RuntimeError(
+                f"s_client -starttls {starttls} got no certificate: {done.stdout[-800:]}"
+            )
     return S_CLIENT_PROBES / (time.perf_counter() - started)
 
 
@@ -68,10 +97,12 @@ def main() -> None:
         scratch = Path(scratch_name)
         slapd = stack.enter_context(servers.slapd(scratch / "slapd", chain))
         prosody = stack.enter_context(servers.prosody(scratch / "prosody", chain))
-        pg = stack.enter_context(servers.postgres(
-            stack.enter_context(servers.postgres_clusters(chain)), ssl=True))
-        maria = stack.enter_context(servers.mariadb(
-            stack.enter_context(servers.mariadb_datadirs(chain)), ssl=True))
+        pg = stack.enter_context(
+            servers.postgres(stack.enter_context(servers.postgres_clusters(chain)), ssl=True)
+        )
+        maria = stack.enter_context(
+            servers.mariadb(stack.enter_context(servers.mariadb_datadirs(chain)), ssl=True)
+        )
         # s_client -starttls irc reads one buffer and looks for 670 in its first line only, so it
         # fails when a hostname-lookup NOTICE comes first: lookups off for both clients here.
         irc = stack.enter_context(servers.inspircd(scratch / "irc", chain, resolve_hostnames=False))
@@ -88,7 +119,11 @@ def main() -> None:
         ]
         for protocol, server, port, extra, s_client_extra in plan:
             ours = certcensus_rate(port, protocol, extra, scratch)
-            theirs = s_client_rate(port, protocol, s_client_extra) if s_client_extra is not None else None
+            theirs = (
+                s_client_rate(port, protocol, s_client_extra)
+                if s_client_extra is not None
+                else None
+            )
             rows.append(Row(protocol, server, ours, theirs, "(no -starttls rdp)"))
             print(protocol, server, f"{ours:.0f}", theirs and f"{theirs:.1f}", flush=True)
     run = run_line("other", took=time.monotonic() - began, load_before=load_before,

@@ -74,7 +74,9 @@ def measure_memory(probes: int, scratch_root: Path) -> MemoryRun:
                        "--rate", "0", "--count", str(probes), "--engine", "native", "--db", str(database),
                        "--json", "-q"]  # fmt: skip
             started = time.time()
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
             samples, peak = [], 0
             while process.poll() is None:
                 status = _status(process.pid)
@@ -88,7 +90,9 @@ def measure_memory(probes: int, scratch_root: Path) -> MemoryRun:
         first = _iso(target["first_probe"]) - started
         last = _iso(target["last_probe"]) - started
         size = sum(p.stat().st_size for p in directory.glob("memory.sqlite*"))
-        return MemoryRun(target["probes"], target["ok"], seconds, last - first, samples, peak, size, first, last)
+        return MemoryRun(
+            target["probes"], target["ok"], seconds, last - first, samples, peak, size, first, last
+        )
 
 
 def _iso(text: str) -> float:

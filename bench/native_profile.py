@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CATEGORIES = (
-    ("kernel: socket(), connect, send, recv, close", ("_socket.socket", "socket.close", "socket.py")),
-    ("TLS 1.3 primitives (cryptography: X25519/ECDH, HKDF, AEAD)", ("cryptography", "x25519", "_rust")),
+    (
+        "kernel: socket(), connect, send, recv, close",
+        ("_socket.socket", "socket.close", "socket.py"),
+    ),
+    (
+        "TLS 1.3 primitives (cryptography: X25519/ECDH, HKDF, AEAD)",
+        ("cryptography", "x25519", "_rust"),
+    ),
     ("native engine (probe/native/, Python)", ("probe/native/",)),
     ("asyncio event loop and selectors", ("asyncio/", "selectors.py")),
     ("prober and scheduler", ("probe/prober.py", "probe/scheduler.py")),

@@ -34,7 +34,11 @@ def _verdict(met: bool) -> str:
 
 def _native(results, workers: int = 0, concurrency: int = 64):
     for setup in results.certcensus:
-        if setup.engine == "native" and setup.workers == workers and setup.concurrency == concurrency:
+        if (
+            setup.engine == "native"
+            and setup.workers == workers
+            and setup.concurrency == concurrency
+        ):
             return setup
     return None
 
@@ -62,7 +66,11 @@ def summary_lines(all_results, key_names) -> list[str]:
         s_time_wall = results.median(results.s_time)
         cpu = _cpu(results.certcensus[native])
         openssl = _openssl(results)
-        versus = f", {rate / results.certcensus_median(openssl):.2f}x the openssl engine" if openssl else ""
+        versus = (
+            f", {rate / results.certcensus_median(openssl):.2f}x the openssl engine"
+            if openssl
+            else ""
+        )
         lines.append(
             f"{name}: native W=0 {rate:.0f}/s = {rate / s_time_wall:.2f}x s_time wall{versus}; "
             f"client CPU {cpu:.2f} ms/probe; >= {TARGET_RATIO_TO_S_TIME_WALL:.0f}x s_time wall "
@@ -72,9 +80,13 @@ def summary_lines(all_results, key_names) -> list[str]:
     return lines
 
 
-def write_native_section(path: Path, all_results, settings, machine, elapsed, *, quick, key_names) -> None:
+def write_native_section(
+    path: Path, all_results, settings, machine, elapsed, *, quick, key_names
+) -> None:
     today = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    native_setups = ", ".join(f"W={s.workers} C={s.concurrency}" for s in settings.setups if s.engine == "native")
+    native_setups = ", ".join(
+        f"W={s.workers} C={s.concurrency}" for s in settings.setups if s.engine == "native"
+    )
     lines = [
         "## Native engine (`bench/bench_probe.py`, issue 15)",
         "",
@@ -146,8 +158,10 @@ def _cpu_row(name, label, runs, results) -> str:
     rate = statistics.median(run.rate for run in runs)
     workers = _cpu(runs, "workers_cpu_ms")
     split = f" ({workers:.2f})" if workers else ""
-    return (f"| {name} | {label} | {rate:.0f}/s | {_cpu(runs):.2f}{split} | "
-            f"{_cpu(runs, 'server_cpu_ms'):.2f} | {statistics.median(r.cores_busy for r in runs):.2f} |")
+    return (
+        f"| {name} | {label} | {rate:.0f}/s | {_cpu(runs):.2f}{split} | "
+        f"{_cpu(runs, 'server_cpu_ms'):.2f} | {statistics.median(r.cores_busy for r in runs):.2f} |"
+    )
 
 
 def _profile_rows(name, profile) -> list[str]:
@@ -161,7 +175,9 @@ def _profile_rows(name, profile) -> list[str]:
 def write_memory_section(path: Path, memory, machine) -> None:
     today = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     mib = 1024
-    timeline = ", ".join(f"{f:.0%}: {memory.rss_at(f) / mib:.0f}" for f in (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0))
+    timeline = ", ".join(
+        f"{f:.0%}: {memory.rss_at(f) / mib:.0f}" for f in (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+    )
     met = memory.peak_kib / mib < TARGET_PEAK_RSS_MIB
     lines = [
         "## Native engine: memory of a long run (`bench/bench_probe.py --memory-probes N`)",

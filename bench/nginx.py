@@ -108,7 +108,15 @@ class NginxServer:
         config = self.prefix / "nginx.conf"
         config.write_text(self.config_text())
         # `-e` sends the start-up error log to our folder too, not /var/log/nginx/error.log.
-        command = [NGINX, "-p", str(self.prefix), "-c", str(config), "-e", str(self.prefix / "error.log")]
+        command = [
+            NGINX,
+            "-p",
+            str(self.prefix),
+            "-c",
+            str(config),
+            "-e",
+            str(self.prefix / "error.log"),
+        ]
         self._process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

@@ -26,7 +26,11 @@ def write_section(path: Path, all_results, settings, machine, commands, elapsed,
         text = before + section + after
     else:
         head, sep, tail = text.partition("\n")
-        text = head + sep + "\n" + section + "\n" + tail if head.startswith("# ") else section + "\n" + text
+        text = (
+            head + sep + "\n" + section + "\n" + tail
+            if head.startswith("# ")
+            else section + "\n" + text
+        )
     path.write_text(text)
 
 
@@ -72,7 +76,7 @@ def _header(settings, machine, commands, elapsed, quick, default) -> list[str]:
         "starts W worker processes that make the probes while the certcensus process schedules "
         "them and writes the store. Rate = `ok` probes / wall time of the whole command "
         "(start-up, starting the workers, SQLite and the census included); every run's JSON must "
-        "have `ok` == `probes`. \"in-run\" = probes/s between the first and the last probe's start.",
+        'have `ok` == `probes`. "in-run" = probes/s between the first and the last probe\'s start.',
         f"- (b) `bash -c '{commands['s_client']}'` with N = {settings.s_client_iterations}; "
         "rate = runs that exited 0 / wall time.",
         f"- (c) `{commands['s_time']}`; s_time divides by its own *user CPU* seconds, not by wall "
@@ -133,12 +137,23 @@ def render_section(all_results, settings, machine, commands, elapsed, *, quick, 
               "spread being mostly other work on the machine; then the median in-run rate):", "",
               *by_setup]  # fmt: skip
     failures = [line for results in all_results for line in results.failures]
-    lines += ["", "Targets of issue 2 (on this 2-core machine, server included):", "", *verdicts, ""]
+    lines += [
+        "",
+        "Targets of issue 2 (on this 2-core machine, server included):",
+        "",
+        *verdicts,
+        "",
+    ]
     lines.append("Failed probes: " + ("; ".join(failures) if failures else
                                       "none (every certcensus run had `ok` == `probes`; every "
                                       "s_client exited 0)."))  # fmt: skip
-    lines += ["", "What limits the rate (profiles of the prober) and what could raise it: see "
-              "[README.md](README.md#what-limits-the-probe-rate).", "", END]
+    lines += [
+        "",
+        "What limits the rate (profiles of the prober) and what could raise it: see "
+        "[README.md](README.md#what-limits-the-probe-rate).",
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 
@@ -154,8 +169,10 @@ def _cpu_row(results, name, label, runs) -> str:
     client = results.median(runs, "client_cpu_ms")
     workers = results.known_median(runs, "workers_cpu_ms")
     split = f" ({_ms(workers)})" if workers else ""
-    return (f"| {name} | {label} | {results.median(runs):.0f}/s | {client:.2f}{split} | "
-            f"{results.median(runs, 'server_cpu_ms'):.2f} | {results.median(runs, 'cores_busy'):.2f} |")
+    return (
+        f"| {name} | {label} | {results.median(runs):.0f}/s | {client:.2f}{split} | "
+        f"{results.median(runs, 'server_cpu_ms'):.2f} | {results.median(runs, 'cores_busy'):.2f} |"
+    )
 
 
 def _ceilings(results, name, per_workers, machine) -> list[str]:

@@ -94,7 +94,9 @@ def certcensus_executable() -> str:
     return found
 
 
-def certcensus_command(port, seconds, concurrency, database, workers=0, engine="openssl") -> list[str]:
+def certcensus_command(
+    port, seconds, concurrency, database, workers=0, engine="openssl"
+) -> list[str]:
     # --duration rather than --count: a run lasts the same time however loaded the machine is,
     # so the whole benchmark keeps to its time budget. --engine always explicit, so a change of
     # the default engine does not change what a row of RESULTS.md measures.
@@ -158,7 +160,8 @@ def run_certcensus(port: int, seconds: float, concurrency: int, database: Path,
     label = certcensus_label(workers, concurrency, engine)
     started = time.perf_counter()
     done, children_cpu = run_and_watch_children(
-        certcensus_command(port, seconds, concurrency, database, workers, engine))
+        certcensus_command(port, seconds, concurrency, database, workers, engine)
+    )
     wall = time.perf_counter() - started
     for leftover in database.parent.glob(database.name + "*"):
         leftover.unlink()

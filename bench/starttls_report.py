@@ -53,7 +53,7 @@ def openssl_version() -> str:
 
 def run_line(script: str, *, took: float, load_before: str, load_after: str, leaf: str) -> str:
     """The line saying when and how one script last ran."""
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (f"{RUN_PREFIX}{script}.py`: {now}, {took:.0f} s; load average {load_before} at the "
             f"start, {load_after} at the end; leaf {leaf} + intermediate.")  # fmt: skip
 
@@ -83,7 +83,7 @@ def _existing(text: str) -> tuple[dict[str, list[str]], dict[str, str]]:
     section = text.split(START, 1)[1].split(END, 1)[0]
     for line in section.splitlines():
         if line.startswith(RUN_PREFIX):
-            runs[line[len(RUN_PREFIX):].split(".py", 1)[0]] = line
+            runs[line[len(RUN_PREFIX) :].split(".py", 1)[0]] = line
         elif line.startswith("| ") and line not in TABLE_HEADER:
             script = line.rstrip(" |").rsplit(",", 1)[-1].strip()
             table.setdefault(script, []).append(line)
@@ -125,7 +125,7 @@ def render(table: dict[str, list[str]], runs: dict[str, str]) -> str:
         "small machine, not what certcensus could do against remote servers.",
         "- irc: InspIRCd with hostname lookups off. s_client -starttls irc gives up at the first "
         "line whose second word is not a numeric, so it fails when InspIRCd's \"*** Looking up "
-        "your hostname\" NOTICE comes first (the default); certcensus handles both "
+        'your hostname" NOTICE comes first (the default); certcensus handles both '
         "(tests/realservers).",
         "- rdp: xrdp listens with a backlog of 2 (`listen(sck, 2)`); at the default concurrency "
         "of 64 about 8% of certcensus probes time out in the dialog phase, so it runs with "

@@ -54,7 +54,9 @@ def silent(connection: socket.socket) -> None:
 
 def speaks_http(connection: socket.socket) -> None:
     connection.recv(4096)
-    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    connection.sendall(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
     connection.close()
 
 

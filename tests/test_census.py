@@ -6,7 +6,7 @@ from certcensus.census.build import build_census
 from certcensus.model.chain import chain_fingerprint
 from certcensus.model.outcomes import Outcome
 from certcensus.render.as_json import census_to_dict
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 
 from .test_store import observation
 
@@ -16,9 +16,16 @@ def test_counts_shares_and_what_differs(db, two_chains):
     with open_store(db) as store:
         run = store.start_run("scan", ["t.test:443"])
         for index in range(9):
-            store.add(run, observation(old, address="127.0.0.1" if index % 2 else "127.0.0.2", at=100.0 + index))
+            store.add(
+                run,
+                observation(
+                    old, address="127.0.0.1" if index % 2 else "127.0.0.2", at=100.0 + index
+                ),
+            )
         store.add(run, observation(new, address="127.0.0.2", at=120.0))
-        store.add(run, observation(outcome=Outcome.TIMEOUT, detail="no answer within 1s during connect"))
+        store.add(
+            run, observation(outcome=Outcome.TIMEOUT, detail="no answer within 1s during connect")
+        )
         store.finish_run(run)
         census = build_census(store, run_ids=[run])
     target = census.target("t.test:443")
@@ -30,14 +37,23 @@ def test_counts_shares_and_what_differs(db, two_chains):
     assert dict(first.ips) == {"127.0.0.1": 4, "127.0.0.2": 5}
     assert (first.first_seen, first.last_seen) == (100.0, 108.0)
     assert [change.position for change in second.differences] == [0, 1]
-    assert second.differences[1].this.subject.startswith("CN=Test New CA G2")
+    assert second.differences[1].b.subject.startswith("CN=Test New CA G2")
 
     data = census_to_dict(census)["targets"][0]
     assert set(data) >= {"target", "host", "port", "protocol", "probes", "ok", "errors", "chains"}
     chain = data["chains"][0]
     assert set(chain) >= {"id", "count", "share", "first_seen", "last_seen", "ips", "certificates"}
     cert = chain["certificates"][0]
-    assert set(cert) >= {"sha256", "subject", "issuer", "serial", "not_before", "not_after", "key", "pem"}
+    assert set(cert) >= {
+        "sha256",
+        "subject",
+        "issuer",
+        "serial",
+        "not_before",
+        "not_after",
+        "key",
+        "pem",
+    }
     assert cert["key"] == "EC-secp256r1" and cert["pem"].startswith("-----BEGIN CERTIFICATE-----")
     assert chain["first_seen"] == "1970-01-01T00:01:40.000Z"
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from certcensus.model.chain import chain_fingerprint
 from certcensus.lab.pool import running_pool
+from certcensus.model.chain import chain_fingerprint
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,9 @@ def test_unresolvable_name_is_exit_2_and_recorded(cli, db):
 
 def test_report_prints_the_same_census_again(cli, db, two_chains, tmp_path):
     with running_pool(two_chains.backends, seed=3) as pool:
-        scanned = cli("scan", f"127.0.0.1:{pool.port}", "--rate", "0", "--count", 40, "--db", db, "--json")
+        scanned = cli(
+            "scan", f"127.0.0.1:{pool.port}", "--rate", "0", "--count", 40, "--db", db, "--json"
+        )
     reported = cli("report", "--db", db, "--json")
     assert reported.code == 0
     assert reported.json == scanned.json
@@ -69,7 +71,9 @@ def test_unusable_database_is_one_line(cli, tmp_path):
 def test_demo_finds_both_chains():
     result = subprocess.run(
         [sys.executable, "-m", "certcensus", "demo", "--count", "300", "--json", "-q"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     import json

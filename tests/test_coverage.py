@@ -88,7 +88,12 @@ def test_bad_arguments_are_refused():
 def test_good_turing_and_chao1_on_a_small_sample():
     # a a b c d d d: N = 7; b and c seen once (f1 = 2), a twice (f2 = 1), d three times.
     coverage = coverage_of(list("aabcddd"), 0.95)
-    assert (coverage.probes, coverage.distinct, coverage.singletons, coverage.doubletons) == (7, 4, 2, 1)
+    assert (coverage.probes, coverage.distinct, coverage.singletons, coverage.doubletons) == (
+        7,
+        4,
+        2,
+        1,
+    )
     assert coverage.unseen_mass_estimate == pytest.approx(2 / 7)
     # Chao1 bias-corrected: 4 + (6/7) * 2 * 1 / (2 * 2) = 4 + 3/7.
     assert coverage.estimated_total == pytest.approx(4 + 3 / 7)
@@ -110,7 +115,15 @@ def test_estimates_without_rare_chains():
 def test_to_dict_is_json_with_the_promised_keys():
     coverage = coverage_of(["a"] * 60 + ["b"] * 39 + ["c"], 0.99)
     data = json.loads(json.dumps(coverage.to_dict()))
-    for key in ("probes", "distinct", "singletons", "unseen_mass_estimate", "max_missed_share", "confidence", "estimated_total"):
+    for key in (
+        "probes",
+        "distinct",
+        "singletons",
+        "unseen_mass_estimate",
+        "max_missed_share",
+        "confidence",
+        "estimated_total",
+    ):
         assert key in data
     assert data["probes"] == 100 and data["distinct"] == 3 and data["singletons"] == 1
     assert data["applicable"] is True and data["not_applicable_reason"] is None
@@ -129,7 +142,15 @@ def test_sentence_states_the_number_and_the_assumption():
 
 @pytest.mark.parametrize(
     "share, printed",
-    [(0.0092443, "0.93%"), (0.0099937, "1.0%"), (0.05, "5.0%"), (0.123, "13%"), (0.99, "99%"), (1.0, "100%"), (0.000012, "0.0012%")],
+    [
+        (0.0092443, "0.93%"),
+        (0.0099937, "1.0%"),
+        (0.05, "5.0%"),
+        (0.123, "13%"),
+        (0.99, "99%"),
+        (1.0, "100%"),
+        (0.000012, "0.0012%"),
+    ],
 )
 def test_shares_are_printed_rounded_up_to_two_digits(share, printed):
     coverage = coverage_of(["a"], 0.9)
@@ -138,7 +159,9 @@ def test_shares_are_printed_rounded_up_to_two_digits(share, printed):
 
 
 def test_sentence_when_not_applicable_gives_the_reason_and_no_number():
-    coverage = coverage_of(["a", "b"] * 50, 0.99).marked_not_applicable("chains repeat every 2 connections")
+    coverage = coverage_of(["a", "b"] * 50, 0.99).marked_not_applicable(
+        "chains repeat every 2 connections"
+    )
     sentence = coverage.sentence("connections to 192.0.2.10")
     assert "chains repeat every 2 connections" in sentence
     assert "no chain served" not in sentence
@@ -146,7 +169,11 @@ def test_sentence_when_not_applicable_gives_the_reason_and_no_number():
 
 
 def test_strata_are_grouped_in_probe_order():
-    records = [(("192.0.2.10", "a.example"), "x"), (("192.0.2.11", "a.example"), "y"), (("192.0.2.10", "a.example"), "z")]
+    records = [
+        (("192.0.2.10", "a.example"), "x"),
+        (("192.0.2.11", "a.example"), "y"),
+        (("192.0.2.10", "a.example"), "z"),
+    ]
     grouped = chain_ids_by_stratum(records)
     assert grouped == {("192.0.2.10", "a.example"): ["x", "z"], ("192.0.2.11", "a.example"): ["y"]}
     per_stratum = coverage_by_stratum(grouped, 0.9)
@@ -171,7 +198,9 @@ def test_target_statement_is_the_worst_stratum_at_a_bonferroni_confidence():
 
 def test_one_non_random_stratum_withdraws_the_target_statement():
     strata = {"v4": ["a", "b"] * 50, "v6": ["a"] * 100}
-    target = target_coverage(strata, 0.99, not_applicable={"v4": "chains repeat every 2 connections"})
+    target = target_coverage(
+        strata, 0.99, not_applicable={"v4": "chains repeat every 2 connections"}
+    )
     assert not target.applicable
     assert "v4: chains repeat every 2 connections" in target.not_applicable_reason
 
@@ -189,5 +218,8 @@ def test_coverage_is_a_frozen_value():
 
 
 def test_stratum_keys_are_described_for_people():
-    assert describe_stratum((("192.0.2.11", "a.example", "default"), None)) == "192.0.2.11, a.example, default"
+    assert (
+        describe_stratum((("192.0.2.11", "a.example", "default"), None))
+        == "192.0.2.11, a.example, default"
+    )
     assert describe_stratum("v4") == "v4"

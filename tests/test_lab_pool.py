@@ -56,7 +56,10 @@ def connect(address, source: str | None = None, source_port: int = 0) -> socket.
 
 def fetch_chain(address, source=None, context=None, server_hostname=None) -> tuple[bytes, ...]:
     context = context or no_verification()
-    with connect(address, source) as raw, context.wrap_socket(raw, server_hostname=server_hostname) as tls:
+    with (
+        connect(address, source) as raw,
+        context.wrap_socket(raw, server_hostname=server_hostname) as tls,
+    ):
         return wire_chain(tls)
 
 
@@ -66,7 +69,10 @@ def name_of(chain: tuple[bytes, ...], backends: list[Backend]) -> str:
 
 def test_weighted_pool_serves_each_chain_in_wire_order_as_often_as_counted(backends):
     alpha, beta = backends[0], backends[1]
-    weighted = [Backend("alpha", alpha.leaf, alpha.chain, 0.75), Backend("beta", beta.leaf, beta.chain, 0.25)]
+    weighted = [
+        Backend("alpha", alpha.leaf, alpha.chain, 0.75),
+        Backend("beta", beta.leaf, beta.chain, 0.25),
+    ]
     with running_pool(weighted, choice="random", seed=7) as pool:
         seen = collections.Counter(fetch_chain(pool.address) for _ in range(120))
         served = dict(pool.served)
@@ -98,7 +104,10 @@ def test_round_robin_hands_out_backends_strictly_in_turn(backends):
 def test_per_address_keeps_each_client_address_on_one_backend(backends):
     addresses = [f"127.0.0.{n}" for n in range(2, 10)]  # all of 127/8 is loopback on Linux
     with running_pool(backends, choice="per-address", seed=1) as pool:
-        names = {a: {name_of(fetch_chain(pool.address, a), backends) for _ in range(3)} for a in addresses}
+        names = {
+            a: {name_of(fetch_chain(pool.address, a), backends) for _ in range(3)}
+            for a in addresses
+        }
     assert all(len(seen) == 1 for seen in names.values()), names
     assert len(set().union(*names.values())) > 1, "every address landed on the same backend"
 
@@ -130,7 +139,9 @@ def test_source_port_choice_follows_the_client_port(backends):
 
 def test_time_window_moves_to_the_next_backend_when_the_window_turns(backends):
     now = [100.0]
-    with running_pool(backends[:2], choice="time-window", window_seconds=10, clock=lambda: now[0]) as pool:
+    with running_pool(
+        backends[:2], choice="time-window", window_seconds=10, clock=lambda: now[0]
+    ) as pool:
         names = []
         for t in (100.0, 109.9, 110.0, 119.0, 120.0):
             now[0] = t
@@ -228,11 +239,17 @@ class SMTPClient:
 
 
 def test_smtp_starttls_completes_and_presents_the_chosen_chain(backends):
-    with running_pool(backends, protocol="smtp", choice="round-robin", smtp_name="mx.pool.test") as pool:
+    with running_pool(
+        backends, protocol="smtp", choice="round-robin", smtp_name="mx.pool.test"
+    ) as pool:
         client = SMTPClient(pool.address)
         assert client.reply() == ["220 mx.pool.test ESMTP"]
         ehlo = client.command("EHLO client.test")
-        assert ehlo[0] == "250-mx.pool.test Hello" and "250-STARTTLS" in ehlo and ehlo[-1].startswith("250 ")
+        assert (
+            ehlo[0] == "250-mx.pool.test Hello"
+            and "250-STARTTLS" in ehlo
+            and ehlo[-1].startswith("250 ")
+        )
         assert client.command("STARTTLS") == ["220 2.0.0 Ready to start TLS"]
         tls = no_verification().wrap_socket(client.sock)
         assert wire_chain(tls) == backends[0].wire_ders
@@ -272,7 +289,9 @@ def test_smtp_without_starttls_in_ehlo_but_still_answering_it(backends):
 
 
 def test_smtp_refused_starttls_leaves_the_session_usable(backends):
-    with running_pool(backends, protocol="smtp", smtp_starttls_reply="454 4.7.0 TLS not available") as pool:
+    with running_pool(
+        backends, protocol="smtp", smtp_starttls_reply="454 4.7.0 TLS not available"
+    ) as pool:
         client = SMTPClient(pool.address)
         client.reply()
         client.command("EHLO client.test")
@@ -331,14 +350,22 @@ def test_demo_pool_tells_the_story_of_a_half_rolled_chain(tmp_path):
 
     old_root_only = verifying(demo.root_pem_paths[0])
     with running_pool(demo.backends, choice="round-robin") as pool:
-        with connect(pool.address) as raw, old_root_only.wrap_socket(raw, server_hostname=DEMO_HOSTNAME):
+        with (
+            connect(pool.address) as raw,
+            old_root_only.wrap_socket(raw, server_hostname=DEMO_HOSTNAME),
+        ):
             pass  # the old chain verifies against the old root
         with pytest.raises(ssl.SSLCertVerificationError):
-            with connect(pool.address) as raw, old_root_only.wrap_socket(raw, server_hostname=DEMO_HOSTNAME):
+            with (
+                connect(pool.address) as raw,
+                old_root_only.wrap_socket(raw, server_hostname=DEMO_HOSTNAME),
+            ):
                 pass  # the new chain does not: the outage the demo is about
         both_roots = verifying(*demo.root_pem_paths)
         for _ in range(2):  # both chains verify once both roots are trusted (IP SAN too)
             fetch_chain(pool.address, context=both_roots, server_hostname="127.0.0.1")
     with running_pool(demo.backends, seed=5) as pool:
-        names = collections.Counter(name_of(fetch_chain(pool.address), demo.backends) for _ in range(100))
+        names = collections.Counter(
+            name_of(fetch_chain(pool.address), demo.backends) for _ in range(100)
+        )
     assert 0.02 < names[new.name] / 100 < 0.16

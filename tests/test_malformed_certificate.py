@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certcensus.model.chain import certificate_fingerprint
 from certcensus.lab import pki as lab_pki
+from certcensus.model.chain import certificate_fingerprint
 
 from .servers import free_port, require, running
+
+# Each test here starts a real server from a Debian package.
+pytestmark = pytest.mark.server
 
 
 def _certificate_with_unparseable_validity(pki) -> tuple[bytes, bytes]:
@@ -30,14 +34,37 @@ def test_unparseable_certificate_is_recorded_raw_and_flagged(cli, db, pki, tmp_p
     openssl = require("openssl")
     der, key_pem = _certificate_with_unparseable_validity(pki)
     body = base64.encodebytes(der).decode()
-    (tmp_path / "leaf.pem").write_text(f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n")
+    (tmp_path / "leaf.pem").write_text(
+        f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
+    )
     (tmp_path / "leaf.key").write_bytes(key_pem)
     port = free_port()
-    command = [openssl, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", "leaf.pem",
-               "-key", "leaf.key", "-quiet", "-no_ticket"]
+    command = [
+        openssl,
+        "s_server",
+        "-accept",
+        f"127.0.0.1:{port}",
+        "-cert",
+        "leaf.pem",
+        "-key",
+        "leaf.key",
+        "-quiet",
+        "-no_ticket",
+    ]
     with running(command, port, cwd=tmp_path):
-        result = cli("scan", f"127.0.0.1:{port}", "--count", 2, "--rate", "0", "--concurrency", 1,
-                     "--db", db, "--json")
+        result = cli(
+            "scan",
+            f"127.0.0.1:{port}",
+            "--count",
+            2,
+            "--rate",
+            "0",
+            "--concurrency",
+            1,
+            "--db",
+            db,
+            "--json",
+        )
     (target,) = result.json["targets"]
     assert target["ok"] == 2
     (certificate,) = target["chains"][0]["certificates"]

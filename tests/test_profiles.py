@@ -6,6 +6,8 @@ offers) and another certificate as its default server (what a client without SNI
 
 from __future__ import annotations
 
+import pytest
+
 from certcensus.lab.pki import write_server_files
 from certcensus.probe.native.clients import REAL_CLIENTS
 
@@ -13,6 +15,9 @@ from .engines import cli  # noqa: F401 (each test once per handshake engine)
 from .servers import nginx
 
 GENERIC = {"default", "no-sni", "tls1.2", "tls1.3", "rsa", "ecdsa"}
+
+# Each test here starts a real server from a Debian package.
+pytestmark = pytest.mark.server
 
 
 def test_each_profile_gets_what_nginx_serves_it(cli, db, pki, tmp_path):
@@ -26,8 +31,21 @@ def test_each_profile_gets_what_nginx_serves_it(cli, db, pki, tmp_path):
     ec = write_server_files(tmp_path, ec_leaf, [ec_ca], "ec")
     default = write_server_files(tmp_path, default_leaf, [rsa_ca], "default")
     with nginx(tmp_path, [("default.test", [default]), ("shop.test", [rsa, ec])]) as port:
-        result = cli("scan", f"127.0.0.1:{port}", "--sni", "shop.test", "--profile", "all",
-                     "--count", 60, "--rate", "0", "--db", db, "--json")
+        result = cli(
+            "scan",
+            f"127.0.0.1:{port}",
+            "--sni",
+            "shop.test",
+            "--profile",
+            "all",
+            "--count",
+            60,
+            "--rate",
+            "0",
+            "--db",
+            db,
+            "--json",
+        )
     assert result.code == 0, result.err
     (target,) = result.json["targets"]
     assert target["ok"] == 60 and target["errors"] == {}
@@ -45,7 +63,9 @@ def test_each_profile_gets_what_nginx_serves_it(cli, db, pki, tmp_path):
         assert leaf_by_profile[profile]["sha256"] in (rsa_leaf.sha256, ec_leaf.sha256)
     seen_only = {c["certificates"][0]["sha256"]: c["seen_only"] for c in target["chains"]}
     assert "only without SNI" in seen_only[default_leaf.sha256]
-    assert any(s.startswith("only with profile") and "ecdsa" in s for s in seen_only[ec_leaf.sha256])
+    assert any(
+        s.startswith("only with profile") and "ecdsa" in s for s in seen_only[ec_leaf.sha256]
+    )
     profiles = {stratum["profile"] for stratum in target["strata"]}
     # `all` is every profile the engine speaks: the real clients only with the native engine.
     assert profiles == (GENERIC | set(REAL_CLIENTS) if cli.engine == "native" else GENERIC)
@@ -56,8 +76,19 @@ def test_tls_version_profiles_negotiate_what_they_say(cli, db, pki, tmp_path):
     leaf = pki.leaf("v.test", root, key_type="ec256")
     pair = write_server_files(tmp_path, leaf, [], "v")
     with nginx(tmp_path, [("v.test", [pair])]) as port:
-        cli("scan", f"127.0.0.1:{port}", "--profile", "tls1.2,tls1.3", "--count", 10, "--rate", "0",
-            "--db", db, "--json")
+        cli(
+            "scan",
+            f"127.0.0.1:{port}",
+            "--profile",
+            "tls1.2,tls1.3",
+            "--count",
+            10,
+            "--rate",
+            "0",
+            "--db",
+            db,
+            "--json",
+        )
     import sqlite3
 
     rows = sqlite3.connect(db).execute("SELECT profile, tls_version FROM probes").fetchall()
@@ -73,5 +104,6 @@ def test_real_client_profiles_need_the_native_engine(cli):
     result = cli("scan", "x.test", "--profile", "default,java-8", "--engine", "openssl")
     assert result.code == 2
     assert result.err.strip().splitlines() == [
-        "certcensus: error: profile java-8 needs --engine native (OpenSSL cannot be made to send that ClientHello)"
+        "certcensus: error: profile java-8 needs --engine native "
+        "(OpenSSL cannot be made to send that ClientHello)"
     ]

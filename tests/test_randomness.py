@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from certcensus.census.coverage import max_missed_share
 from certcensus.census.assessment import ProbeSample, assess_target
+from certcensus.census.coverage import max_missed_share
 from certcensus.census.randomness import assess, randomness_report, runs_finding
 from certcensus.census.tails import chi_square_survival, exact_runs_distribution
 
@@ -44,7 +44,9 @@ def test_round_robin_is_reported_as_periodic(backends):
     assert not report.random_looking
     assert not coverage.applicable
     sentence = coverage.sentence("connections to 192.0.2.10")
-    assert sentence.startswith("No confidence statement for connections to 192.0.2.10: chains repeat")
+    assert sentence.startswith(
+        "No confidence statement for connections to 192.0.2.10: chains repeat"
+    )
     assert "no chain served" not in sentence
 
 
@@ -105,7 +107,9 @@ def test_a_mostly_port_dependent_choice_is_detected_by_chi_square():
     # a large dependence.
     rng = random.Random(6)
     ports = [rng.randrange(1024, 65536) for _ in range(400)]
-    sequence = [("A" if port % 2 else "B") if rng.random() < 0.85 else rng.choice("AB") for port in ports]
+    sequence = [
+        ("A" if port % 2 else "B") if rng.random() < 0.85 else rng.choice("AB") for port in ports
+    ]
     report = randomness_report(sequence, source_ports=ports)
     assert "source-port" in kinds(report)
     assert "Cramer's V" in report.findings[0].words
@@ -181,7 +185,9 @@ def test_random_balancers_are_not_accused(weights):
         n = rng.randint(20, 500)
         sequence = rng.choices([f"chain-{i}" for i in range(len(weights))], weights, k=n)
         ports, addresses, times = random_sources(rng, n)
-        report = randomness_report(sequence, source_ports=ports, source_addresses=addresses, times=times)
+        report = randomness_report(
+            sequence, source_ports=ports, source_addresses=addresses, times=times
+        )
         if not report.random_looking:
             alarms.append((seed, report.to_dict()))
     assert alarms == []
@@ -237,10 +243,15 @@ def test_runs_exact_distribution_matches_the_published_table():
 def test_assess_target_keeps_the_statement_for_random_strata():
     rng = random.Random(12)
     samples = []
-    for destination in [("192.0.2.10", "a.example", "default"), ("192.0.2.11", "a.example", "default")]:
+    for destination in [
+        ("192.0.2.10", "a.example", "default"),
+        ("192.0.2.11", "a.example", "default"),
+    ]:
         for i in range(400):
             chain_id = rng.choices(["A", "B", "C"], [0.6, 0.38, 0.02])[0]
-            samples.append(ProbeSample(destination, chain_id, "10.0.0.1", rng.randrange(1024, 65536), float(i)))
+            samples.append(
+                ProbeSample(destination, chain_id, "10.0.0.1", rng.randrange(1024, 65536), float(i))
+            )
     assessment = assess_target(samples, 0.99)
     assert len(assessment.strata) == 2
     assert all(coverage.applicable for coverage, _ in assessment.strata.values())
@@ -260,7 +271,9 @@ def test_assess_target_withdraws_the_statement_when_one_address_round_robins():
     assert assessment.strata[("192.0.2.10", None)][0].applicable
     assert not assessment.strata[("192.0.2.11", None)][0].applicable
     assert not assessment.coverage.applicable
-    assert "chains repeat every 2 connections" in assessment.coverage.sentence("connections to a.example:443")
+    assert "chains repeat every 2 connections" in assessment.coverage.sentence(
+        "connections to a.example:443"
+    )
 
 
 def test_assess_target_detects_source_address_hashing_across_strata():
@@ -270,7 +283,9 @@ def test_assess_target_detects_source_address_hashing_across_strata():
     samples = []
     for i in range(200):
         source = rng.choice(["10.0.0.1", "10.0.0.2"])
-        samples.append(ProbeSample("192.0.2.10", "A" if source == "10.0.0.1" else "B", source, time=float(i)))
+        samples.append(
+            ProbeSample("192.0.2.10", "A" if source == "10.0.0.1" else "B", source, time=float(i))
+        )
     assessment = assess_target(samples, 0.99)
     for coverage, report in assessment.strata.values():
         assert not coverage.applicable
@@ -282,4 +297,6 @@ def test_a_random_looking_report_says_what_it_could_not_check():
     rng = random.Random(15)
     sequence = rng.choices(["A", "B"], k=100)
     sentence = randomness_report(sequence).sentence()
-    assert sentence.startswith("Backend choice looks random: no pattern found (not checked: source ports unknown")
+    assert sentence.startswith(
+        "Backend choice looks random: no pattern found (not checked: source ports unknown"
+    )

@@ -18,9 +18,14 @@ from certcensus.lab.pool import running_pool
 
 def test_rate_spaces_probes_per_address(cli, db, two_chains):
     with running_pool(two_chains.backends) as pool:
-        result = cli("scan", f"127.0.0.1:{pool.port}", "--rate", "20", "--count", 12, "--db", db, "--json")
+        result = cli(
+            "scan", f"127.0.0.1:{pool.port}", "--rate", "20", "--count", 12, "--db", db, "--json"
+        )
     assert result.json["targets"][0]["ok"] == 12
-    starts = [row[0] for row in sqlite3.connect(db).execute("SELECT started_at FROM probes ORDER BY started_at")]
+    starts = [
+        row[0]
+        for row in sqlite3.connect(db).execute("SELECT started_at FROM probes ORDER BY started_at")
+    ]
     # Paced at 20/s: 12 probes span at least 11 intervals (less a little timer slack), and no
     # two start closer than half an interval (a probe that starts late does not make the next
     # one start early by more than its own delay).
@@ -31,7 +36,17 @@ def test_rate_spaces_probes_per_address(cli, db, two_chains):
 
 def test_duration_bounds_the_run(cli, db, two_chains):
     with running_pool(two_chains.backends) as pool:
-        result = cli("scan", f"127.0.0.1:{pool.port}", "--rate", "50", "--duration", "1s", "--db", db, "--json")
+        result = cli(
+            "scan",
+            f"127.0.0.1:{pool.port}",
+            "--rate",
+            "50",
+            "--duration",
+            "1s",
+            "--db",
+            db,
+            "--json",
+        )
     target = result.json["targets"][0]
     assert target["ok"] >= 10
     starts = [row[0] for row in sqlite3.connect(db).execute("SELECT started_at FROM probes")]
@@ -45,8 +60,12 @@ def test_source_ports_are_recorded_and_no_time_wait_is_left(cli, db, two_chains)
     ports = {row[0] for row in sqlite3.connect(db).execute("SELECT source_port FROM probes")}
     assert len(ports) == 50 and None not in ports
     if shutil.which("ss"):
-        listing = subprocess.run(["ss", "-tan", "state", "time-wait"], capture_output=True, text=True).stdout
-        pairs = {tuple(line.split()[2:4]) for line in listing.splitlines()[1:] if len(line.split()) >= 4}
+        listing = subprocess.run(
+            ["ss", "-tan", "state", "time-wait"], capture_output=True, text=True
+        ).stdout
+        pairs = {
+            tuple(line.split()[2:4]) for line in listing.splitlines()[1:] if len(line.split()) >= 4
+        }
         lingering = [p for p in ports if (f"127.0.0.1:{p}", server) in pairs]
         assert not lingering  # our side closed with RST (SO_LINGER 0)
 
@@ -66,8 +85,23 @@ def test_every_address_of_a_name_is_probed(tmp_path, db, two_chains):
         with running_pool([two_chains.new], host="127.0.0.6", port=first.port) as second:
             command = _in_private_hosts(
                 "127.0.0.5 multi.test\n127.0.0.6 multi.test\n",
-                [sys.executable, "-m", "certcensus", "scan", f"multi.test:{first.port}", "--starttls",
-                 "none", "--rate", "0", "--count", "40", "--db", str(db), "--json", "-q"],
+                [
+                    sys.executable,
+                    "-m",
+                    "certcensus",
+                    "scan",
+                    f"multi.test:{first.port}",
+                    "--starttls",
+                    "none",
+                    "--rate",
+                    "0",
+                    "--count",
+                    "40",
+                    "--db",
+                    str(db),
+                    "--json",
+                    "-q",
+                ],
                 tmp_path,
             )
             result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -84,9 +118,26 @@ def test_every_address_of_a_name_is_probed(tmp_path, db, two_chains):
 def test_ctrl_c_prints_the_census_so_far_and_keeps_every_probe(db, two_chains, workers):
     with running_pool(two_chains.backends) as pool:
         scan = subprocess.Popen(
-            [sys.executable, "-m", "certcensus", "scan", f"127.0.0.1:{pool.port}", "--rate", "40",
-             "--duration", "1h", "--workers", workers, "--db", str(db), "--json", "-q"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "certcensus",
+                "scan",
+                f"127.0.0.1:{pool.port}",
+                "--rate",
+                "40",
+                "--duration",
+                "1h",
+                "--workers",
+                workers,
+                "--db",
+                str(db),
+                "--json",
+                "-q",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         _wait_for_rows(db, 20)
         scan.send_signal(signal.SIGINT)
@@ -116,12 +167,30 @@ def test_long_runs_re_resolve_and_probe_new_addresses(tmp_path, db, two_chains):
         with running_pool([two_chains.new], host="127.0.0.6", port=first.port):
             command = _in_private_hosts(
                 "127.0.0.5 rotating.test\n",
-                [sys.executable, "-m", "certcensus", "scan", f"rotating.test:{first.port}",
-                 "--starttls", "none", "--rate", "20", "--duration", "4s", "--resolve-every", "1",
-                 "--db", str(db), "--json", "-q"],
+                [
+                    sys.executable,
+                    "-m",
+                    "certcensus",
+                    "scan",
+                    f"rotating.test:{first.port}",
+                    "--starttls",
+                    "none",
+                    "--rate",
+                    "20",
+                    "--duration",
+                    "4s",
+                    "--resolve-every",
+                    "1",
+                    "--db",
+                    str(db),
+                    "--json",
+                    "-q",
+                ],
                 tmp_path,
             )
-            scan = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            scan = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
             _wait_for_rows(db, 5)
             # DNS rotates: the name now has a second address (same inode, so the mount sees it).
             with open(tmp_path / "hosts", "r+") as hosts:
@@ -135,8 +204,19 @@ def test_long_runs_re_resolve_and_probe_new_addresses(tmp_path, db, two_chains):
 
 def test_spread_spaces_each_stratum_over_the_period(cli, db, two_chains):
     with running_pool(two_chains.backends) as pool:
-        result = cli("scan", f"127.0.0.1:{pool.port}", "--count", 8, "--spread", "1s", "--rate", "0",
-                     "--db", db, "--json")
+        result = cli(
+            "scan",
+            f"127.0.0.1:{pool.port}",
+            "--count",
+            8,
+            "--spread",
+            "1s",
+            "--rate",
+            "0",
+            "--db",
+            db,
+            "--json",
+        )
     assert result.json["targets"][0]["ok"] == 8
     starts = sorted(row[0] for row in sqlite3.connect(db).execute("SELECT started_at FROM probes"))
     # 8 probes over 1 s: one every 1/8 s, so the last starts at least 7/8 s after the first.

@@ -1,12 +1,13 @@
 """The SMTP STARTTLS dialog from transcripts: bytes in, bytes out, no sockets."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs import DialogError, DialogOptions
 from certcensus.probe.dialogs.base import MAX_BUFFER
 from certcensus.probe.dialogs.smtp import LMTPDialog, SMTPDialog
-from certcensus.model.outcomes import Outcome
 
 OPTIONS = DialogOptions(host="mail.example.com")
 
@@ -38,7 +39,7 @@ def test_rfc_exchange_reaches_ready():
 
 
 def test_ehlo_name_is_configurable():
-    dialog = SMTPDialog(DialogOptions(host="x", ehlo_name="probe.example.net"))
+    dialog = SMTPDialog(DialogOptions(host="x", values={"ehlo_name": "probe.example.net"}))
     assert run(dialog, [GREETING]) == b"EHLO probe.example.net\r\n"
 
 
@@ -72,7 +73,14 @@ def test_one_byte_at_a_time():
 
 def test_multi_line_greeting_and_bare_lf():
     dialog = SMTPDialog(OPTIONS)
-    run(dialog, [b"220-mail.example.com ESMTP\n220-no UCE\n220 welcome\n", b"250-x\n250 STARTTLS\n", b"220 go\n"])
+    run(
+        dialog,
+        [
+            b"220-mail.example.com ESMTP\n220-no UCE\n220 welcome\n",
+            b"250-x\n250 STARTTLS\n",
+            b"220 go\n",
+        ],
+    )
     assert dialog.ready
 
 

@@ -12,13 +12,19 @@ import time
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 
 
 def observation(chain=(), outcome=Outcome.OK, address="127.0.0.1", at=None, **extra):
     return Observation(
-        target="t.test:443", host="t.test", port=443, protocol="tls", address=address,
-        started_at=at if at is not None else time.time(), outcome=outcome, chain=tuple(chain),
+        target="t.test:443",
+        host="t.test",
+        port=443,
+        protocol="tls",
+        address=address,
+        started_at=at if at is not None else time.time(),
+        outcome=outcome,
+        chain=tuple(chain),
         **extra,
     )
 
@@ -34,8 +40,12 @@ def test_certificates_and_chains_are_stored_once(db, two_chains):
         store.finish_run(run)
         probes = list(store.probes("t.test:443"))
         assert [p.chain_id for p in probes] == [
-            chain_fingerprint(old), chain_fingerprint(old), chain_fingerprint(new),
-            chain_fingerprint(reordered), chain_fingerprint(old), None,
+            chain_fingerprint(old),
+            chain_fingerprint(old),
+            chain_fingerprint(new),
+            chain_fingerprint(reordered),
+            chain_fingerprint(old),
+            None,
         ]
         assert store.chain_certificates(chain_fingerprint(reordered)) == list(reordered)
         assert store.certificate(certificate_fingerprint(new[0])) == new[0]
@@ -48,19 +58,34 @@ def test_certificates_and_chains_are_stored_once(db, two_chains):
 
 def test_every_field_round_trips(db):
     obs = observation(
-        (b"not a certificate",), sni="t.test", source_address="127.0.0.2", source_port=40000,
-        tls_version="TLSv1.3", cipher="TLS_AES_128_GCM_SHA256", connect_seconds=0.001,
-        starttls_seconds=0.002, handshake_seconds=0.003, profile="default",
+        (b"not a certificate",),
+        sni="t.test",
+        source_address="127.0.0.2",
+        source_port=40000,
+        tls_version="TLSv1.3",
+        cipher="TLS_AES_128_GCM_SHA256",
+        connect_seconds=0.001,
+        starttls_seconds=0.002,
+        handshake_seconds=0.003,
+        profile="default",
     )
     with open_store(db) as store:
         run = store.start_run("scan", ["t.test:443"])
         store.add(run, obs)
         store.finish_run(run)
         (probe,) = store.probes("t.test:443")
-    assert (probe.sni, probe.source_address, probe.source_port, probe.tls_version, probe.cipher) == (
-        "t.test", "127.0.0.2", 40000, "TLSv1.3", "TLS_AES_128_GCM_SHA256"
+    assert (
+        probe.sni,
+        probe.source_address,
+        probe.source_port,
+        probe.tls_version,
+        probe.cipher,
+    ) == ("t.test", "127.0.0.2", 40000, "TLSv1.3", "TLS_AES_128_GCM_SHA256")
+    assert (probe.connect_seconds, probe.starttls_seconds, probe.handshake_seconds) == (
+        0.001,
+        0.002,
+        0.003,
     )
-    assert (probe.connect_seconds, probe.starttls_seconds, probe.handshake_seconds) == (0.001, 0.002, 0.003)
     assert probe.outcome is Outcome.OK and probe.run_id == run
 
 
@@ -76,7 +101,7 @@ WRITER = r"""
 import sys, time
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 store = open_store(sys.argv[1])
 run = store.start_run("scan", ["t:1"])
 n = 0
@@ -90,7 +115,9 @@ while True:
 
 
 def test_a_killed_run_loses_at_most_the_last_second(db):
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True
+    )
     reported = []
     for line in writer.stdout:  # wait for lines, not for time
         count, at = line.split()

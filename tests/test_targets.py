@@ -1,7 +1,8 @@
 """Targets as users type them -> host, port and how TLS starts."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certcensus.probe.targets import TargetError, parse_target
 
@@ -21,7 +22,13 @@ from certcensus.probe.targets import TargetError, parse_target
         ("submission://mail.example.com", "mail.example.com", 587, "smtp", "mail.example.com:587"),
         ("smtps://mail.example.com", "mail.example.com", 465, "tls", "mail.example.com:465"),
         ("https://www.example.com/path?q=1", "www.example.com", 443, "tls", "www.example.com:443"),
-        ("imaps://u:p@mail.example.com:1993", "mail.example.com", 1993, "tls", "mail.example.com:1993"),
+        (
+            "imaps://u:p@mail.example.com:1993",
+            "mail.example.com",
+            1993,
+            "tls",
+            "mail.example.com:1993",
+        ),
         ("pop3s://mail.example.com", "mail.example.com", 995, "tls", "mail.example.com:995"),
         ("ldaps://ldap.example.com", "ldap.example.com", 636, "tls", "ldap.example.com:636"),
         ("SMTP://Mail.Example.com:2525", "Mail.Example.com", 2525, "smtp", "Mail.Example.com:2525"),

@@ -7,18 +7,45 @@ never hold more than MAX_BUFFER bytes, and once done (ready or refused) stay exa
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from certcensus.probe.dialogs import DIALOGS
 from certcensus.probe.dialogs.base import MAX_BUFFER, DialogError
 
-from . import test_ftp, test_imap, test_irc, test_ldap, test_mssql, test_mysql, test_nntp
-from . import test_pop3, test_postgres, test_rdp, test_sieve, test_telnet, test_xmpp
+from . import (
+    test_ftp,
+    test_imap,
+    test_irc,
+    test_ldap,
+    test_mssql,
+    test_mysql,
+    test_nntp,
+    test_pop3,
+    test_postgres,
+    test_rdp,
+    test_sieve,
+    test_telnet,
+    test_xmpp,
+)
 from .transcripts import OPTIONS, crlf
 
 SEEDS: dict[str, list[bytes]] = {}
-for _module in (test_ftp, test_imap, test_irc, test_ldap, test_mssql, test_mysql, test_nntp,
-                test_pop3, test_postgres, test_rdp, test_sieve, test_telnet, test_xmpp):
+for _module in (
+    test_ftp,
+    test_imap,
+    test_irc,
+    test_ldap,
+    test_mssql,
+    test_mysql,
+    test_nntp,
+    test_pop3,
+    test_postgres,
+    test_rdp,
+    test_sieve,
+    test_telnet,
+    test_xmpp,
+):
     for _transcript in _module.TRANSCRIPTS:
         SEEDS.setdefault(_transcript.protocol, []).append(_transcript.server)
 SEEDS["smtp"] = [crlf("220 mx ESMTP", "250-mx", "250 STARTTLS", "220 go")]

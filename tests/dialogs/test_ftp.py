@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, crlf, run
 
@@ -10,30 +10,57 @@ TRANSCRIPTS = [
     Transcript(
         "rfc",
         "ftp",
-        crlf("220 ProFTPD Server ready.", "211-Features:", " AUTH TLS", " PBSZ", " PROT", " MDTM",
-             "211 End", "234 AUTH TLS successful"),
+        crlf(
+            "220 ProFTPD Server ready.",
+            "211-Features:",
+            " AUTH TLS",
+            " PBSZ",
+            " PROT",
+            " MDTM",
+            "211 End",
+            "234 AUTH TLS successful",
+        ),
         crlf("FEAT", "AUTH TLS"),
     ),
     # RFC 959 section 4.2: inner lines of a multi-line reply may start with anything, even digits.
     Transcript(
         "multi-line-greeting-without-feat",
         "ftp",
-        crlf("220-Welcome to the archive", "This server runs 220 mirrors", "230 users max",
-             "220-more", "220 ready", "500 FEAT not understood", "234 Proceed"),
+        crlf(
+            "220-Welcome to the archive",
+            "This server runs 220 mirrors",
+            "230 users max",
+            "220-more",
+            "220 ready",
+            "500 FEAT not understood",
+            "234 Proceed",
+        ),
         crlf("FEAT", "AUTH TLS"),
     ),
     Transcript(
         "auth-mechanism-list",
         "ftp",
-        crlf("220 hi", "211-Extensions supported:", " SIZE", " AUTH TLS;TLS-C;SSL;TLS-P", "211 END",
-             "234 AUTH command ok"),
+        crlf(
+            "220 hi",
+            "211-Extensions supported:",
+            " SIZE",
+            " AUTH TLS;TLS-C;SSL;TLS-P",
+            "211 END",
+            "234 AUTH command ok",
+        ),
         crlf("FEAT", "AUTH TLS"),
     ),
     Transcript(
         "delayed-greeting",
         "ftp",
-        crlf("120 Service ready in 1 minute", "220 now ready", "211-Features:", " AUTH TLS", "211 End",
-             "234 go"),
+        crlf(
+            "120 Service ready in 1 minute",
+            "220 now ready",
+            "211-Features:",
+            " AUTH TLS",
+            "211 End",
+            "234 go",
+        ),
         crlf("FEAT", "AUTH TLS"),
     ),
     Transcript(
@@ -47,7 +74,13 @@ TRANSCRIPTS = [
     Transcript(
         "refused",
         "ftp",
-        crlf("220 hi", "211-Features:", " AUTH TLS", "211 End", "431 Unable to accept security mechanism"),
+        crlf(
+            "220 hi",
+            "211-Features:",
+            " AUTH TLS",
+            "211 End",
+            "431 Unable to accept security mechanism",
+        ),
         crlf("FEAT", "AUTH TLS"),
         Outcome.STARTTLS_REFUSED,
         "431 Unable to accept security mechanism",
@@ -84,7 +117,9 @@ def test_transcript_in_every_split(transcript):
     check_transcript(transcript)
 
 
-@pytest.mark.parametrize("server", [b"SSH-2.0-OpenSSH_9.6\r\n", b"22\r\n", b"220 hi\r\n250 odd\r\n"])
+@pytest.mark.parametrize(
+    "server", [b"SSH-2.0-OpenSSH_9.6\r\n", b"22\r\n", b"220 hi\r\n250 odd\r\n"]
+)
 def test_unexpected_replies_are_protocol_errors(server):
     with pytest.raises(DialogError):
         run("ftp", [server])

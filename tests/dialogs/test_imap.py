@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, crlf, run
 
@@ -54,7 +54,10 @@ TRANSCRIPTS = [
     Transcript(
         "refused-no",
         "imap",
-        crlf("* OK [CAPABILITY IMAP4rev1 STARTTLS] ready", "a1 NO [UNAVAILABLE] TLS not available now"),
+        crlf(
+            "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready",
+            "a1 NO [UNAVAILABLE] TLS not available now",
+        ),
         crlf("a1 STARTTLS"),
         Outcome.STARTTLS_REFUSED,
         "a1 NO [UNAVAILABLE] TLS not available now",

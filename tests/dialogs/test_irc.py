@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, crlf, run
 
@@ -10,9 +10,11 @@ TRANSCRIPTS = [
     Transcript(
         "ircv3",
         "irc",
-        crlf(":irc.example.net NOTICE * :*** Looking up your hostname...",
-             "NOTICE AUTH :*** Checking Ident",
-             ":irc.example.net 670 * :STARTTLS successful, proceed with TLS handshake"),
+        crlf(
+            ":irc.example.net NOTICE * :*** Looking up your hostname...",
+            "NOTICE AUTH :*** Checking Ident",
+            ":irc.example.net 670 * :STARTTLS successful, proceed with TLS handshake",
+        ),
         crlf("STARTTLS"),
     ),
     Transcript(

@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, ber, check_transcript, ldap_extended_response, run
 
@@ -12,8 +12,12 @@ START_TLS_OID = b"1.3.6.1.4.1.1466.20037"
 
 TRANSCRIPTS = [
     Transcript("success", "ldap", ldap_extended_response(1, 0), START_TLS_REQUEST),
-    Transcript("success-with-name", "ldap", ldap_extended_response(1, 0, b"", START_TLS_OID),
-               START_TLS_REQUEST),
+    Transcript(
+        "success-with-name",
+        "ldap",
+        ldap_extended_response(1, 0, b"", START_TLS_OID),
+        START_TLS_REQUEST,
+    ),
     # BER allows long-form lengths where short would do (RFC 4511 5.1 only forbids indefinite).
     Transcript(
         "long-form-lengths",
@@ -71,7 +75,9 @@ def test_long_form_transcript_is_what_it_claims():
     body = bytes.fromhex("0a0100") + bytes.fromhex("0400") + bytes.fromhex("0400")
     op = bytes.fromhex("7884") + len(body).to_bytes(4, "big") + body
     message = bytes.fromhex("020101") + op
-    assert TRANSCRIPTS[2].server == bytes.fromhex("3084") + len(message).to_bytes(4, "big") + message
+    assert (
+        TRANSCRIPTS[2].server == bytes.fromhex("3084") + len(message).to_bytes(4, "big") + message
+    )
 
 
 @pytest.mark.parametrize("transcript", TRANSCRIPTS, ids=str)
@@ -86,7 +92,10 @@ def test_transcript_in_every_split(transcript):
         bytes.fromhex("3085ffffffffff"),  # length of five octets
         bytes.fromhex("3f01"),  # high tag number
         ldap_extended_response(2, 0),  # a reply to a message we never sent
-        ber(0x30, ber(0x02, b"\x01") + ber(0x61, ber(0x0A, b"\x00") + ber(0x04, b"") + ber(0x04, b""))),
+        ber(
+            0x30,
+            ber(0x02, b"\x01") + ber(0x61, ber(0x0A, b"\x00") + ber(0x04, b"") + ber(0x04, b"")),
+        ),
         ber(0x31, b""),
         ber(0x30, ber(0x02, b"\x01") + ber(0x78, ber(0x0A, b"\x00"))),  # LDAPResult cut short
         ber(0x30, ber(0x02, b"\x01") + bytes.fromhex("7805") + ber(0x0A, b"\x00")),  # overrun

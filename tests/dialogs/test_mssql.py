@@ -2,8 +2,8 @@ import struct
 
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, prelogin_response, run, tds_packet
 
@@ -11,14 +11,14 @@ ENCRYPT_OFF, ENCRYPT_ON, ENCRYPT_NOT_SUP, ENCRYPT_REQ = 0, 1, 2, 3
 # [MS-TDS] 4.1 style PRELOGIN: header (type 0x12, EOM, length 47, SPID 0, PacketID 1, Window 0),
 # tokens VERSION(0x1a,6) ENCRYPTION(0x20,1)=ON INSTOPT(0x21,1) THREADID(0x22,4) MARS(0x26,1).
 PRELOGIN = bytes.fromhex(
-    "1201002f00000100"
-    "00001a0006" "0100200001" "0200210001" "0300220004" "0400260001" "ff"
-    "000000000000" "01" "00" "00000000" "00"
+    "1201002f0000010000001a00060100200001020021000103002200040400260001ff00000000000001000000000000"
 )
 
 TRANSCRIPTS = [
     Transcript("encrypt-on", "mssql", tds_packet(0x04, prelogin_response(ENCRYPT_ON)), PRELOGIN),
-    Transcript("encrypt-required", "mssql", tds_packet(0x04, prelogin_response(ENCRYPT_REQ)), PRELOGIN),
+    Transcript(
+        "encrypt-required", "mssql", tds_packet(0x04, prelogin_response(ENCRYPT_REQ)), PRELOGIN
+    ),
     # ENCRYPT_OFF from the server: TLS still protects the login, so the handshake still happens.
     Transcript("encrypt-off", "mssql", tds_packet(0x04, prelogin_response(ENCRYPT_OFF)), PRELOGIN),
     Transcript(
@@ -81,7 +81,9 @@ def test_wrap_tls_puts_records_in_prelogin_packets():
 
 def test_unwrap_tls_reassembles_across_every_split():
     records = b"\x16\x03\x03" + bytes(range(200)) + b"\x14\x03\x03\x00\x01\x01"
-    wire = tds_packet(0x12, records[:100], last=False) + tds_packet(0x12, records[100:], packet_id=2)
+    wire = tds_packet(0x12, records[:100], last=False) + tds_packet(
+        0x12, records[100:], packet_id=2
+    )
     for cut in range(len(wire) + 1):
         dialog = ready_dialog()
         assert dialog.unwrap_tls(wire[:cut]) + dialog.unwrap_tls(wire[cut:]) == records
@@ -92,4 +94,3 @@ def test_unwrap_tls_reassembles_across_every_split():
 def test_unwrap_tls_rejects_a_broken_packet_length():
     with pytest.raises(DialogError):
         ready_dialog().unwrap_tls(struct.pack("!BBHHBB", 0x12, 1, 3, 0, 1, 0))
-

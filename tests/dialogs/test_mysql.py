@@ -1,15 +1,22 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
-from .transcripts import Transcript, check_transcript, mysql_error, mysql_greeting, mysql_packet, run
+from .transcripts import (
+    Transcript,
+    check_transcript,
+    mysql_error,
+    mysql_greeting,
+    mysql_packet,
+    run,
+)
 
 # Capabilities of a MySQL 8.0 server with TLS (CLIENT_SSL 0x800 set).
 MYSQL8_CAPABILITIES = 0xDFFFFFFF
 # SSLRequest: length 32, sequence 1; capabilities LONG_PASSWORD|PROTOCOL_41|SSL|SECURE_CONNECTION
 # (0x8a01), max packet 16 MiB, utf8_general_ci (33), 23 zero bytes.
-SSL_REQUEST = bytes.fromhex("20000001" "018a0000" "00000001" "21") + bytes(23)
+SSL_REQUEST = bytes.fromhex("20000001018a00000000000121") + bytes(23)
 
 TRANSCRIPTS = [
     Transcript("mysql-8", "mysql", mysql_greeting(b"8.0.36", MYSQL8_CAPABILITIES), SSL_REQUEST),
@@ -21,8 +28,14 @@ TRANSCRIPTS = [
         Outcome.STARTTLS_UNSUPPORTED,
         "server 5.5.5-10.11.6-MariaDB does not set CLIENT_SSL",
     ),
-    Transcript("too-many-connections", "mysql", mysql_error(1040, b"Too many connections"), b"",
-               Outcome.BUSY, "ERROR 1040: Too many connections"),
+    Transcript(
+        "too-many-connections",
+        "mysql",
+        mysql_error(1040, b"Too many connections"),
+        b"",
+        Outcome.BUSY,
+        "ERROR 1040: Too many connections",
+    ),
     Transcript(
         "host-not-allowed",
         "mysql",

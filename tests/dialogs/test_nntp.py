@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, crlf, run
 
@@ -10,8 +10,17 @@ TRANSCRIPTS = [
     Transcript(
         "rfc",
         "nntp",
-        crlf("200 news.example.com NNTP service ready", "101 Capability list:", "VERSION 2", "READER",
-             "IHAVE", "STARTTLS", "LIST ACTIVE NEWSGROUPS", ".", "382 Continue with TLS negotiation"),
+        crlf(
+            "200 news.example.com NNTP service ready",
+            "101 Capability list:",
+            "VERSION 2",
+            "READER",
+            "IHAVE",
+            "STARTTLS",
+            "LIST ACTIVE NEWSGROUPS",
+            ".",
+            "382 Continue with TLS negotiation",
+        ),
         crlf("CAPABILITIES", "STARTTLS"),
     ),
     Transcript(
@@ -36,10 +45,22 @@ TRANSCRIPTS = [
         Outcome.STARTTLS_REFUSED,
         "580 Can not initiate TLS negotiation",
     ),
-    Transcript("busy", "nntp", crlf("400 Service temporarily unavailable"), b"", Outcome.BUSY,
-               "400 Service temporarily unavailable"),
-    Transcript("permanently-unavailable", "nntp", crlf("502 Service permanently unavailable"), b"",
-               Outcome.STARTTLS_REFUSED, "greeting: 502 Service permanently unavailable"),
+    Transcript(
+        "busy",
+        "nntp",
+        crlf("400 Service temporarily unavailable"),
+        b"",
+        Outcome.BUSY,
+        "400 Service temporarily unavailable",
+    ),
+    Transcript(
+        "permanently-unavailable",
+        "nntp",
+        crlf("502 Service permanently unavailable"),
+        b"",
+        Outcome.STARTTLS_REFUSED,
+        "greeting: 502 Service permanently unavailable",
+    ),
     Transcript(
         "rfc977-server",
         "nntp",
@@ -56,7 +77,9 @@ def test_transcript_in_every_split(transcript):
     check_transcript(transcript)
 
 
-@pytest.mark.parametrize("server", [b"+OK hi\r\n", b"200-hi\r\n", b"200 hi\r\n101 x\r\nSTARTTLS\r\n.\r\nyes\r\n"])
+@pytest.mark.parametrize(
+    "server", [b"+OK hi\r\n", b"200-hi\r\n", b"200 hi\r\n101 x\r\nSTARTTLS\r\n.\r\nyes\r\n"]
+)
 def test_unexpected_replies_are_protocol_errors(server):
     with pytest.raises(DialogError):
         run("nntp", [server])

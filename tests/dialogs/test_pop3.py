@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, crlf, run
 
@@ -23,8 +23,13 @@ TRANSCRIPTS = [
     Transcript(
         "rfc",
         "pop3",
-        crlf("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>", *RFC_CAPABILITIES, "STLS", ".",
-             "+OK Begin TLS negotiation"),
+        crlf(
+            "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>",
+            *RFC_CAPABILITIES,
+            "STLS",
+            ".",
+            "+OK Begin TLS negotiation",
+        ),
         crlf("CAPA", "STLS"),
     ),
     Transcript(
@@ -76,7 +81,9 @@ def test_transcript_in_every_split(transcript):
     check_transcript(transcript)
 
 
-@pytest.mark.parametrize("server", [b"* OK IMAP ready\r\n", b"+OK hi\r\n+OK\r\nSTLS\r\n.\r\nOK\r\n"])
+@pytest.mark.parametrize(
+    "server", [b"* OK IMAP ready\r\n", b"+OK hi\r\n+OK\r\nSTLS\r\n.\r\nOK\r\n"]
+)
 def test_unexpected_replies_are_protocol_errors(server):
     with pytest.raises(DialogError):
         run("pop3", [server])

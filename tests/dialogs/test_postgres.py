@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, postgres_error, run
 
@@ -9,8 +9,14 @@ SSL_REQUEST = bytes.fromhex("0000000804d2162f")  # int32 8, int32 80877103
 
 TRANSCRIPTS = [
     Transcript("accepted", "postgres", b"S", SSL_REQUEST),
-    Transcript("no-ssl", "postgres", b"N", SSL_REQUEST, Outcome.STARTTLS_UNSUPPORTED,
-               "N: the server does not accept SSL"),
+    Transcript(
+        "no-ssl",
+        "postgres",
+        b"N",
+        SSL_REQUEST,
+        Outcome.STARTTLS_UNSUPPORTED,
+        "N: the server does not accept SSL",
+    ),
     Transcript(
         "too-many-clients",
         "postgres",
@@ -41,7 +47,9 @@ def test_bytes_after_the_s_are_an_injection():
         run("postgres", [b"SHELLO"])
 
 
-@pytest.mark.parametrize("server", [b"R", b"HTTP/1.0 400\r\n", b"E\xff\xff\xff\xff", b"E\x00\x00\x00\x02"])
+@pytest.mark.parametrize(
+    "server", [b"R", b"HTTP/1.0 400\r\n", b"E\xff\xff\xff\xff", b"E\x00\x00\x00\x02"]
+)
 def test_unexpected_answers_are_protocol_errors(server):
     with pytest.raises(DialogError):
         run("postgres", [server])

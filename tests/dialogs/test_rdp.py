@@ -1,19 +1,22 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, rdp_negotiation, run, x224_confirm
 
 # [MS-RDPBCGR] 4.1.1 without the cookie: TPKT, X.224 CR, RDP_NEG_REQ for SSL|HYBRID.
-CONNECTION_REQUEST = bytes.fromhex("0300 0013 0ee0 0000 0000 00 01 00 0800 03000000".replace(" ", ""))
+CONNECTION_REQUEST = bytes.fromhex(
+    "0300 0013 0ee0 0000 0000 00 01 00 0800 03000000".replace(" ", "")
+)
 NEG_RSP, NEG_FAILURE = 2, 3
 
 TRANSCRIPTS = [
     Transcript("ssl", "rdp", x224_confirm(rdp_negotiation(NEG_RSP, 1)), CONNECTION_REQUEST),
     # [MS-RDPBCGR] 4.1.2: the server selects CredSSP (HYBRID), which starts with TLS.
-    Transcript("hybrid", "rdp", bytes.fromhex("030000130ed000001234000200080002000000"),
-               CONNECTION_REQUEST),
+    Transcript(
+        "hybrid", "rdp", bytes.fromhex("030000130ed000001234000200080002000000"), CONNECTION_REQUEST
+    ),
     Transcript(
         "certificate-missing",
         "rdp",
@@ -30,12 +33,30 @@ TRANSCRIPTS = [
         Outcome.STARTTLS_UNSUPPORTED,
         "RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER",
     ),
-    Transcript("pre-5.2-server", "rdp", x224_confirm(b""), CONNECTION_REQUEST,
-               Outcome.STARTTLS_UNSUPPORTED, "no RDP_NEG_RSP"),
-    Transcript("rdp-selected", "rdp", x224_confirm(rdp_negotiation(NEG_RSP, 0)), CONNECTION_REQUEST,
-               Outcome.STARTTLS_UNSUPPORTED, "selected Standard RDP Security"),
-    Transcript("disconnect", "rdp", bytes.fromhex("030000 0b 06 80 0000 0000 00".replace(" ", "")),
-               CONNECTION_REQUEST, Outcome.STARTTLS_REFUSED, "X.224 Disconnect Request"),
+    Transcript(
+        "pre-5.2-server",
+        "rdp",
+        x224_confirm(b""),
+        CONNECTION_REQUEST,
+        Outcome.STARTTLS_UNSUPPORTED,
+        "no RDP_NEG_RSP",
+    ),
+    Transcript(
+        "rdp-selected",
+        "rdp",
+        x224_confirm(rdp_negotiation(NEG_RSP, 0)),
+        CONNECTION_REQUEST,
+        Outcome.STARTTLS_UNSUPPORTED,
+        "selected Standard RDP Security",
+    ),
+    Transcript(
+        "disconnect",
+        "rdp",
+        bytes.fromhex("030000 0b 06 80 0000 0000 00".replace(" ", "")),
+        CONNECTION_REQUEST,
+        Outcome.STARTTLS_REFUSED,
+        "X.224 Disconnect Request",
+    ),
 ]
 
 

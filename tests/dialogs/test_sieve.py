@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, crlf, run
 
@@ -22,7 +22,7 @@ TRANSCRIPTS = [
         "sieve",
         b'"IMPLEMENTATION" "Dovecot \\"Pigeonhole\\""\r\n'
         b'"SIEVE" {12}\r\nOK fileinto\r\n'
-        b'{8+}\r\nSTARTTLS\r\n'
+        b"{8+}\r\nSTARTTLS\r\n"
         b'OK (WARNINGS) "Dovecot ready."\r\n'
         b'OK "Begin TLS negotiation now"\r\n',
         crlf("STARTTLS"),

@@ -1,7 +1,7 @@
 import pytest
 
-from certcensus.probe.dialogs.base import DialogError
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs.base import DialogError
 
 from .transcripts import Transcript, check_transcript, run
 
@@ -12,20 +12,22 @@ FOLLOWS_SB = bytes([IAC, SB, START_TLS, FOLLOWS, IAC, SE])
 
 TRANSCRIPTS = [
     # draft-altman-telnet-starttls: DO START_TLS, then both sides send FOLLOWS.
-    Transcript("draft", "telnet", bytes([IAC, DO, START_TLS]) + FOLLOWS_SB, WILL_START_TLS + FOLLOWS_SB),
+    Transcript(
+        "draft", "telnet", bytes([IAC, DO, START_TLS]) + FOLLOWS_SB, WILL_START_TLS + FOLLOWS_SB
+    ),
     # Other options are refused; text and escaped 255s are skipped; a sub-negotiation of a
     # refused option is ignored.
     Transcript(
         "other-options",
         "telnet",
         bytes([IAC, DO, TTYPE, IAC, WILL, ECHO, IAC, DO, NAWS])
-        + b"Debian GNU/Linux 12\r\n" + bytes([IAC, IAC]) + b"\r\n"
+        + b"Debian GNU/Linux 12\r\n"
+        + bytes([IAC, IAC])
+        + b"\r\n"
         + bytes([IAC, DO, START_TLS, IAC, SB, TTYPE, 1, IAC, SE, IAC, WONT, 3])
         + bytes([IAC, 241])  # NOP
         + FOLLOWS_SB,
-        WILL_START_TLS
-        + bytes([IAC, WONT, TTYPE, IAC, DONT, ECHO, IAC, WONT, NAWS])
-        + FOLLOWS_SB,
+        WILL_START_TLS + bytes([IAC, WONT, TTYPE, IAC, DONT, ECHO, IAC, WONT, NAWS]) + FOLLOWS_SB,
     ),
     Transcript(
         "refused-option",

@@ -1,8 +1,8 @@
 import pytest
 
+from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs import DialogOptions
 from certcensus.probe.dialogs.base import DialogError
-from certcensus.model.outcomes import Outcome
 
 from .transcripts import Transcript, check_transcript, run
 
@@ -43,8 +43,7 @@ TRANSCRIPTS = [
     Transcript(
         "not-offered",
         "xmpp",
-        SERVER_HEADER
-        + b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+        SERVER_HEADER + b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
         b"<mechanism>PLAIN</mechanism></mechanisms>"
         b"<starttls xmlns='urn:example:not-tls'/></stream:features>",
         CLIENT_HEADER,
@@ -64,8 +63,7 @@ TRANSCRIPTS = [
     Transcript(
         "stream-error",
         "xmpp",
-        SERVER_HEADER
-        + b"<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+        SERVER_HEADER + b"<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
         b"<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>no such domain</text>"
         b"</stream:error>",
         CLIENT_HEADER,
@@ -92,7 +90,9 @@ TRANSCRIPTS = [
         "xmpp",
         SERVER_HEADER + FEATURES + PROCEED,
         CLIENT_HEADER.replace(b"example.com", b"chat.example.org &amp; co") + STARTTLS,
-        options=DialogOptions(host="xmpp.example.com", xmpp_domain="chat.example.org & co"),
+        options=DialogOptions(
+            host="xmpp.example.com", values={"xmpp_domain": "chat.example.org & co"}
+        ),
     ),
 ]
 

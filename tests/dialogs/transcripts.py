@@ -10,9 +10,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs import DIALOGS, DialogOptions
 from certcensus.probe.dialogs.base import Dialog
-from certcensus.model.outcomes import Outcome
 
 OPTIONS = DialogOptions(host="example.com")
 READY = None
@@ -101,7 +101,9 @@ def ber(tag: int, value: bytes) -> bytes:
     return bytes([tag, 0x80 | len(size)]) + size + value
 
 
-def ldap_extended_response(message_id: int, code: int, diagnostic: bytes = b"", name: bytes = b"") -> bytes:
+def ldap_extended_response(
+    message_id: int, code: int, diagnostic: bytes = b"", name: bytes = b""
+) -> bytes:
     body = ber(0x0A, bytes([code])) + ber(0x04, b"") + ber(0x04, diagnostic)
     if name:
         body += ber(0x8A, name)
@@ -119,9 +121,19 @@ def mysql_packet(sequence: int, payload: bytes) -> bytes:
 
 def mysql_greeting(version: bytes, capabilities: int) -> bytes:
     payload = (
-        b"\x0a" + version + b"\0" + struct.pack("<I", 42) + b"saltsalt" + b"\0"
-        + struct.pack("<H", capabilities & 0xFFFF) + b"\xff" + struct.pack("<H", 2)
-        + struct.pack("<H", capabilities >> 16) + b"\x15" + bytes(10) + b"moresaltmore\0"
+        b"\x0a"
+        + version
+        + b"\0"
+        + struct.pack("<I", 42)
+        + b"saltsalt"
+        + b"\0"
+        + struct.pack("<H", capabilities & 0xFFFF)
+        + b"\xff"
+        + struct.pack("<H", 2)
+        + struct.pack("<H", capabilities >> 16)
+        + b"\x15"
+        + bytes(10)
+        + b"moresaltmore\0"
         + b"caching_sha2_password\0"
     )
     return mysql_packet(0, payload)
@@ -132,7 +144,9 @@ def mysql_error(code: int, message: bytes) -> bytes:
 
 
 def tds_packet(kind: int, payload: bytes, last: bool = True, packet_id: int = 1) -> bytes:
-    return struct.pack("!BBHHBB", kind, 1 if last else 0, 8 + len(payload), 0, packet_id, 0) + payload
+    return (
+        struct.pack("!BBHHBB", kind, 1 if last else 0, 8 + len(payload), 0, packet_id, 0) + payload
+    )
 
 
 def prelogin_response(encryption: int) -> bytes:

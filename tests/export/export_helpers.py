@@ -7,7 +7,7 @@ from pathlib import Path
 
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 
 from ..trust.trust_helpers import openssl_verifies_pems
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from certcensus.cli import export as cli_export
 from certcensus.cli import trust as cli_trust
 from certcensus.trust import load_certificates_from_bytes
 
@@ -52,7 +53,7 @@ def _run(command, tmp_path, *args):
 def test_ibmi_kit_holds_exactly_the_minority_chains_intermediate_and_root(two_chains, tmp_path):
     out = tmp_path / "kit"
     result = _run(
-        cli_trust.export, tmp_path, "--missing-from", "corp", "--format", "ibmi", "-o", str(out)
+        cli_export.export, tmp_path, "--missing-from", "corp", "--format", "ibmi", "-o", str(out)
     )
     assert result.exit_code == 0, result.output
     cer_files = sorted(out.glob("*.cer"))
@@ -81,7 +82,7 @@ def test_ibmi_kit_holds_exactly_the_minority_chains_intermediate_and_root(two_ch
 def test_plain_pem_export_only_adds_the_missing_root(two_chains, tmp_path):
     out = tmp_path / "pem"
     result = _run(
-        cli_trust.export,
+        cli_export.export,
         tmp_path,
         "--missing-from",
         "corp",
@@ -99,7 +100,7 @@ def test_plain_pem_export_only_adds_the_missing_root(two_chains, tmp_path):
 
 def test_export_all_writes_every_observed_ca(two_chains, tmp_path):
     out = tmp_path / "all"
-    result = _run(cli_trust.export, tmp_path, "--all", "--format", "der", "-o", str(out))
+    result = _run(cli_export.export, tmp_path, "--all", "--format", "der", "-o", str(out))
     assert result.exit_code == 0, result.output
     exported = {
         c.sha256 for f in out.glob("*.der") for c in load_certificates_from_bytes(f.read_bytes())
@@ -109,11 +110,11 @@ def test_export_all_writes_every_observed_ca(two_chains, tmp_path):
 
 def test_usage_errors_exit_2(two_chains, tmp_path):
     assert (
-        _run(cli_trust.export, tmp_path, "--format", "pem", "-o", str(tmp_path / "x")).exit_code
+        _run(cli_export.export, tmp_path, "--format", "pem", "-o", str(tmp_path / "x")).exit_code
         == 2
     )
     result = _run(
-        cli_trust.export,
+        cli_export.export,
         tmp_path,
         "--missing-from",
         str(tmp_path / "absent.pem"),
@@ -166,8 +167,14 @@ def test_bad_trust_store_exits_2(two_chains, tmp_path):
     (tmp_path / "junk.pem").write_bytes(b"junk")
     result = CliRunner().invoke(
         cli_trust.trust,
-        ["--db", str(tmp_path / "census.sqlite"), "--cache-dir", str(tmp_path / "c"),
-         "--trust-store", str(tmp_path / "junk.pem")],
+        [
+            "--db",
+            str(tmp_path / "census.sqlite"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--trust-store",
+            str(tmp_path / "junk.pem"),
+        ],
     )
     assert result.exit_code == 2
     assert "not a certificate store" in result.output
@@ -182,7 +189,7 @@ def test_reads_chains_from_a_real_sqlite_store(pki, tmp_path):
     """The commands read the latest run of each target through store/sqlite.py."""
     from certcensus.model.observation import Observation
     from certcensus.model.outcomes import Outcome
-    from certcensus.store.sqlite import open_store
+    from certcensus.store import open_store
 
     root = pki.root("SQLite Root", key_type="ec256")
     inter = pki.intermediate("SQLite CA", root, key_type="ec256")
@@ -240,7 +247,13 @@ def test_reads_chains_from_a_real_sqlite_store(pki, tmp_path):
 
 def test_at_judges_validity_at_another_time(two_chains, tmp_path):
     (tmp_path / "both.pem").write_bytes(two_chains["root_a"].pem + two_chains["root_b"].pem)
-    base = ["--db", str(tmp_path / "census.sqlite"), "--cache-dir", str(tmp_path / "c"), "--offline"]
+    base = [
+        "--db",
+        str(tmp_path / "census.sqlite"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--offline",
+    ]
     base += ["--trust-store", str(tmp_path / "both.pem"), "--json"]
     later = CliRunner().invoke(cli_trust.trust, base + ["--at", "2099-01-01T00:00:00Z"])
     assert later.exit_code == 1

@@ -16,6 +16,8 @@ import pytest
 
 from certcensus.lab.pki import PKI, Issued
 
+from ..servers import missing
+
 OPENSSL = shutil.which("openssl")
 
 
@@ -47,7 +49,9 @@ def two_chains() -> TwoChains:
     return TwoChains(leaf, ca, ca_cross, root_a, root_b)
 
 
-def start_s_server(directory, leaf: Issued, rest: list[Issued], stem: str) -> tuple[subprocess.Popen, int]:
+def start_s_server(
+    directory, leaf: Issued, rest: list[Issued], stem: str
+) -> tuple[subprocess.Popen, int]:
     """`openssl s_server` on a free loopback port; returns once it printed its ACCEPT line."""
     (directory / f"{stem}.crt").write_bytes(leaf.pem)
     (directory / f"{stem}.key").write_bytes(leaf.key_pem)
@@ -85,7 +89,7 @@ class RealCaptures:
 @pytest.fixture(scope="session")
 def real_captures(tmp_path_factory, two_chains) -> RealCaptures:
     if OPENSSL is None:
-        pytest.skip("openssl is not installed (scripts/install-debian-packages.sh installs it)")
+        missing("openssl is not installed (scripts/install-debian-packages.sh installs it)")
     directory = tmp_path_factory.mktemp("s_server")
     chains = two_chains
     server_a, port_a = start_s_server(directory, chains.leaf, chains.chain_a[1:], "a")

@@ -10,7 +10,7 @@ from certcensus.lab.pki import PKI
 
 
 def test_renewed_leaf_differs_in_serial_validity_key_sans_and_aia(two_chains):
-    pki = PKI(now=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+    pki = PKI(now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
     renewed = pki.leaf(["localhost", "www.localhost"], two_chains.ca, key_type="ec256",
                        aia_ca_issuers="http://127.0.0.1/ca.der")  # fmt: skip
     names = [d.name for d in certificate_field_differences(two_chains.leaf.der, renewed.der)]
@@ -21,8 +21,12 @@ def test_renewed_leaf_differs_in_serial_validity_key_sans_and_aia(two_chains):
     assert by_name["subject alternative names"].a == "localhost, 127.0.0.1"
     assert by_name["subject alternative names"].b == "localhost, www.localhost"
     assert by_name["authority information access"].a == "(none)"
-    summary = diff_chains([two_chains.leaf.der, two_chains.ca.der], [renewed.der, two_chains.ca.der]).summary
-    assert summary.startswith("leaf reissued: localhost (") and summary.endswith("; same intermediate (Lab CA-1)")
+    summary = diff_chains(
+        [two_chains.leaf.der, two_chains.ca.der], [renewed.der, two_chains.ca.der]
+    ).summary
+    assert summary.startswith("leaf reissued: localhost (") and summary.endswith(
+        "; same intermediate (Lab CA-1)"
+    )
 
 
 def test_identical_chains_say_so(two_chains):

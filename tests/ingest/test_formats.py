@@ -9,9 +9,9 @@ import os
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
+from certcensus.ingest.files import read_capture_file
 from certcensus.ingest.filetime import time_from_file_name
 from certcensus.ingest.pipeline import ingest_paths
-from certcensus.ingest.files import read_capture_file
 
 
 def test_pem_bundle_der_and_pkcs7_by_content(tmp_path, two_chains):
@@ -56,7 +56,9 @@ def test_bad_files_are_listed_with_a_reason_and_the_rest_ingested(tmp_path, two_
         "not-a-cert.pem": b"-----BEGIN CERTIFICATE-----\n"
         + base64.encodebytes(b"\x30\x03\x02\x01\x05" + b"hello" * 20)
         + b"-----END CERTIFICATE-----\n",
-        "base64-of-text": base64.b64encode(b"this is not a certificate at all, only some words" * 3),
+        "base64-of-text": base64.b64encode(
+            b"this is not a certificate at all, only some words" * 3
+        ),
         "key-only.pem": two_chains.leaf.key_pem,
         "big.pem": two_chains.leaf.pem + b"#" * 5000,
         "notes.txt": b"nothing to see here\n",
@@ -115,7 +117,7 @@ def test_time_from_file_name(name, expected):
     if expected is None:
         assert seconds is None
     else:
-        assert dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat() == expected
+        assert dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat() == expected
 
 
 def test_observation_time_falls_back_from_start_time_to_name_to_mtime(tmp_path, two_chains):
@@ -124,7 +126,7 @@ def test_observation_time_falls_back_from_start_time_to_name_to_mtime(tmp_path, 
     plain = tmp_path / "plain.pem"
     plain.write_bytes(two_chains.leaf.pem)
     os.utime(plain, (1_500_000_000, 1_500_000_000))
-    from certcensus.store.sqlite import open_store
+    from certcensus.store import open_store
 
     with open_store(tmp_path / "db.sqlite") as store:
         ingest_paths([named, plain], store, target="t:1")

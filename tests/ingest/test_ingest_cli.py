@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from certcensus.census.build import build_census
-from certcensus.cli.ingest import diff, ingest
-from certcensus.store.sqlite import open_store
+from certcensus.cli.diff import diff
+from certcensus.cli.ingest import ingest
+from certcensus.store import open_store
 
 from .conftest import vary_capture
 
@@ -49,16 +50,22 @@ def test_baseline_counts_groups_and_copies_the_different_ones(tmp_path, pool_cap
     assert [c.count for c in target.chains] == [MATCHING, DIFFERENT]
 
     chain_b = target.chains[1].chain_id
-    shown = CliRunner().invoke(diff, [target.chains[0].chain_id[:10], chain_b[:10], "--db", str(db)])
+    shown = CliRunner().invoke(
+        diff, [target.chains[0].chain_id[:10], chain_b[:10], "--db", str(db)]
+    )
     assert shown.exit_code == 0, shown.output
     first_line = shown.output.splitlines()[2]
-    assert first_line == "same leaf; intermediate reissued: Lab CA-1 (issuer, serial, " \
+    assert (
+        first_line == "same leaf; intermediate reissued: Lab CA-1 (issuer, serial, "
         "authority key identifier changed); root changed: Lab Root A -> Lab Root B"
+    )
     assert "A: CN=Lab Root A,O=certcensus lab" in shown.output
     assert "B: CN=Lab Root B,O=certcensus lab" in shown.output
     assert "subject key identifier:" in shown.output and "key:" in shown.output
 
-    by_target = CliRunner().invoke(diff, ["--target", "mail.example.com", "--db", str(db), "--json"])
+    by_target = CliRunner().invoke(
+        diff, ["--target", "mail.example.com", "--db", str(db), "--json"]
+    )
     [entry] = json.loads(by_target.output)["diffs"]
     assert (entry["a"], entry["b"]) == (target.chains[0].chain_id, chain_b)
     assert [p["change"] for p in entry["positions"]] == ["same", "reissued", "replaced"]
@@ -104,7 +111,9 @@ def test_censuses_from_two_machines_merge_and_add_up(tmp_path, two_chains):
     (tmp_path / "host1.json").write_text(json.dumps(_census_dict(two_chains, 460, 38, 2)))
     (tmp_path / "host2.json").write_text(json.dumps(_census_dict(two_chains, 40, 2, 0)))
     db = tmp_path / "db.sqlite"
-    result = CliRunner().invoke(ingest, [str(tmp_path / "host1.json"), str(tmp_path / "host2.json"), "--db", str(db)])
+    result = CliRunner().invoke(
+        ingest, [str(tmp_path / "host1.json"), str(tmp_path / "host2.json"), "--db", str(db)]
+    )
     assert result.exit_code == 0, result.output
     [target] = build_census(open_store(db)).targets
     assert (target.target, target.port, target.protocol) == ("127.0.0.1:2525", 2525, "smtp")
@@ -136,7 +145,9 @@ def test_diff_of_two_files_and_usage_errors(tmp_path, two_chains):
     assert missing.exit_code == 2 and "no chain id starts with abcdef" in missing.output
     bad_baseline = tmp_path / "empty"
     bad_baseline.write_bytes(b"")
-    refused = CliRunner().invoke(ingest, [str(a), "--baseline", str(bad_baseline), "--db", str(tmp_path / "db")])
+    refused = CliRunner().invoke(
+        ingest, [str(a), "--baseline", str(bad_baseline), "--db", str(tmp_path / "db")]
+    )
     assert refused.exit_code == 2 and "the file is empty" in refused.output
 
 
@@ -148,7 +159,9 @@ def test_round_trip_through_the_real_json_writer(tmp_path, real_captures):
         template = real_captures.showcerts_b if number % 3 == 0 else real_captures.showcerts_a
         (tmp_path / "in" / f"{number}.txt").write_bytes(vary_capture(template, number))
     with open_store(tmp_path / "first.sqlite") as store:
-        ingest_paths_result = CliRunner().invoke(ingest, [str(tmp_path / "in"), "--db", str(tmp_path / "first.sqlite")])
+        ingest_paths_result = CliRunner().invoke(
+            ingest, [str(tmp_path / "in"), "--db", str(tmp_path / "first.sqlite")]
+        )
         assert ingest_paths_result.exit_code == 0
         first = build_census(store)
     (tmp_path / "census.json").write_text(census_to_json(first))
@@ -156,5 +169,7 @@ def test_round_trip_through_the_real_json_writer(tmp_path, real_captures):
     CliRunner().invoke(ingest, [str(tmp_path / "census.json"), "--db", str(db)])
     [again] = build_census(open_store(db)).targets
     [before] = first.targets
-    assert [(c.chain_id, c.count) for c in again.chains] == [(c.chain_id, c.count) for c in before.chains]
+    assert [(c.chain_id, c.count) for c in again.chains] == [
+        (c.chain_id, c.count) for c in before.chains
+    ]
     assert (again.target, again.ok) == (before.target, before.ok) == ("in", 6)

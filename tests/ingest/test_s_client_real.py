@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from certcensus.model.observation import LEAF_ONLY
+import pytest
+
 from certcensus.ingest.files import detect_format, read_capture_file
 from certcensus.ingest.pipeline import ingest_paths
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 
 from .conftest import vary_capture
+
+# Each test here starts a real server from a Debian package.
+pytestmark = pytest.mark.server
 
 
 def test_showcerts_gives_every_certificate_in_wire_order(real_captures, two_chains):
@@ -18,11 +22,15 @@ def test_showcerts_gives_every_certificate_in_wire_order(real_captures, two_chai
     assert capture.tls_version == "TLSv1.2"
     assert capture.cipher.startswith("ECDHE-ECDSA-")
     assert capture.started_at > 1_600_000_000
-    assert capture.verify.startswith("19 ") or capture.verify.startswith("0 ")  # self-signed root in chain
+    assert capture.verify.startswith("19 ") or capture.verify.startswith(
+        "0 "
+    )  # self-signed root in chain
     assert [n.split(" ")[0] for n in capture.notes][:1] == ["depth=2"]
 
 
-def test_tls13_capture_names_version_and_cipher_even_without_a_session_block(real_captures, two_chains):
+def test_tls13_capture_names_version_and_cipher_even_without_a_session_block(
+    real_captures, two_chains
+):
     [capture] = read_capture_file(real_captures.showcerts_b, "b.txt")
     assert capture.chain == tuple(c.der for c in two_chains.chain_b)
     assert (capture.tls_version, capture.cipher[:4]) == ("TLSv1.3", "TLS_")
@@ -54,7 +62,11 @@ def test_a_loop_of_runs_appended_to_one_file_gives_one_capture_per_run(real_capt
 def test_echoed_command_line_names_target_protocol_and_sni(real_captures):
     data = b"$ openssl s_client -connect mail.example.com:25 -starttls smtp -servername mx.example.com -showcerts\n"
     [capture] = read_capture_file(data + real_captures.showcerts_a, "x.txt")
-    assert (capture.target, capture.host, capture.port) == ("mail.example.com:25", "mail.example.com", 25)
+    assert (capture.target, capture.host, capture.port) == (
+        "mail.example.com:25",
+        "mail.example.com",
+        25,
+    )
     assert capture.protocol == "smtp"
     assert capture.sni == "mx.example.com"
 
@@ -73,10 +85,12 @@ def test_ingested_s_client_files_become_observations(tmp_path, real_captures, tw
     assert full.source == str(folder / "one.txt") and full.outcome == "ok"
     assert full.protocol == "unknown" and full.address == ""
     assert full.tls_version == "TLSv1.2"
-    assert leaf.detail == LEAF_ONLY
+    assert leaf.leaf_only
 
 
-def test_a_capture_cut_off_inside_the_chain_is_refused_not_counted_as_a_shorter_chain(real_captures):
+def test_a_capture_cut_off_inside_the_chain_is_refused_not_counted_as_a_shorter_chain(
+    real_captures,
+):
     import pytest
 
     from certcensus.ingest.capture import UnusableFile

@@ -88,8 +88,9 @@ class Tls13Server:
         self.transcript = b""
         self.sequence = 0
 
-    def respond(self, client_records: bytes, *, retry_group: int | None = None,
-                cookie: bytes | None = None) -> bytes:
+    def respond(
+        self, client_records: bytes, *, retry_group: int | None = None, cookie: bytes | None = None
+    ) -> bytes:
         message = client_hello_message(client_records)
         hello = parse_client_hello_records(client_records)
         if retry_group is not None:
@@ -150,8 +151,9 @@ class Tls13Server:
             return u16(29) + v16(key.public_key().public_bytes_raw()), shared
         key = ec.generate_private_key(ec.SECP256R1())
         peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), shares[23])
-        public = key.public_key().public_bytes(serialization.Encoding.X962,
-                                               serialization.PublicFormat.UncompressedPoint)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         return u16(23) + v16(public), key.exchange(ec.ECDH(), peer)
 
     def _keys(self, shared: bytes) -> None:
@@ -160,8 +162,9 @@ class Tls13Server:
         early = HKDF.extract(hashes.SHA256(), zeros, zeros)
         derived = _expand_label(early, b"derived", hashlib.sha256(b"").digest(), 32)
         handshake_secret = HKDF.extract(hashes.SHA256(), derived, shared)
-        traffic = _expand_label(handshake_secret, b"s hs traffic",
-                                hashlib.sha256(self.transcript).digest(), 32)
+        traffic = _expand_label(
+            handshake_secret, b"s hs traffic", hashlib.sha256(self.transcript).digest(), 32
+        )
         self.key = _expand_label(traffic, b"key", b"", 16)
         self.iv = _expand_label(traffic, b"iv", b"", 12)
 
@@ -173,9 +176,16 @@ class Tls13Server:
         return header + AESGCM(self.key).encrypt(nonce, inner, header)
 
 
-def tls12_flight(certificates: list[bytes], *, suite: int = 0xC02F, version: int = 0x0303,
-                 server_extensions: list[tuple[int, bytes]] = (), ocsp: bytes | None = None,
-                 random: bytes | None = None, record_size: int = 16384) -> bytes:
+def tls12_flight(
+    certificates: list[bytes],
+    *,
+    suite: int = 0xC02F,
+    version: int = 0x0303,
+    server_extensions: list[tuple[int, bytes]] = (),
+    ocsp: bytes | None = None,
+    random: bytes | None = None,
+    record_size: int = 16384,
+) -> bytes:
     """ServerHello, Certificate, [CertificateStatus], ServerKeyExchange, ServerHelloDone."""
     hello = handshake(2, u16(version) + (random or os.urandom(32)) + v8(b"") + u16(suite) + b"\x00"
                       + extensions(list(server_extensions)))  # fmt: skip

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,11 @@ from ..servers import free_port, require, running
 
 def write_chain(directory: Path, leaf, chain: list, stem: str) -> tuple[Path, Path, Path]:
     """(leaf certificate, leaf key, intermediates) files for s_server's -cert/-key/-cert_chain."""
-    cert, key, extra = directory / f"{stem}.crt", directory / f"{stem}.key", directory / f"{stem}-chain.pem"
+    cert, key, extra = (
+        directory / f"{stem}.crt",
+        directory / f"{stem}.key",
+        directory / f"{stem}-chain.pem",
+    )
     cert.write_bytes(leaf.pem)
     key.write_bytes(leaf.key_pem)
     extra.write_bytes(b"".join(c.pem for c in chain))
@@ -58,7 +61,7 @@ def gnutls_serv(files: tuple[Path, Path, Path], directory: Path, *options: str) 
 
 def ocsp_response_der(leaf, issuer) -> bytes:
     """A signed 'good' OCSP response for the leaf, for s_server -status_file."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     builder = ocsp.OCSPResponseBuilder().add_response(
         cert=leaf.certificate, issuer=issuer.certificate, algorithm=hashes.SHA256(),
         cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now, next_update=now + dt.timedelta(days=1),
@@ -77,4 +80,3 @@ def capture_over_socket(port: int, spec: HelloSpec, server_name: str | None = No
             if out:
                 sock.sendall(out)
     return capture.result
-

@@ -13,7 +13,14 @@ import pytest
 from certcensus.model.chain import chain_fingerprint
 from certcensus.probe.native.clients import ALL_SPECS
 
-from .servers import capture_over_socket, ed25519_key, gnutls_serv, ocsp_response_der, s_server, write_chain
+from .servers import (
+    capture_over_socket,
+    ed25519_key,
+    gnutls_serv,
+    ocsp_response_der,
+    s_server,
+    write_chain,
+)
 
 pytestmark = pytest.mark.server
 ENGINES = ("openssl", "native")
@@ -25,9 +32,15 @@ def chains(pki, tmp_path_factory):
     directory = tmp_path_factory.mktemp("agreement")
     root = pki.root("Agreement Root")
     made = {}
-    for name, key_type, key in [("rsa", "rsa2048", None), ("p256", "ec256", None), ("p384", "ec384", None),
-                                ("ed25519", "ec256", ed25519_key())]:
-        ca = pki.intermediate(f"Agreement {name} CA", root, key_type="ec256" if name != "rsa" else "rsa2048")
+    for name, key_type, key in [
+        ("rsa", "rsa2048", None),
+        ("p256", "ec256", None),
+        ("p384", "ec384", None),
+        ("ed25519", "ec256", ed25519_key()),
+    ]:
+        ca = pki.intermediate(
+            f"Agreement {name} CA", root, key_type="ec256" if name != "rsa" else "rsa2048"
+        )
         leaf = pki.leaf("agree.test", ca, key_type=key_type, key=key)
         made[name] = (write_chain(directory, leaf, [ca], name), [leaf.der, ca.der], leaf, ca)
     # A long chain: nine RSA-4096 intermediates, so the Certificate message spans records.
@@ -37,7 +50,12 @@ def chains(pki, tmp_path_factory):
         cas.append(issuer)
     leaf = pki.leaf("agree.test", issuer, key_type="rsa4096")
     wire = [c for c in reversed(cas)]
-    made["deep"] = (write_chain(directory, leaf, wire, "deep"), [leaf.der, *(c.der for c in wire)], leaf, issuer)
+    made["deep"] = (
+        write_chain(directory, leaf, wire, "deep"),
+        [leaf.der, *(c.der for c in wire)],
+        leaf,
+        issuer,
+    )
     made["directory"] = directory
     return made
 
@@ -137,14 +155,18 @@ def test_sct_extension_is_recorded_from_s_server(chains):
     sct_list = b"\x00\x0a\x00\x08" + b"SCTbytes"  # SignedCertificateTimestampList, opaque here
     serverinfo = chains["directory"] / "serverinfo.pem"
     block = base64.b64encode(b"\x00\x12" + len(sct_list).to_bytes(2, "big") + sct_list).decode()
-    serverinfo.write_text(f"-----BEGIN SERVERINFO FOR CT-----\n{block}\n-----END SERVERINFO FOR CT-----\n")
+    serverinfo.write_text(
+        f"-----BEGIN SERVERINFO FOR CT-----\n{block}\n-----END SERVERINFO FOR CT-----\n"
+    )
     with s_server(files, "-tls1_2", "-serverinfo", str(serverinfo)) as port:
         result = capture_over_socket(port, ALL_SPECS["android-7"], "agree.test")
     assert result.certificates == tuple(ders)
     assert result.signed_certificate_timestamps == sct_list
 
 
-@pytest.mark.parametrize("version", ["NORMAL:-VERS-ALL:+VERS-TLS1.3", "NORMAL:-VERS-ALL:+VERS-TLS1.2"])
+@pytest.mark.parametrize(
+    "version", ["NORMAL:-VERS-ALL:+VERS-TLS1.3", "NORMAL:-VERS-ALL:+VERS-TLS1.2"]
+)
 def test_both_engines_agree_against_gnutls(chains, cli, db, version):
     # A second, independent server implementation. (RFC 8879 compression is tested against the
     # scripted peer only: OpenSSL 3.0 has none, and Debian 12's GnuTLS 3.7.9 accepts

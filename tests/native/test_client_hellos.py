@@ -24,7 +24,9 @@ OPENSSL_3_0 = ssl.OPENSSL_VERSION_INFO[:2] == (3, 0)
 
 
 def native_hello(profile: str, server_name: str | None = "example.com") -> ParsedHello:
-    return parse_client_hello_records(ChainCapture(REAL_CLIENTS.get(profile) or GENERIC[profile], server_name).initiate())
+    return parse_client_hello_records(
+        ChainCapture(REAL_CLIENTS.get(profile) or GENERIC[profile], server_name).initiate()
+    )
 
 
 def assert_same_hello(ours: ParsedHello, theirs: ParsedHello) -> None:
@@ -35,7 +37,10 @@ def assert_same_hello(ours: ParsedHello, theirs: ParsedHello) -> None:
     assert ours.signature_algorithms == theirs.signature_algorithms
     assert ours.signature_algorithms_cert == theirs.signature_algorithms_cert
     assert ours.versions == theirs.versions
-    assert (ours.record_version, ours.legacy_version) == (theirs.record_version, theirs.legacy_version)
+    assert (ours.record_version, ours.legacy_version) == (
+        theirs.record_version,
+        theirs.legacy_version,
+    )
     assert len(ours.session_id) == len(theirs.session_id)
     for kind in (5, 11, 16, 17, 45):  # bodies that say something fixed
         assert ours.extension(kind) == theirs.extension(kind), kind
@@ -46,7 +51,9 @@ def _openssl_hello_in_a_process(profile: str) -> bytes:
     OPENSSL_CONF when it needs one (as workers.py starts them)."""
     environment = dict(os.environ)
     if PROFILES[profile].needs_worker:
-        config = Path(os.environ.get("TMPDIR", "/tmp")) / f"certcensus-hello-{os.getpid()}-{profile}.cnf"
+        config = (
+            Path(os.environ.get("TMPDIR", "/tmp")) / f"certcensus-hello-{os.getpid()}-{profile}.cnf"
+        )
         config.write_text(PROFILES[profile].openssl_config())
         environment["OPENSSL_CONF"] = str(config)
     code = (
@@ -74,7 +81,9 @@ def test_generic_profiles_say_what_the_openssl_engine_says(profile):
 def test_the_openssl_engine_context_is_what_was_captured():
     # The in-process context (no OPENSSL_CONF) of `default` is the one the capture came from.
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    connection = client_context("default").wrap_bio(incoming, outgoing, server_hostname="example.com")
+    connection = client_context("default").wrap_bio(
+        incoming, outgoing, server_hostname="example.com"
+    )
     with pytest.raises(ssl.SSLWantReadError):
         connection.do_handshake()
     if OPENSSL_3_0:
@@ -93,9 +102,9 @@ def test_java_17_profile_is_what_the_jdk_sends(tmp_path):
     source.write_text(
         "import javax.net.ssl.*;\n"
         "public class Hello { public static void main(String[] a) throws Exception {\n"
-        "  SSLSocket s = (SSLSocket) SSLSocketFactory.getDefault().createSocket(\"127.0.0.1\", Integer.parseInt(a[0]));\n"
+        '  SSLSocket s = (SSLSocket) SSLSocketFactory.getDefault().createSocket("127.0.0.1", Integer.parseInt(a[0]));\n'
         "  SSLParameters p = s.getSSLParameters();\n"
-        "  p.setServerNames(java.util.List.of(new SNIHostName(\"example.com\")));\n"
+        '  p.setServerNames(java.util.List.of(new SNIHostName("example.com")));\n'
         "  s.setSSLParameters(p);\n"
         "  try { s.startHandshake(); } catch (Exception e) {} } }\n"
     )
@@ -117,7 +126,10 @@ def test_curl_profile_is_what_curl_sends():
         subprocess.run([curl, "-sk", "--max-time", "5", "--resolve", f"example.com:{port}:127.0.0.1",
                         f"https://example.com:{port}/"], capture_output=True)  # fmt: skip
 
-    assert_same_hello(native_hello("curl-openssl3"), parse_client_hello_records(capture_client_hello_from(connect)))
+    assert_same_hello(
+        native_hello("curl-openssl3"),
+        parse_client_hello_records(capture_client_hello_from(connect)),
+    )
 
 
 @pytest.mark.parametrize("profile", sorted(REAL_CLIENTS))

@@ -36,6 +36,7 @@ def refused(capture: ChainCapture, data: bytes) -> CaptureError:
 
 # --- TLS 1.3 ------------------------------------------------------------------------------------
 
+
 def test_tls13_chain_is_decrypted_and_recorded_in_wire_order(chain_ders):
     capture = ChainCapture(DEFAULT, "native.test")
     server = Tls13Server(chain_ders)
@@ -60,7 +61,12 @@ def test_messages_split_across_records_and_records_across_reads(chain_ders, piec
 
 def test_certificate_request_and_middlebox_ccs_are_passed_over(chain_ders):
     capture = ChainCapture(DEFAULT, None)
-    feed(capture, Tls13Server(chain_ders, middlebox_ccs=2, certificate_request=True).respond(capture.initiate()))
+    feed(
+        capture,
+        Tls13Server(chain_ders, middlebox_ccs=2, certificate_request=True).respond(
+            capture.initiate()
+        ),
+    )
     assert capture.result.certificates == tuple(chain_ders)
     assert capture.result.certificate_requested
 
@@ -91,7 +97,10 @@ def test_hello_retry_request_gets_a_second_hello_with_the_asked_group_and_cookie
     assert retried.key_share_groups == (codes.SECP256R1,)
     assert retried.extension(codes.EXT_COOKIE) == v16(b"c00kie")
     # RFC 8446 section 4.1.2: the same random and session id as the first hello.
-    assert second[11:43] == first[11:43] and retried.session_id == parse_client_hello_records(first).session_id
+    assert (
+        second[11:43] == first[11:43]
+        and retried.session_id == parse_client_hello_records(first).session_id
+    )
     feed(capture, server.respond(second))
     assert capture.result.certificates == tuple(chain_ders)
     assert capture.result.hello_retry_request.extension_types == (43, 51, 44)
@@ -107,7 +116,9 @@ def test_second_hello_retry_request_is_refused(chain_ders):
 
 def test_hello_retry_request_for_a_group_already_shared_is_refused(chain_ders):
     capture = ChainCapture(DEFAULT, None)
-    error = refused(capture, Tls13Server(chain_ders).respond(capture.initiate(), retry_group=codes.X25519))
+    error = refused(
+        capture, Tls13Server(chain_ders).respond(capture.initiate(), retry_group=codes.X25519)
+    )
     assert "illegal parameter" in error.detail
 
 
@@ -115,11 +126,17 @@ def test_hello_retry_request_for_a_group_already_shared_is_refused(chain_ders):
 def test_compressed_certificate_is_inflated_when_offered(chain_ders, algorithm):
     if algorithm == codes.COMPRESSION_BROTLI:
         pytest.importorskip("brotli")
-    spec = dataclasses.replace(DEFAULT, extensions=DEFAULT.extensions + (codes.EXT_COMPRESS_CERTIFICATE,),
-                               compress_certificate=(codes.COMPRESSION_ZLIB, codes.COMPRESSION_BROTLI))
+    spec = dataclasses.replace(
+        DEFAULT,
+        extensions=DEFAULT.extensions + (codes.EXT_COMPRESS_CERTIFICATE,),
+        compress_certificate=(codes.COMPRESSION_ZLIB, codes.COMPRESSION_BROTLI),
+    )
     capture = ChainCapture(spec, None)
     hello = capture.initiate()
-    assert parse_client_hello_records(hello).extension(codes.EXT_COMPRESS_CERTIFICATE) == b"\x04\x00\x01\x00\x02"
+    assert (
+        parse_client_hello_records(hello).extension(codes.EXT_COMPRESS_CERTIFICATE)
+        == b"\x04\x00\x01\x00\x02"
+    )
     feed(capture, Tls13Server(chain_ders, compress=algorithm).respond(hello))
     assert capture.result.certificates == tuple(chain_ders)
     assert capture.result.certificate_compression == codes.COMPRESSION_NAMES[algorithm]
@@ -127,22 +144,33 @@ def test_compressed_certificate_is_inflated_when_offered(chain_ders, algorithm):
 
 def test_compressed_certificate_not_offered_is_refused(chain_ders):
     capture = ChainCapture(DEFAULT, None)
-    error = refused(capture, Tls13Server(chain_ders, compress=codes.COMPRESSION_ZLIB).respond(capture.initiate()))
+    error = refused(
+        capture,
+        Tls13Server(chain_ders, compress=codes.COMPRESSION_ZLIB).respond(capture.initiate()),
+    )
     assert "did not offer" in error.detail
 
 
 @pytest.mark.parametrize(
     "claimed, words",
-    [(0xFFFFFF, "MAX_DECOMPRESSED_CERTIFICATE"), (1000, "inflates to 1001 bytes, not the 1000 stated")],
+    [
+        (0xFFFFFF, "MAX_DECOMPRESSED_CERTIFICATE"),
+        (1000, "inflates to 1001 bytes, not the 1000 stated"),
+    ],
 )
 def test_decompression_bomb_is_refused_without_inflating_it(chain_ders, claimed, words):
     import zlib
 
-    spec = dataclasses.replace(DEFAULT, extensions=DEFAULT.extensions + (codes.EXT_COMPRESS_CERTIFICATE,),
-                               compress_certificate=(codes.COMPRESSION_ZLIB,))
+    spec = dataclasses.replace(
+        DEFAULT,
+        extensions=DEFAULT.extensions + (codes.EXT_COMPRESS_CERTIFICATE,),
+        compress_certificate=(codes.COMPRESSION_ZLIB,),
+    )
     bomb = zlib.compress(bytes(64 * 2**20))  # 64 MiB of zeros in ~64 KiB
     server = Tls13Server(chain_ders)
-    server.certificate_message = lambda: handshake(25, u16(1) + claimed.to_bytes(3, "big") + v24(bomb))
+    server.certificate_message = lambda: handshake(
+        25, u16(1) + claimed.to_bytes(3, "big") + v24(bomb)
+    )
     capture = ChainCapture(spec, None)
     error = refused(capture, server.respond(capture.initiate()))
     assert error.outcome is Outcome.HANDSHAKE_FAILED and words in error.detail
@@ -150,8 +178,13 @@ def test_decompression_bomb_is_refused_without_inflating_it(chain_ders, claimed,
 
 def test_protected_alert_is_a_tls_alert(chain_ders):
     capture = ChainCapture(DEFAULT, None)
-    error = refused(capture, Tls13Server(chain_ders, inner_alert=b"\x02\x2a").respond(capture.initiate()))
-    assert error.outcome is Outcome.TLS_ALERT and error.detail == "server sent TLS alert: bad certificate"
+    error = refused(
+        capture, Tls13Server(chain_ders, inner_alert=b"\x02\x2a").respond(capture.initiate())
+    )
+    assert (
+        error.outcome is Outcome.TLS_ALERT
+        and error.detail == "server sent TLS alert: bad certificate"
+    )
 
 
 def test_tampered_record_fails_to_decrypt(chain_ders):
@@ -171,6 +204,7 @@ def test_legacy_session_id_must_be_echoed(chain_ders):
 
 
 # --- TLS 1.2 and older ---------------------------------------------------------------------------
+
 
 def test_tls12_certificate_is_read_in_clear(chain_ders):
     capture = ChainCapture(ALL_SPECS["tls1.2"], "native.test")
@@ -194,7 +228,9 @@ def test_legacy_versions_are_spoken(chain_ders, version, name):
 def test_tls12_ocsp_staple_and_sct_extension_are_recorded(chain_ders):
     capture = ChainCapture(ALL_SPECS["android-7"], "native.test")
     capture.initiate()
-    flight = tls12_flight(chain_ders, server_extensions=[(5, b""), (18, v16(b"scts"))], ocsp=b"\x30\x00")
+    flight = tls12_flight(
+        chain_ders, server_extensions=[(5, b""), (18, v16(b"scts"))], ocsp=b"\x30\x00"
+    )
     feed(capture, flight, 5)
     assert capture.result.ocsp_response == b"\x30\x00"
     assert capture.result.signed_certificate_timestamps == v16(b"scts")
@@ -251,19 +287,44 @@ def test_abbreviated_handshake_is_refused(chain_ders):
 
 # --- not TLS, alerts, closes, limits -------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "reply, outcome, words",
     [
-        (b"HTTP/1.1 400 Bad Request\r\n\r\n", Outcome.NOT_TLS, "server sent 'HTTP/1.1 400 Bad Request' instead of TLS"),
+        (
+            b"HTTP/1.1 400 Bad Request\r\n\r\n",
+            Outcome.NOT_TLS,
+            "server sent 'HTTP/1.1 400 Bad Request' instead of TLS",
+        ),
         (b"\x80\x03\x00\x00\x01", Outcome.NOT_TLS, "SSLv2 error (no cipher)"),
-        (b"\x15\x03\x03\x00\x02\x02\x28", Outcome.TLS_ALERT, "server sent TLS alert: handshake failure"),
-        (b"\x15\x03\x01\x00\x02\x02\x46", Outcome.TLS_ALERT, "server sent TLS alert: protocol version"),
-        (b"\x15\x03\x03\x00\x02\x01\x00", Outcome.CLOSED, "server closed the connection during handshake"),
+        (
+            b"\x15\x03\x03\x00\x02\x02\x28",
+            Outcome.TLS_ALERT,
+            "server sent TLS alert: handshake failure",
+        ),
+        (
+            b"\x15\x03\x01\x00\x02\x02\x46",
+            Outcome.TLS_ALERT,
+            "server sent TLS alert: protocol version",
+        ),
+        (
+            b"\x15\x03\x03\x00\x02\x01\x00",
+            Outcome.CLOSED,
+            "server closed the connection during handshake",
+        ),
         (b"", Outcome.CLOSED, "server closed the connection during handshake"),
         (b"\x16\x03\x03\x00", Outcome.CLOSED, "server closed the connection during handshake"),
         (b"\x16\x03\x03\x40\x01" + bytes(0x4001), Outcome.HANDSHAKE_FAILED, "record overflow"),
-        (b"\x16\x03\x03\x00\x04\x0b\x00\x00\x00", Outcome.HANDSHAKE_FAILED, "Certificate while waiting for ServerHello"),
-        (b"\x16\x03\x03\x00\x04\x02\x00\x00\x02" + records(22, b"\x00\x00"), Outcome.HANDSHAKE_FAILED, "malformed ServerHello"),
+        (
+            b"\x16\x03\x03\x00\x04\x0b\x00\x00\x00",
+            Outcome.HANDSHAKE_FAILED,
+            "Certificate while waiting for ServerHello",
+        ),
+        (
+            b"\x16\x03\x03\x00\x04\x02\x00\x00\x02" + records(22, b"\x00\x00"),
+            Outcome.HANDSHAKE_FAILED,
+            "malformed ServerHello",
+        ),
     ],
 )
 def test_what_is_not_a_certificate_is_classified(reply, outcome, words):
@@ -292,11 +353,17 @@ def test_empty_records_are_bounded():
 
 def test_data_after_the_certificate_is_not_read(chain_ders):
     capture = ChainCapture(DEFAULT, None)
-    feed(capture, Tls13Server(chain_ders, after_certificate=b"garbage that is never parsed").respond(capture.initiate()))
+    feed(
+        capture,
+        Tls13Server(chain_ders, after_certificate=b"garbage that is never parsed").respond(
+            capture.initiate()
+        ),
+    )
     assert capture.receive_data(b"\x00\xff junk") == b""
 
 
 # --- the ClientHello ----------------------------------------------------------------------------
+
 
 def test_client_hello_names_the_server_and_pads_like_openssl():
     with_name = parse_client_hello_records(ChainCapture(DEFAULT, "mail.example.com").initiate())
@@ -309,18 +376,32 @@ def test_client_hello_names_the_server_and_pads_like_openssl():
 
 
 def test_tls12_only_profiles_send_no_tls13_extensions():
-    hello = parse_client_hello_records(ChainCapture(ALL_SPECS["windows-schannel"], "w.test").initiate())
+    hello = parse_client_hello_records(
+        ChainCapture(ALL_SPECS["windows-schannel"], "w.test").initiate()
+    )
     assert hello.versions == () and hello.key_share_groups == ()
     assert hello.extension_types == (0, 5, 10, 11, 13, 35, 23, 0xFF01)
     assert hello.session_id == b""
 
 
 @pytest.mark.parametrize("profile", sorted(ALL_SPECS))
-@pytest.mark.parametrize("name", [None, "a.example", "a-much-longer-name.of.some.server.example.com"])
+@pytest.mark.parametrize(
+    "name", [None, "a.example", "a-much-longer-name.of.some.server.example.com"]
+)
 def test_the_cached_hello_is_the_hello_built_afresh(profile, name):
     from certcensus.probe.native.hello import _build, client_hello
 
     spec = ALL_SPECS[profile]
-    shares = {group: bytes([group]) * (32 if group == codes.X25519 else 65) for group in spec.key_share_groups} if spec.offers_tls13 else {}
+    shares = (
+        {
+            group: bytes([group]) * (32 if group == codes.X25519 else 65)
+            for group in spec.key_share_groups
+        }
+        if spec.offers_tls13
+        else {}
+    )
     random, session_id = bytes(range(32)), bytes(range(100, 132))[: 32 if spec.session_id else 0]
-    assert client_hello(spec, random, session_id, name, shares) == _build(spec, random, session_id, name, shares, None)[0]
+    assert (
+        client_hello(spec, random, session_id, name, shares)
+        == _build(spec, random, session_id, name, shares, None)[0]
+    )

@@ -13,7 +13,9 @@ from certcensus.probe.native.clients import ALL_SPECS
 
 from .peer import Tls13Server, records, tls12_flight
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 PROFILES = st.sampled_from(sorted(ALL_SPECS))
 
 
@@ -40,7 +42,9 @@ def run_to_the_end(capture: ChainCapture, data: bytes, cuts: list[int]) -> None:
 
 
 @FUZZ
-@given(profile=PROFILES, data=st.binary(max_size=600), cuts=st.lists(st.integers(0, 600), max_size=5))
+@given(
+    profile=PROFILES, data=st.binary(max_size=600), cuts=st.lists(st.integers(0, 600), max_size=5)
+)
 def test_garbage_is_classified(profile, data, cuts):
     capture = ChainCapture(ALL_SPECS[profile], "fuzz.test")
     capture.initiate()
@@ -48,8 +52,12 @@ def test_garbage_is_classified(profile, data, cuts):
 
 
 @FUZZ
-@given(content_type=st.sampled_from([20, 21, 22, 23]), version=st.sampled_from([0x0300, 0x0301, 0x0303, 0x0304]),
-       body=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300), max_size=4))
+@given(
+    content_type=st.sampled_from([20, 21, 22, 23]),
+    version=st.sampled_from([0x0300, 0x0301, 0x0303, 0x0304]),
+    body=st.binary(max_size=300),
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+)
 def test_garbage_inside_well_framed_records_is_classified(content_type, version, body, cuts):
     capture = ChainCapture(ALL_SPECS["default"], None)
     capture.initiate()
@@ -68,20 +76,35 @@ def damaged(draw, flight: bytes):
 
 
 @FUZZ
-@given(seed=st.data(), record_size=st.sampled_from([5, 64, 16384]), middlebox_ccs=st.integers(0, 2),
-       cuts=st.lists(st.integers(0, 3000), max_size=6))
+@given(
+    seed=st.data(),
+    record_size=st.sampled_from([5, 64, 16384]),
+    middlebox_ccs=st.integers(0, 2),
+    cuts=st.lists(st.integers(0, 3000), max_size=6),
+)
 def test_damaged_tls13_flights_are_classified(chain_ders, seed, record_size, middlebox_ccs, cuts):
     capture = ChainCapture(ALL_SPECS["default"], None)
-    flight = Tls13Server(chain_ders, record_size=record_size, middlebox_ccs=middlebox_ccs).respond(capture.initiate())
+    flight = Tls13Server(chain_ders, record_size=record_size, middlebox_ccs=middlebox_ccs).respond(
+        capture.initiate()
+    )
     run_to_the_end(capture, seed.draw(damaged(flight)), cuts)
 
 
 @FUZZ
-@given(seed=st.data(), profile=st.sampled_from(["tls1.2", "openssl-1.0.2", "android-7", "java-8"]),
-       record_size=st.sampled_from([3, 100, 16384]), cuts=st.lists(st.integers(0, 3000), max_size=6))
+@given(
+    seed=st.data(),
+    profile=st.sampled_from(["tls1.2", "openssl-1.0.2", "android-7", "java-8"]),
+    record_size=st.sampled_from([3, 100, 16384]),
+    cuts=st.lists(st.integers(0, 3000), max_size=6),
+)
 def test_damaged_tls12_flights_are_classified(chain_ders, seed, profile, record_size, cuts):
     capture = ChainCapture(ALL_SPECS[profile], None)
     capture.initiate()
-    flight = tls12_flight(chain_ders, suite=0xC02F, record_size=record_size, server_extensions=[(5, b"")],
-                          ocsp=b"\x30\x00")
+    flight = tls12_flight(
+        chain_ders,
+        suite=0xC02F,
+        record_size=record_size,
+        server_extensions=[(5, b"")],
+        ocsp=b"\x30\x00",
+    )
     run_to_the_end(capture, seed.draw(damaged(flight)), cuts)

@@ -8,12 +8,10 @@ import subprocess
 from pathlib import Path
 
 from certcensus.census.build import build_census
-from certcensus.probe.dialogs import DialogOptions
-from certcensus.probe.prober import ProbeSettings
-from certcensus.probe.profiles import client_context
-from certcensus.probe.scheduler import Scan, ScanPlan
-from certcensus.store.sqlite import open_store
+from certcensus.probe.plan import ProbeOptions, build_plan
+from certcensus.probe.scheduler import Scan
 from certcensus.probe.targets import parse_target
+from certcensus.store import open_store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -22,12 +20,8 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 def scan_into(db_path, port: int, count: int, *, sni: str | None = None, command="scan") -> int:
     """Probe 127.0.0.1:port (SMTP STARTTLS) `count` times into the store; return the run id."""
     target = parse_target(f"127.0.0.1:{port}", "smtp")
-    settings = ProbeSettings(
-        context=client_context(), timeout=5.0, sni=sni,
-        dialog_options=DialogOptions(host=target.host),
-    )  # fmt: skip
-    plan = ScanPlan(targets=[target], settings={(target.name, "default"): settings}, count=count,
-                    rate=0, concurrency=16)  # fmt: skip
+    plan = build_plan([target], ProbeOptions(timeout=5.0, sni=sni), count=count, rate=0,
+                      concurrency=16)  # fmt: skip
     with open_store(db_path) as store:
         run_id = store.start_run(command, [target.name])
         asyncio.run(Scan(plan, store, run_id).run())

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import html
 import io
 import json
 
 import pytest
 
-from certcensus.render.formats import write_report
 from certcensus.lab.pool import running_pool
 from certcensus.render.as_csv import OBSERVATION_COLUMNS, chains_csv, observations_csv
+from certcensus.render.formats import write_report
+from certcensus.trust import ModeVerdict, Problem, Reason, StoreVerdict
 
 from .report_helpers import census_of, scan_into
 
@@ -42,15 +45,15 @@ def test_observations_csv_has_one_row_per_probe(scanned):
 
 def test_chains_csv_one_row_per_chain_with_certificates_joined(scanned):
     db, run_id, chains = scanned
-    from certcensus.render.as_json import census_to_dict
-
     store, census = census_of(db, [run_id])
     store.close()
-    census_dict = census_to_dict(census)
-    chain = census_dict["targets"][0]["chains"][0]
-    chain["trust"] = {"corp": {"lenient": {"trusted": False, "reason": "missing-root"}}}
-    chain["certificates"][0]["subject"] = "=HYPERLINK(\"http://evil\")"
-    rows = rows_of(chains_csv(census_dict))
+    chain = census.targets[0].chains[0]
+    untrusted = ModeVerdict(False, [Problem(Reason.MISSING_ROOT, "root not in corp")], [], [], None)
+    chain.trust = {"corp": StoreVerdict("corp", untrusted, untrusted)}
+    chain.certificates[0] = dataclasses.replace(chain.certificates[0],
+                                                subject="=HYPERLINK(\"http://evil\")")  # fmt: skip
+    census.targets[0].chains[1].trust = {}
+    rows = rows_of(chains_csv(census))
     assert [(r["count"], r["share"]) for r in rows] == [("6", "0.5"), ("6", "0.5")]
     by_leaf = {r["sha256s"].split()[0]: r for r in rows}
     for backend in chains.backends:
@@ -67,12 +70,12 @@ def test_write_report_writes_each_format_to_a_file(scanned, tmp_path, fmt):
     store, census = census_of(db, [run_id])
     output = tmp_path / f"report.{fmt}"
     with store:
-        write_report(census, store, fmt, output, title="Pool",
-                     enrich=lambda d: d["targets"][0].update(coverage={"sentence": "Covered."}))
+        write_report(census, store, fmt, output, title="Pool")
     text = output.read_text()
     chain_id = census.targets[0].chains[0].chain_id
     assert chain_id[:12] in text
+    sentence = census.targets[0].coverage_sentence()
     if fmt == "json":
-        assert json.loads(text)["targets"][0]["coverage"] == {"sentence": "Covered."}
+        assert json.loads(text)["targets"][0]["coverage"]["sentence"] == sentence
     if fmt == "html":
-        assert "Covered." in text and 'class="timeline"' in text
+        assert html.escape(sentence) in text and 'class="timeline"' in text

@@ -117,8 +117,12 @@ def _tracked(command: list[str], ports: dict[str, int], log: Path, env=None, cwd
     """Run `command` with output to `log`, wait for every port, stop it (and only it) after."""
     with log.open("ab") as log_file:
         process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd,
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
         )
     server = RunningServer(ports, log, process)
     try:
@@ -128,13 +132,16 @@ def _tracked(command: list[str], ports: dict[str, int], log: Path, env=None, cwd
                 wait_for_port(port, process, host=host)
             except (RuntimeError, TimeoutError) as error:
                 log_text = server.log_text()
-                raise RuntimeError(f"{command[0]} did not listen on {name}: {error}\n{log_text}")
+                raise RuntimeError(
+                    f"{command[0]} did not listen on {name}: {error}\n{log_text}"
+                ) from error
         yield server
     finally:
         stop(process, grace=15)
 
 
 # --- Postfix -------------------------------------------------------------------------------------
+
 
 def postfix_main_cf(directory: Path, certs: dict[str, Path]) -> str:
     return f"""\
@@ -201,7 +208,11 @@ def _postfix_in(directory: Path, chain: ServerChain) -> Iterator[RunningServer]:
     postfix_user = pwd.getpwnam("postfix")
     postdrop = grp.getgrnam("postdrop").gr_gid
     queue = directory / "queue"
-    for sub, mode, owner in (("pid", 0o755, None), ("private", 0o700, 0), ("public", 0o710, postdrop)):
+    for sub, mode, owner in (
+        ("pid", 0o755, None),
+        ("private", 0o700, 0),
+        ("public", 0o710, postdrop),
+    ):
         (queue / sub).mkdir(parents=True)
         (queue / sub).chmod(mode)
         if owner is not None:
@@ -216,6 +227,7 @@ def _postfix_in(directory: Path, chain: ServerChain) -> Iterator[RunningServer]:
 
 
 # --- Dovecot -------------------------------------------------------------------------------------
+
 
 def dovecot_conf(directory: Path, certs: dict[str, Path], ports: dict[str, int], ssl: bool) -> str:
     dh = f"ssl_dh = <{DOVECOT_DH}" if ssl else ""
@@ -302,6 +314,7 @@ def running_dovecot(
 
 # --- INN's nnrpd ---------------------------------------------------------------------------------
 
+
 def inn_conf(directory: Path, certs: dict[str, Path] | None) -> str:
     tls = f"tlscertfile: {certs['chain']}\ntlskeyfile: {certs['key']}\n" if certs else ""
     return f"""\
@@ -361,8 +374,13 @@ def running_nnrpd(chain: ServerChain, tls: bool = True) -> Iterator[RunningServe
         # An empty tradindexed overview (group.index): nnrpd refuses readers ("400 NNTP server
         # unavailable") when it cannot open the overview.
         subprocess.run(
-            [MAKEHISTORY, "-O", "-x"], env=env, check=True, capture_output=True,
-            user=news.pw_uid, group=news.pw_gid, cwd=directory,
+            [MAKEHISTORY, "-O", "-x"],
+            env=env,
+            check=True,
+            capture_output=True,
+            user=news.pw_uid,
+            group=news.pw_gid,
+            cwd=directory,
         )
         port = free_port()
         command = [NNRPD, "-D", "-f", "-n", "-b", "127.0.0.1", "-p", str(port)]
@@ -372,6 +390,7 @@ def running_nnrpd(chain: ServerChain, tls: bool = True) -> Iterator[RunningServe
 
 
 # --- ProFTPD -------------------------------------------------------------------------------------
+
 
 def proftpd_conf(directory: Path, certs: dict[str, Path], tls_port: int, plain_port: int) -> str:
     return f"""\

@@ -9,20 +9,25 @@ import pytest
 
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 
+from ..servers import missing
 from . import mail_configs
 from .mail_configs import ServerChain
 
 
 def require_file(path: str, package: str) -> None:
     if not Path(path).exists():
-        pytest.skip(f"{path} is missing: install the Debian package {package} "
-                    "(./scripts/install-debian-packages.sh)")
+        missing(
+            f"{path} is missing: install the Debian package {package} "
+            "(./scripts/install-debian-packages.sh)"
+        )
 
 
 def require_binary(name: str, package: str) -> None:
     if mail_configs.find_binary(name) == name:
-        pytest.skip(f"{name} is not installed: install the Debian package {package} "
-                    "(./scripts/install-debian-packages.sh)")
+        missing(
+            f"{name} is not installed: install the Debian package {package} "
+            "(./scripts/install-debian-packages.sh)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -76,8 +81,19 @@ def proftpd(mail_chain, tmp_path_factory):
 
 def scan(cli, db, address: str, protocol: str, count: int):
     """`certcensus scan ADDRESS --starttls PROTOCOL`, flat out; the census of the one target."""
-    result = cli("scan", address, "--starttls", protocol, "--count", count, "--rate", "0",
-                 "--db", db, "--json")
+    result = cli(
+        "scan",
+        address,
+        "--starttls",
+        protocol,
+        "--count",
+        count,
+        "--rate",
+        "0",
+        "--db",
+        db,
+        "--json",
+    )
     return result, result.json["targets"][0]
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from certcensus.model.chain import chain_fingerprint
 from certcensus.lab.pki import Issued, write_server_files
+from certcensus.model.chain import chain_fingerprint
 
-from ..servers import free_port, require, stop, wait_for_port
+from ..servers import free_port, missing, require, stop, wait_for_port
 
 SERVER_NAMES = ["127.0.0.1", "localhost", "certcensus.test"]
 XMPP_DOMAIN = "certcensus.test"
@@ -77,19 +77,29 @@ def served_rsa_chain(pki) -> ServedChain:
     return served_chain_for(pki, "rsa2048")
 
 
-
-
 @contextlib.contextmanager
-def foreground(command: list[str], ports: list[int], log: Path, *, user: str | None = None,
-               cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+def foreground(
+    command: list[str],
+    ports: list[int],
+    log: Path,
+    *,
+    user: str | None = None,
+    cwd: Path | None = None,
+) -> Iterator[subprocess.Popen]:
     """Run `command` until the block ends, once it accepts on every one of `ports`.
 
     Its output goes to `log`, not a pipe: servers that log every probe (MariaDB's "Aborted
     connection") would fill an unread pipe and stall.
     """
     with log.open("ab") as output:
-        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, **_as_user(user))
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **_as_user(user),
+        )
     try:
         try:
             for port in ports:
@@ -113,8 +123,13 @@ def system_user(name: str) -> str | None:
 
 def run_to_completion(command: list[str], log: Path, user: str | None = None) -> None:
     with log.open("ab") as output:
-        done = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, **_as_user(user))
+        done = subprocess.run(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **_as_user(user),
+        )
     if done.returncode:
         said = log.read_text(errors="replace")[-4000:]
         raise RuntimeError(f"{command[0]} exited with {done.returncode}\n{said}")
@@ -144,6 +159,7 @@ def write_chain_for(user: str | None, chain: ServedChain, directory: Path) -> tu
 
 # --- OpenLDAP slapd ----------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def slapd(directory: Path, chain: ServedChain | None) -> Iterator[Server]:
     """slapd with no database at all: StartTLS and the handshake need none.
@@ -171,6 +187,7 @@ def slapd(directory: Path, chain: ServedChain | None) -> Iterator[Server]:
 
 
 # --- Prosody (XMPP) ----------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def prosody(directory: Path, chain: ServedChain) -> Iterator[Server]:
@@ -206,12 +223,14 @@ VirtualHost "{XMPP_DOMAIN_WITHOUT_CERTIFICATE}"
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 
+
 def postgres_binary(name: str) -> str:
     """Debian keeps the server outside PATH, in /usr/lib/postgresql/<major>/bin."""
     found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
     if not found:
-        pytest.skip(f"{name} is not installed (run ./scripts/install-debian-packages.sh)")
+        missing(f"{name} is not installed (run ./scripts/install-debian-packages.sh)")
     return found
 
 
@@ -222,10 +241,22 @@ def postgres_clusters(chain: ServedChain) -> Iterator[Path]:
     user = system_user("postgres")
     with service_directory(user) as directory:
         log = directory / "initdb.log"
-        run_to_completion([initdb, "-D", str(directory / "data"), "--auth=trust", "--no-sync",
-                           "--no-instructions", "--username=postgres"], log, user)
-        run_to_completion(["cp", "-a", str(directory / "data"), str(directory / "data-plain")],
-                          log, user)
+        run_to_completion(
+            [
+                initdb,
+                "-D",
+                str(directory / "data"),
+                "--auth=trust",
+                "--no-sync",
+                "--no-instructions",
+                "--username=postgres",
+            ],
+            log,
+            user,
+        )
+        run_to_completion(
+            ["cp", "-a", str(directory / "data"), str(directory / "data-plain")], log, user
+        )
         write_chain_for(user, chain, directory)
         yield directory
 
@@ -236,14 +267,19 @@ def postgres(directory: Path, *, ssl: bool) -> Iterator[Server]:
     port = free_port()
     data = directory / ("data" if ssl else "data-plain")
     settings = {
-        "listen_addresses": "127.0.0.1", "port": str(port), "unix_socket_directories": str(data),
-        "fsync": "off", "ssl": "on" if ssl else "off",
+        "listen_addresses": "127.0.0.1",
+        "port": str(port),
+        "unix_socket_directories": str(data),
+        "fsync": "off",
+        "ssl": "on" if ssl else "off",
     }
     if ssl:
         # ssl_cert_file may hold intermediates after the server's certificate; PostgreSQL
         # sends them (runtime-config-connection: "the first certificate must be the server's").
-        settings |= {"ssl_cert_file": str(directory / "server.crt"),
-                     "ssl_key_file": str(directory / "server.key")}
+        settings |= {
+            "ssl_cert_file": str(directory / "server.crt"),
+            "ssl_key_file": str(directory / "server.key"),
+        }
     command = [postgres_binary("postgres"), "-D", str(data)]
     for name, value in settings.items():
         command += ["-c", f"{name}={value}"]
@@ -254,6 +290,7 @@ def postgres(directory: Path, *, ssl: bool) -> Iterator[Server]:
 
 # --- MariaDB -------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def mariadb_datadirs(chain: ServedChain) -> Iterator[Path]:
     """One mariadb-install-db (about 3 s), copied to `data` and `data-plain`."""
@@ -261,8 +298,13 @@ def mariadb_datadirs(chain: ServedChain) -> Iterator[Path]:
     user = system_user("mysql")
     with service_directory(user) as directory:
         log = directory / "install.log"
-        command = [install, "--no-defaults", f"--datadir={directory / 'data'}",
-                   "--auth-root-authentication-method=normal", "--skip-test-db"]
+        command = [
+            install,
+            "--no-defaults",
+            f"--datadir={directory / 'data'}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]
         run_to_completion(command + ([f"--user={user}"] if user else []), log)
         run_to_completion(["cp", "-a", str(directory / "data"), str(directory / "data-plain")], log)
         write_chain_for(user, chain, directory)
@@ -277,15 +319,26 @@ def mariadb(directory: Path, *, ssl: bool) -> Iterator[Server]:
     port = free_port()
     data = directory / ("data" if ssl else "data-plain")
     command = [
-        binary, "--no-defaults", f"--datadir={data}", f"--socket={data}/mysqld.sock",
-        f"--pid-file={data}/mysqld.pid", f"--port={port}", "--bind-address=127.0.0.1",
-        "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=16M",
+        binary,
+        "--no-defaults",
+        f"--datadir={data}",
+        f"--socket={data}/mysqld.sock",
+        f"--pid-file={data}/mysqld.pid",
+        f"--port={port}",
+        "--bind-address=127.0.0.1",
+        "--skip-name-resolve",
+        "--skip-log-bin",
+        "--innodb-buffer-pool-size=16M",
         # Probes hang up before logging in; each such abort counts against the client's host
         # (ER_HOST_IS_BLOCKED after max_connect_errors), which is not what these tests measure.
-        "--max-connect-errors=1000000", "--max-connections=1000",
+        "--max-connect-errors=1000000",
+        "--max-connections=1000",
     ]
     if ssl:
-        command += [f"--ssl-cert={directory / 'server.crt'}", f"--ssl-key={directory / 'server.key'}"]
+        command += [
+            f"--ssl-cert={directory / 'server.crt'}",
+            f"--ssl-key={directory / 'server.key'}",
+        ]
     else:
         command += ["--skip-ssl"]
     if user:
@@ -297,9 +350,11 @@ def mariadb(directory: Path, *, ssl: bool) -> Iterator[Server]:
 
 # --- InspIRCd (IRC) ----------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
-def inspircd(directory: Path, chain: ServedChain, *, starttls: bool = True,
-             resolve_hostnames: bool = True) -> Iterator[Server]:
+def inspircd(
+    directory: Path, chain: ServedChain, *, starttls: bool = True, resolve_hostnames: bool = True
+) -> Iterator[Server]:
     """InspIRCd 3 with ssl_gnutls: a plaintext port (`port`) and an implicit TLS one (`tls_port`).
 
     With `starttls`, the starttls module offers the IRCv3 `tls` upgrade on the plaintext port.
@@ -334,6 +389,7 @@ def inspircd(directory: Path, chain: ServedChain, *, starttls: bool = True,
 
 
 # --- xrdp (RDP) ----------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def xrdp(directory: Path, chain: ServedChain, *, security_layer: str = "tls") -> Iterator[Server]:
@@ -370,6 +426,7 @@ ConsoleLevel=WARNING
 
 
 # --- module-scoped fixtures: each server starts once for the test module -----------------------
+
 
 @pytest.fixture(scope="module")
 def slapd_with_tls(tmp_path_factory, served_chain) -> Iterator[Server]:

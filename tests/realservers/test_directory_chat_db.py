@@ -12,6 +12,8 @@ package at all.
 
 from __future__ import annotations
 
+import pytest
+
 from .other_fixtures import (  # noqa: F401 (fixtures pytest finds by name)
     XMPP_DOMAIN,
     XMPP_DOMAIN_WITHOUT_CERTIFICATE,
@@ -30,13 +32,28 @@ from .other_fixtures import (  # noqa: F401 (fixtures pytest finds by name)
     xrdp_with_tls,
 )
 
+# Each test here starts a real server from a Debian package.
+pytestmark = pytest.mark.server
+
 PROBES = 50
 
 
 def scan(cli, db, port: int, starttls: str, *extra) -> dict:
     """`certcensus scan` of 127.0.0.1:port; the one target's census from its JSON."""
-    result = cli("scan", f"127.0.0.1:{port}", "--starttls", starttls, "--count", PROBES,
-                 "--rate", "0", "--db", db, "--json", *extra)
+    result = cli(
+        "scan",
+        f"127.0.0.1:{port}",
+        "--starttls",
+        starttls,
+        "--count",
+        PROBES,
+        "--rate",
+        "0",
+        "--db",
+        db,
+        "--json",
+        *extra,
+    )
     assert result.code in (0, 1), result.err
     (target,) = result.json["targets"]
     target["exit_code"] = result.code
@@ -61,6 +78,7 @@ def assert_refused(target: dict, outcome: str, server_said: str) -> None:
 
 # --- LDAP: OpenLDAP slapd ----------------------------------------------------------------------
 
+
 def test_slapd_starttls_sends_leaf_and_intermediate(cli, db, slapd_with_tls, served_chain):
     assert_only_chain(scan(cli, db, slapd_with_tls.port, "ldap"), served_chain)
 
@@ -78,6 +96,7 @@ def test_slapd_without_certificate_has_no_starttls(cli, db, slapd_without_tls):
 
 # --- XMPP: Prosody -------------------------------------------------------------------------------
 
+
 def test_prosody_client_stream_starttls(cli, db, prosody_server, served_chain):
     target = scan(cli, db, prosody_server.port, "xmpp", "--xmpp-domain", XMPP_DOMAIN)
     assert_only_chain(target, served_chain)
@@ -91,8 +110,9 @@ def test_prosody_server_to_server_stream_starttls(cli, db, prosody_server, serve
 def test_prosody_host_without_certificate_fails_the_handshake(cli, db, prosody_server):
     # Prosody 0.12 still offers STARTTLS for a host it has no certificate for, then ends the
     # handshake with an alert.
-    target = scan(cli, db, prosody_server.port, "xmpp",
-                  "--xmpp-domain", XMPP_DOMAIN_WITHOUT_CERTIFICATE)
+    target = scan(
+        cli, db, prosody_server.port, "xmpp", "--xmpp-domain", XMPP_DOMAIN_WITHOUT_CERTIFICATE
+    )
     assert_refused(target, "tls-alert", "handshake failure")
 
 
@@ -102,6 +122,7 @@ def test_prosody_unknown_domain_is_a_stream_error(cli, db, prosody_server):
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
+
 
 def test_postgres_sslrequest(cli, db, postgres_directory, served_chain):
     with postgres(postgres_directory, ssl=True) as server:
@@ -117,6 +138,7 @@ def test_postgres_with_ssl_off_answers_n(cli, db, postgres_directory):
 
 # --- MySQL protocol: MariaDB --------------------------------------------------------------------
 
+
 def test_mariadb_ssl_request(cli, db, mariadb_directory, served_chain):
     with mariadb(mariadb_directory, ssl=True) as server:
         target = scan(cli, db, server.port, "mysql")
@@ -131,6 +153,7 @@ def test_mariadb_without_ssl_does_not_set_client_ssl(cli, db, mariadb_directory)
 
 
 # --- IRC: InspIRCd -------------------------------------------------------------------------------
+
 
 def test_inspircd_starttls_after_hostname_notice(cli, db, inspircd_with_starttls, served_chain):
     assert_only_chain(scan(cli, db, inspircd_with_starttls.port, "irc"), served_chain)
@@ -151,6 +174,7 @@ def test_inspircd_without_starttls_module_ignores_the_command(cli, db, tmp_path,
 
 # --- RDP: xrdp -----------------------------------------------------------------------------------
 
+
 def test_xrdp_negotiates_tls(cli, db, xrdp_with_tls, served_rsa_chain):
     # xrdp's listen backlog is 2 (see the fixture): the rdp dialog's polite default of two
     # probes at a time applies without any --concurrency.
@@ -162,4 +186,3 @@ def test_xrdp_with_standard_rdp_security_only(cli, db, tmp_path, served_rsa_chai
     with xrdp(tmp_path, served_rsa_chain, security_layer="rdp") as server:
         target = scan(cli, db, server.port, "rdp", "--concurrency", 2)
     assert_refused(target, "starttls-unsupported", "RDP_NEG_RSP selected Standard RDP Security")
-

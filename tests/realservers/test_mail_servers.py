@@ -21,6 +21,9 @@ from .mail_fixtures import (  # noqa: F401 (fixtures)
     scan,
 )
 
+# Each test here starts a real server from a Debian package.
+pytestmark = pytest.mark.server
+
 COUNT = 50
 SMTP_SESSION_WITH_STARTTLS = re.compile(r" ehlo=1 starttls=(1|0/1) commands=(2|1/2)$")
 
@@ -83,7 +86,7 @@ def test_dovecot_local_ssl_no_still_lists_starttls_in_managesieve_then_refuses(c
     address = f"127.0.0.2:{dovecot.ports['sieve@127.0.0.2']}"
     result, census = scan(cli, db, address, "sieve", 10)
     assert result.code == 1
-    assert_every_probe_refused(census, "starttls-refused", "NO \"TLS support isn't enabled.\"", 10)
+    assert_every_probe_refused(census, "starttls-refused", 'NO "TLS support isn\'t enabled."', 10)
     imap = f"127.0.0.2:{dovecot.ports['imap@127.0.0.2']}"
     _, imap_census = scan(cli, db, imap, "imap", 10)
     assert_every_probe_refused(imap_census, "starttls-unsupported", "LOGINDISABLED", 10)

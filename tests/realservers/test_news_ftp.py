@@ -7,6 +7,8 @@ upgrade, and ProFTPD's command log shows the probe stopped at FEAT instead of tr
 
 from __future__ import annotations
 
+import pytest
+
 from .mail_fixtures import (  # noqa: F401 (fixtures)
     assert_every_probe_refused,
     assert_every_probe_saw_the_chain,
@@ -16,6 +18,9 @@ from .mail_fixtures import (  # noqa: F401 (fixtures)
     proftpd,
     scan,
 )
+
+# Each test here starts a real server from a Debian package.
+pytestmark = pytest.mark.server
 
 COUNT = 50
 

@@ -37,12 +37,12 @@ def test_missing_intermediate_is_fetched_and_named(encoding, pki, aia_server, tm
 
     assert [c.sha256 for c in fetched] == [inter.sha256]
     assert (tmp_path / "pool" / f"{inter.sha256}.der").read_bytes() == inter.der
-    lenient = chain_trust_verdicts([leaf.der], [store], pool=pool, at=pki.now)["store"]["lenient"]
+    lenient = chain_trust_verdicts([leaf.der], [store], pool=pool, at=pki.now)["store"].lenient
     # The server still does not send it: untrusted for OpenSSL-like clients, but now named.
-    assert lenient["trusted"] is False
-    assert lenient["reason"] == "missing-intermediate"
-    assert lenient["missing"] == [inter.sha256]
-    assert aia_server.url("/ca") in lenient["detail"]
+    assert lenient.trusted is False
+    assert lenient.reason == "missing-intermediate"
+    assert lenient.missing == [inter.sha256]
+    assert aia_server.url("/ca") in lenient.detail
     assert not openssl_verifies(tmp_path / "a", [root], [leaf], pki.now)
     assert openssl_verifies(tmp_path / "b", [root], [leaf, inter], pki.now)
 
@@ -96,8 +96,8 @@ def test_aia_loop_terminates_fetching_each_url_once(pki, aia_server, tmp_path):
 
     assert sorted(aia_server.requests) == ["/a", "/b"]
     assert {c.sha256 for c in fetched} == {a_by_b.sha256, b_by_a.sha256}
-    lenient = chain_trust_verdicts([leaf.der], [store], pool=pool, at=pki.now)["store"]["lenient"]
-    assert lenient["trusted"] is False
+    lenient = chain_trust_verdicts([leaf.der], [store], pool=pool, at=pki.now)["store"].lenient
+    assert lenient.trusted is False
     assert not openssl_verifies(tmp_path / "o", [unrelated], [leaf], pki.now)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from certcensus.lab.pki import PKI, Issued
-from certcensus.trust import CAPool, Cert, Reason, TrustStore, chain_trust_verdicts
+from certcensus.render.as_json import store_verdict_to_dict
+from certcensus.trust import CAPool, Cert, ModeVerdict, Reason, TrustStore, chain_trust_verdicts
 
 from .trust_helpers import openssl_verifies
 
@@ -34,13 +35,13 @@ def store_of(certs: list[Issued], name: str = "store") -> TrustStore:
     return TrustStore(name, "test", tuple(Cert.from_der(c.der) for c in certs))
 
 
-def lenient_of(scenario: Scenario, at: dt.datetime, host: str | None = None) -> dict:
+def lenient_of(scenario: Scenario, at: dt.datetime, host: str | None = None) -> ModeVerdict:
     pool = CAPool()
     pool.add_all(Cert.from_der(c.der) for c in scenario.pool)
     verdicts = chain_trust_verdicts(
         [c.der for c in scenario.served], [store_of(scenario.store)], pool=pool, host=host, at=at
     )
-    return verdicts["store"]["lenient"]
+    return verdicts["store"].lenient
 
 
 def simple(pki: PKI) -> Scenario:
@@ -240,10 +241,10 @@ SCENARIOS = [
 def test_lenient_verdict_matches_openssl(build, pki, tmp_path):
     scenario = build(pki)
     lenient = lenient_of(scenario, pki.now)
-    assert lenient["trusted"] is scenario.trusted, lenient
-    assert lenient["reason"] == scenario.reason, lenient
-    assert lenient["path"] == [c.sha256 for c in scenario.path], lenient
-    assert scenario.problems <= {p["reason"] for p in lenient["problems"]}
+    assert lenient.trusted is scenario.trusted, lenient
+    assert lenient.reason == scenario.reason, lenient
+    assert lenient.path == [c.sha256 for c in scenario.path], lenient
+    assert scenario.problems <= {p.reason for p in lenient.problems}
     assert openssl_verifies(tmp_path, scenario.store, scenario.served, pki.now) is scenario.trusted
 
 
@@ -259,8 +260,8 @@ def test_backtracks_where_openssl_does_not(pki, tmp_path):
         [leaf, inter, inter_twin], [second], True, Reason.TRUSTED, [leaf, inter_twin, second]
     )
     lenient = lenient_of(scenario, pki.now)
-    assert lenient["trusted"] is True
-    assert lenient["path"] == [c.sha256 for c in scenario.path]
+    assert lenient.trusted is True
+    assert lenient.path == [c.sha256 for c in scenario.path]
     assert openssl_verifies(tmp_path, scenario.store, scenario.served, pki.now) is False
 
 
@@ -270,7 +271,7 @@ def test_missing_certificates_are_named_and_complete_the_chain(pki, tmp_path):
         scenario = build(pki)
         lenient = lenient_of(scenario, pki.now)
         known = {c.sha256: c for c in scenario.served + scenario.pool + scenario.path}
-        added = [known[sha] for sha in lenient["missing"]]
+        added = [known[sha] for sha in lenient.missing]
         assert added, build.__name__
         # Intermediates go to the untrusted set, roots to the store.
         roots = [c for c in added if c.certificate.subject == c.certificate.issuer]
@@ -283,8 +284,8 @@ def test_missing_certificates_are_named_and_complete_the_chain(pki, tmp_path):
 def test_anchor_is_named_when_the_server_did_not_send_the_root(pki):
     scenario = cross_signed_new_store(pki)
     lenient = lenient_of(scenario, pki.now)
-    assert lenient["anchor"] == scenario.store[0].subject.rfc4514_string()
-    assert "New Root" in lenient["detail"]
+    assert lenient.anchor == scenario.store[0].subject.rfc4514_string()
+    assert "New Root" in lenient.detail
 
 
 def test_missing_intermediate_sentence_names_subject_aki_and_url(pki):
@@ -294,7 +295,7 @@ def test_missing_intermediate_sentence_names_subject_aki_and_url(pki):
         "named.test", inter, key_type="ec256", aia_ca_issuers="http://127.0.0.1:9/ca.der"
     )
     lenient = lenient_of(Scenario([leaf], [root], False, Reason.MISSING_INTERMEDIATE, []), pki.now)
-    detail = lenient["detail"]
+    detail = lenient.detail
     assert "CN=Named CA" in detail and "http://127.0.0.1:9/ca.der" in detail
     aki = inter.certificate.extensions.get_extension_for_class(
         __import__("cryptography").x509.SubjectKeyIdentifier
@@ -307,10 +308,10 @@ def test_name_mismatch_is_reported_and_strict_refuses(pki):
     verdicts = chain_trust_verdicts(
         [c.der for c in scenario.served], [store_of(scenario.store)], host="other.test", at=pki.now
     )["store"]
-    assert verdicts["lenient"]["trusted"] is True  # the path is fine ...
-    assert verdicts["lenient"]["reason"] == Reason.NAME_MISMATCH  # ... but the name is not
-    assert verdicts["strict"]["trusted"] is False
-    assert verdicts["strict"]["reason"] == Reason.NAME_MISMATCH
+    assert verdicts.lenient.trusted is True  # the path is fine ...
+    assert verdicts.lenient.reason == Reason.NAME_MISMATCH  # ... but the name is not
+    assert verdicts.strict.trusted is False
+    assert verdicts.strict.reason == Reason.NAME_MISMATCH
 
 
 def test_strict_accepts_a_modern_chain_and_refuses_the_legacy_root(pki):
@@ -318,15 +319,15 @@ def test_strict_accepts_a_modern_chain_and_refuses_the_legacy_root(pki):
     verdicts = chain_trust_verdicts(
         [c.der for c in modern.served], [store_of(modern.store)], host="simple.test", at=pki.now
     )["store"]
-    assert verdicts["strict"]["trusted"] is True
-    assert verdicts["strict"]["path"] == [c.sha256 for c in modern.path]
+    assert verdicts.strict.trusted is True
+    assert verdicts.strict.path == [c.sha256 for c in modern.path]
     legacy = sha1_v1_legacy_root(pki)
     verdicts = chain_trust_verdicts(
         [c.der for c in legacy.served], [store_of(legacy.store)], host="legacy.test", at=pki.now
     )["store"]
-    assert verdicts["lenient"]["trusted"] is True
-    assert verdicts["strict"]["trusted"] is False
-    assert verdicts["strict"]["reason"] == Reason.POLICY
+    assert verdicts.lenient.trusted is True
+    assert verdicts.strict.trusted is False
+    assert verdicts.strict.reason == Reason.POLICY
 
 
 def test_weak_key_is_reported(pki):
@@ -336,8 +337,8 @@ def test_weak_key_is_reported(pki):
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     leaf = pki.leaf("weak.test", root, key=weak)
     lenient = lenient_of(Scenario([leaf], [root], True, Reason.WEAK_KEY, []), pki.now)
-    assert lenient["trusted"] is True
-    assert lenient["reason"] == Reason.WEAK_KEY
+    assert lenient.trusted is True
+    assert lenient.reason == Reason.WEAK_KEY
 
 
 def test_several_stores_get_separate_verdicts(pki):
@@ -347,10 +348,11 @@ def test_several_stores_get_separate_verdicts(pki):
         store_of([pki.root("X", key_type="ec256")], "other"),
     ]
     verdicts = chain_trust_verdicts([c.der for c in scenario.served], stores, at=pki.now)
-    assert verdicts["corp"]["lenient"]["trusted"] is True
-    assert verdicts["other"]["lenient"]["trusted"] is False
-    assert set(verdicts["corp"]) == {"lenient", "strict"}
-    assert set(verdicts["corp"]["lenient"]) >= {"trusted", "reason", "path", "missing", "problems"}
+    assert verdicts["corp"].lenient.trusted is True
+    assert verdicts["other"].lenient.trusted is False
+    rendered = store_verdict_to_dict(verdicts["corp"])  # the JSON contract
+    assert set(rendered) == {"lenient", "strict"}
+    assert set(rendered["lenient"]) >= {"trusted", "reason", "path", "missing", "problems"}
 
 
 def test_sha1_signed_intermediate_verifies_and_is_flagged_weak(pki, tmp_path):
@@ -372,9 +374,9 @@ def test_sha1_signed_intermediate_verifies_and_is_flagged_weak(pki, tmp_path):
         {Reason.WEAK_SIGNATURE},
     )
     lenient = lenient_of(scenario, pki.now)
-    assert lenient["trusted"] is True
-    assert lenient["reason"] == Reason.WEAK_SIGNATURE
-    assert lenient["path"] == [c.sha256 for c in scenario.path]
+    assert lenient.trusted is True
+    assert lenient.reason == Reason.WEAK_SIGNATURE
+    assert lenient.path == [c.sha256 for c in scenario.path]
     assert openssl_verifies(tmp_path, scenario.store, scenario.served, pki.now)
 
 
@@ -386,5 +388,5 @@ def test_forged_signature_is_not_accepted(pki, tmp_path):
     leaf = pki.leaf("forged.test", inter, key_type="ec256")
     scenario = Scenario([leaf, inter], [root], False, Reason.MISSING_ROOT, [leaf, inter])
     lenient = lenient_of(scenario, pki.now)
-    assert lenient["trusted"] is False
+    assert lenient.trusted is False
     assert openssl_verifies(tmp_path, scenario.store, scenario.served, pki.now) is False

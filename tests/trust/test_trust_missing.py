@@ -55,7 +55,7 @@ def test_minority_chain_needs_its_root_and_ibmi_mode_adds_its_intermediate(pki, 
     fixed = store.with_certificates(every.certificates)
     for chain in (chain_a, chain_b):
         verdict = chain_trust_verdicts(chain, [fixed], pool=pool, at=pki.now)["store"]
-        assert verdict["lenient"]["trusted"] is True
+        assert verdict.lenient.trusted is True
     for leaf, served in ((leaf_a, [leaf_a, int_a]), (leaf_b, [leaf_b, int_b])):
         # A client that trusts the store plus the added CAs, and gets what the server sends.
         assert openssl_verifies(

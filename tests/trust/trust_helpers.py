@@ -15,8 +15,9 @@ def openssl_verifies(directory: Path, store: list[Issued], served: list[Issued],
     return openssl_verifies_pems(directory, [c.pem for c in store], [c.pem for c in served], at)
 
 
-def openssl_verifies_pems(directory: Path, ca_pems: list[bytes], served_pems: list[bytes],
-                          at=None) -> bool:
+def openssl_verifies_pems(
+    directory: Path, ca_pems: list[bytes], served_pems: list[bytes], at=None
+) -> bool:
     """The same with PEM bytes; `at` None judges validity now."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "store.pem").write_bytes(b"".join(ca_pems))

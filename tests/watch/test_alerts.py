@@ -1,4 +1,4 @@
-"""Change detection between rounds, on hand-made census dicts (no network)."""
+"""Change detection between rounds, on hand-made census objects (no network)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,23 @@ import datetime as dt
 
 from certcensus.watch.alerts import ChangeDetector
 
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+from .. import census_objects as made
+
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
-def cert(sha: str, days_left: float = 365) -> dict:
+def cert(sha: str, days_left: float = 365):
     not_after = (NOW + dt.timedelta(days=days_left)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"sha256": sha, "subject": f"CN={sha}", "common_name": sha, "not_after": not_after}
+    return made.certificate(sha, not_after)
 
 
-def census(*chains: tuple[str, int], target="mx:25", days_left=365) -> dict:
+def census(*chains: tuple[str, int], target="mx:25", days_left=365, trust=None):
     ok = sum(count for _, count in chains)
-    return {"targets": [{
-        "target": target, "ok": ok, "probes": ok,
-        "chains": [{"id": chain_id, "count": count, "share": count / ok,
-                    "certificates": [cert(chain_id + "-leaf", days_left), cert(chain_id + "-ca", 3650)]}
-                   for chain_id, count in chains],
-    }]}  # fmt: skip
+    return made.census(made.target(target, [
+        made.chain(chain_id, count, ok, [cert(chain_id + "-leaf", days_left), cert(chain_id + "-ca", 3650)],
+                   trust=(trust or {}).get(chain_id))
+        for chain_id, count in chains
+    ]))  # fmt: skip
 
 
 def kinds(events) -> list[tuple[str, str]]:
@@ -68,16 +69,16 @@ def test_a_dominant_chain_missing_from_a_small_round_is_gone():
 def test_a_round_without_successful_probes_proves_nothing():
     detector = ChangeDetector()
     detector.observe_round(census(("A", 20)), now=NOW)
-    empty = {"targets": [{"target": "mx:25", "ok": 0, "probes": 20, "chains": []}]}
+    empty = made.census(made.target("mx:25", [], probes=20))
     assert detector.observe_round(empty, now=NOW) == []
 
 
 def test_trust_changes_alert_when_a_verdict_flips():
     detector = ChangeDetector()
-    round_ = census(("A", 20))
-    assert detector.observe_round(round_, {"A": {"corp": True}}, now=NOW) == []
-    assert detector.observe_round(round_, {"A": {"corp": True}}, now=NOW) == []
-    events = detector.observe_round(round_, {"A": {"corp": False}}, now=NOW)
+    trusted = census(("A", 20), trust={"A": {"corp": True}})
+    assert detector.observe_round(trusted, now=NOW) == []
+    assert detector.observe_round(trusted, now=NOW) == []
+    events = detector.observe_round(census(("A", 20), trust={"A": {"corp": False}}), now=NOW)
     assert kinds(events) == [("trust-changed", "A")]
     assert (events[0].details["store"], events[0].details["trusted_now"]) == ("corp", False)
 

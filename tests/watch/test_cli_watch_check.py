@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from certcensus.cli.watch import check, watch
+from certcensus.cli.check import check
+from certcensus.cli.watch import watch
 from certcensus.lab.pool import Backend, running_pool
 
 from .helpers import APPEND_STDIN, WebhookReceiver
@@ -39,15 +40,35 @@ def closed_port() -> int:
 
 def test_watch_from_targets_file_alerts_to_exec_and_webhook(two_chains, tmp_path, capsys):
     exec_log = tmp_path / "events.jsonl"
-    with running_pool(two_chains.backends, protocol="smtp", choice="round-robin") as pool, \
-            WebhookReceiver() as receiver:
+    with (
+        running_pool(two_chains.backends, protocol="smtp", choice="round-robin") as pool,
+        WebhookReceiver() as receiver,
+    ):
         targets = tmp_path / "certcensus.toml"
-        targets.write_text(f'[[target]]\ntarget = "127.0.0.1:{pool.port}"\nstarttls = "smtp"\ncount = 10\n')
+        targets.write_text(
+            f'[[target]]\ntarget = "127.0.0.1:{pool.port}"\nstarttls = "smtp"\ncount = 10\n'
+        )
         code, out, err = run(
-            watch, capsys, "--targets-file", targets, "--every", "0.1s", "--rounds", "2",
-            "--rate", "0", "--warn-days", "3650", "--db", tmp_path / "w.sqlite",
-            "--exec", f"{sys.executable} -c '{APPEND_STDIN}' {exec_log}",
-            "--webhook", receiver.url, "--metrics-port", "0",
+            watch,
+            capsys,
+            "--targets-file",
+            targets,
+            "--every",
+            "0.1s",
+            "--rounds",
+            "2",
+            "--rate",
+            "0",
+            "--warn-days",
+            "3650",
+            "--db",
+            tmp_path / "w.sqlite",
+            "--exec",
+            f"{sys.executable} -c '{APPEND_STDIN}' {exec_log}",
+            "--webhook",
+            receiver.url,
+            "--metrics-port",
+            "0",
         )
         hooked = receiver.wait_for(4)
     assert code == 0, err
@@ -58,7 +79,8 @@ def test_watch_from_targets_file_alerts_to_exec_and_webhook(two_chains, tmp_path
     executed = [json.loads(line) for line in exec_log.read_text().splitlines()]
     for events in (executed, hooked):
         assert sorted(e["details"]["sha256"] for e in events) == sorted(
-            c.sha256 for b in two_chains.backends for c in (b.leaf, *b.chain))
+            c.sha256 for b in two_chains.backends for c in (b.leaf, *b.chain)
+        )
         assert {e["event"] for e in events} == {"expiring"}
 
 
@@ -73,30 +95,60 @@ def test_watch_usage_errors(capsys, tmp_path):
 
 def test_check_ok_on_one_chain(two_chains, capsys):
     with running_pool([two_chains.old], protocol="smtp") as pool:
-        code, out, _ = run(check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp", "--rate", "0")
+        code, out, _ = run(
+            check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp", "--rate", "0"
+        )
     assert code == 0
-    assert out.startswith("CERTCENSUS OK - 1 chain, 30/30 probes ok | chains=1 probes=30 ok=30 errors=0")
+    assert out.startswith(
+        "CERTCENSUS OK - 1 chain, 30/30 probes ok | chains=1 probes=30 ok=30 errors=0"
+    )
 
 
 def test_check_warns_on_two_chains_unless_allowed(two_chains, capsys):
     with running_pool(two_chains.backends, protocol="smtp", choice="round-robin") as pool:
         target = f"127.0.0.1:{pool.port}"
-        code, out, _ = run(check, capsys, target, "--starttls", "smtp", "--count", "10", "--rate", "0")
+        code, out, _ = run(
+            check, capsys, target, "--starttls", "smtp", "--count", "10", "--rate", "0"
+        )
         assert (code, out.split(" - ")[0]) == (1, "CERTCENSUS WARNING")
         assert "2 different chains served (50%, 50%)" in out
-        code, out, _ = run(check, capsys, target, "--starttls", "smtp", "--count", "10",
-                           "--rate", "0", "--allow-multiple")
+        code, out, _ = run(
+            check,
+            capsys,
+            target,
+            "--starttls",
+            "smtp",
+            "--count",
+            "10",
+            "--rate",
+            "0",
+            "--allow-multiple",
+        )
         assert code == 0, out
 
 
 def test_check_critical_on_expired_leaf(pki, two_chains, capsys):
     ca = two_chains.old.chain[0]
-    now = dt.datetime.now(dt.timezone.utc)
-    expired = pki.leaf(["127.0.0.1"], ca, key_type="ec256", not_before=now - dt.timedelta(days=90),
-                       not_after=now - dt.timedelta(days=1))
+    now = dt.datetime.now(dt.UTC)
+    expired = pki.leaf(
+        ["127.0.0.1"],
+        ca,
+        key_type="ec256",
+        not_before=now - dt.timedelta(days=90),
+        not_after=now - dt.timedelta(days=1),
+    )
     with running_pool([Backend("expired", expired, [ca])], protocol="smtp") as pool:
-        code, out, _ = run(check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp",
-                           "--count", "5", "--rate", "0")
+        code, out, _ = run(
+            check,
+            capsys,
+            f"127.0.0.1:{pool.port}",
+            "--starttls",
+            "smtp",
+            "--count",
+            "5",
+            "--rate",
+            "0",
+        )
     assert code == 2
     assert out.startswith("CERTCENSUS CRITICAL - 1 chain, 5/5 probes ok: chain #1")
     assert "expired" in out and "days_left=-1.0;30;0" in out
@@ -106,9 +158,20 @@ def test_check_critical_when_untrusted_by_the_given_store(two_chains, tmp_path, 
     old_root = tmp_path / "old-root.pem"
     old_root.write_bytes(two_chains.roots[0].pem)
     with running_pool(two_chains.backends, protocol="smtp", choice="round-robin") as pool:
-        code, out, _ = run(check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp",
-                           "--count", "10", "--rate", "0", "--allow-multiple",
-                           "--trust-store", f"corp={old_root}")
+        code, out, _ = run(
+            check,
+            capsys,
+            f"127.0.0.1:{pool.port}",
+            "--starttls",
+            "smtp",
+            "--count",
+            "10",
+            "--rate",
+            "0",
+            "--allow-multiple",
+            "--trust-store",
+            f"corp={old_root}",
+        )
     assert code == 2, out
     assert "untrusted by corp" in out and out.count("untrusted") == 1
 
@@ -121,11 +184,18 @@ def test_check_usage_errors_exit_3_when_dispatched_by_a_group(capsys):
 
 
 def test_check_unknown_on_closed_port_and_bad_input(capsys):
-    code, out, _ = run(check, capsys, f"127.0.0.1:{closed_port()}", "--starttls", "smtp", "--count", "3")
+    code, out, _ = run(
+        check, capsys, f"127.0.0.1:{closed_port()}", "--starttls", "smtp", "--count", "3"
+    )
     assert code == 3
     assert out.startswith("CERTCENSUS UNKNOWN - no probe of 127.0.0.1:") and "refused 3" in out
-    for args in ([], ["a:b:c:d:e"], ["127.0.0.1:25", "--count", "zero"], ["127.0.0.1:25", "--nope"],
-                 ["127.0.0.1:25", "--trust-store", "/no/such/file.pem"]):
+    for args in (
+        [],
+        ["a:b:c:d:e"],
+        ["127.0.0.1:25", "--count", "zero"],
+        ["127.0.0.1:25", "--nope"],
+        ["127.0.0.1:25", "--trust-store", "/no/such/file.pem"],
+    ):
         code, out, _ = run(check, capsys, *args)
         assert code == 3, (args, out)
         assert out.startswith("CERTCENSUS UNKNOWN - "), out

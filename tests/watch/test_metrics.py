@@ -10,22 +10,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from certcensus.watch.metrics import MetricsServer, MetricsState
 
+from .. import census_objects as made
+
 HOSTILE = 'CN=a"b\\c\nd,O=<script>'
 
 
-def round_dict() -> dict:
-    return {"targets": [{
-        "target": "mx:25", "probes": 12, "ok": 10, "errors": {"timeout": 2},
-        "chains": [{"id": "c1", "share": 0.7, "certificates": [
-            {"sha256": "aa", "subject": HOSTILE, "issuer": HOSTILE, "not_after": "2030-01-01T00:00:00Z"}]},
-            {"id": "c2", "share": 0.3, "certificates": []}],
-    }]}  # fmt: skip
+def round_census(trust=None):
+    leaf = made.certificate("aa", "2030-01-01T00:00:00Z", subject=HOSTILE, issuer=HOSTILE)
+    return made.census(made.target("mx:25", [
+        made.chain("c1", 7, 10, [leaf], trust=trust),
+        made.chain("c2", 3, 10, []),
+    ], probes=12, errors={"timeout": 2}))  # fmt: skip
 
 
 def test_exposition_parses_and_escapes_label_values():
     state = MetricsState()
-    state.update(round_dict(), {"c1": {"corp": False, "mozilla": True}})
-    state.update(round_dict(), {"c1": {"corp": False, "mozilla": True}})
+    state.update(round_census({"corp": False, "mozilla": True}))
+    state.update(round_census({"corp": False, "mozilla": True}))
     families = {f.name: f for f in text_string_to_metric_families(state.exposition())}
     info = families["certcensus_chain_info"].samples
     assert {s.labels["chain"] for s in info} == {"c1", "c2"}
@@ -37,7 +38,9 @@ def test_exposition_parses_and_escapes_label_values():
     # Counters add up over rounds; gauges show the latest round.
     errors = families["certcensus_probe_errors"]
     assert errors.type == "counter"
-    assert [(s.labels, s.value) for s in errors.samples] == [({"target": "mx:25", "class": "timeout"}, 4.0)]
+    assert [(s.labels, s.value) for s in errors.samples] == [
+        ({"target": "mx:25", "class": "timeout"}, 4.0)
+    ]
     assert families["certcensus_probes"].samples[0].value == 24.0
     assert families["certcensus_chains_distinct"].samples[0].value == 2.0
 
@@ -47,7 +50,9 @@ def test_server_serves_metrics_and_nothing_else():
     server = MetricsServer(state, "127.0.0.1", 0)
     server.start()
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{server.port}/metrics", timeout=5
+        ) as response:
             text = response.read().decode()
         assert "certcensus_rounds_total 0" in text
         with pytest.raises(urllib.error.HTTPError) as error:

@@ -12,10 +12,10 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from certcensus.lab.pool import running_pool
-from certcensus.store.sqlite import open_store
+from certcensus.store import open_store
 from certcensus.watch.config import WatchTarget
 from certcensus.watch.metrics import MetricsServer, MetricsState
-from certcensus.watch.runner import ProbeOptions, Watcher, build_plans
+from certcensus.watch.runner import Watcher, WatchSettings, build_plans
 from certcensus.watch.sinks import ExecSink, StdoutSink, WebhookSink
 
 from .helpers import APPEND_STDIN, WebhookReceiver
@@ -44,8 +44,10 @@ def test_chain_switch_between_rounds_alerts_each_sink_once(two_chains, tmp_path,
     with contextlib.ExitStack() as pools, WebhookReceiver(fail_first=1) as receiver:
         pool = pools.enter_context(running_pool([old], protocol="smtp"))
         port = pool.port
-        plans = build_plans([WatchTarget(f"127.0.0.1:{port}", "smtp")],
-                            ProbeOptions(default_count=20, rate=0, timeout=5))
+        plans = build_plans(
+            [WatchTarget(f"127.0.0.1:{port}", "smtp")],
+            WatchSettings(default_count=20, rate=0, timeout=5),
+        )
         state = MetricsState()
         server = MetricsServer(state, "127.0.0.1", 0)
         server.start()
@@ -64,8 +66,16 @@ def test_chain_switch_between_rounds_alerts_each_sink_once(two_chains, tmp_path,
             WebhookSink(receiver.url, first_delay=0.05),
         ]
         with open_store(tmp_path / "watch.sqlite") as store:
-            watcher = Watcher(plans, store, every=0.2, rounds=3, sinks=sinks, metrics=state,
-                              on_round_end=between_rounds, warn_days=30)
+            watcher = Watcher(
+                plans,
+                store,
+                every=0.2,
+                rounds=3,
+                sinks=sinks,
+                metrics=state,
+                on_round_end=between_rounds,
+                warn_days=30,
+            )
             rounds = asyncio.run(watcher.run())
             runs = [run for run in store.runs() if run.command == "watch"]
         server.stop()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from certcensus.census.coverage import Coverage, target_coverage
 from certcensus.census.randomness import Finding, RandomnessReport, assess, attribute_finding
 
+
 @dataclass(frozen=True, slots=True)
 class ProbeSample:
     """One successful probe, as the statistics need it."""
@@ -29,7 +30,11 @@ class TargetAssessment:
         return {
             "coverage": self.coverage.to_dict(),
             "strata": [
-                {"stratum": _json_key(key), "coverage": coverage.to_dict(), "randomness": report.to_dict()}
+                {
+                    "stratum": _json_key(key),
+                    "coverage": coverage.to_dict(),
+                    "randomness": report.to_dict(),
+                }
                 for key, (coverage, report) in self.strata.items()
             ],
         }
@@ -61,21 +66,23 @@ def assess_target(samples: Sequence[ProbeSample], confidence: float = 0.99) -> T
         addresses = [s.source_address for s in group]
         if None not in addresses and len(set(addresses)) >= 2:
             labels = {"source address": addresses}
-            finding = attribute_finding("source-address", "address", labels, [s.chain_id for s in group])
+            finding = attribute_finding(
+                "source-address", "address", labels, [s.chain_id for s in group]
+            )
             if finding:
                 address_findings[destination] = finding
 
     strata: dict[Hashable, tuple[Coverage, RandomnessReport]] = {}
     for key, group in by_stratum.items():
-        ports = [s.source_port for s in group]
-        times = [s.time for s in group]
+        ports = [s.source_port for s in group if s.source_port is not None]
+        times = [s.time for s in group if s.time is not None]
         coverage, report = assess(
             [s.chain_id for s in group],
-            source_ports=None if None in ports else ports,
-            times=None if None in times else times,
+            source_ports=ports if len(ports) == len(group) else None,
+            times=times if len(times) == len(group) else None,
             confidence=confidence,
         )
-        finding = address_findings.get(key[0])
+        finding = address_findings.get(key[0])  # type: ignore[index]  # keys are (destination, source)
         if finding:
             untested = [note for note in report.untested if "source address" not in note]
             report = RandomnessReport([*report.findings, finding], untested)

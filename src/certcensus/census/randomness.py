@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from certcensus.census.coverage import Coverage, coverage_of
-from certcensus.census.tails import binomial_upper_tail_bound, chi_square_survival, exact_runs_distribution
+from certcensus.census.tails import (
+    binomial_upper_tail_bound,
+    chi_square_survival,
+    exact_runs_distribution,
+)
 
 # A finding needs p below this. Each sequence runs a few dozen tests (lags, bucket sizes,
 # attributes); with the Bonferroni corrections below the whole report's false-alarm rate on
@@ -97,6 +101,7 @@ class RandomnessReport:
             caveat = f" (not checked: {'; '.join(self.untested)})" if self.untested else ""
             return f"Backend choice looks random: no pattern found{caveat}."
         return "Backend choice is not random: " + "; ".join(f.words for f in self.findings) + "."
+
 
 # --- detectors ------------------------------------------------------------------------------
 
@@ -180,7 +185,9 @@ def _chi_square_independence(
     return statistic, df, chi_square_survival(statistic, df), cramers_v
 
 
-def _determinism_p_value(labels: Sequence[Hashable], chain_ids: Sequence[str]) -> tuple[float, int] | None:
+def _determinism_p_value(
+    labels: Sequence[Hashable], chain_ids: Sequence[str]
+) -> tuple[float, int] | None:
     """If every label that occurs twice or more always gave the same chain, the chance of that
     under random choice: prod over labels of sum_j q_j^count. Returns (p, repeated labels), or
     None when some label saw two chains or no label repeats."""
@@ -198,7 +205,7 @@ def _determinism_p_value(labels: Sequence[Hashable], chain_ids: Sequence[str]) -
 
 
 def attribute_finding(
-    kind: str, what: str, labelings: dict[str, Sequence[Hashable]], chain_ids: Sequence[str]
+    kind: str, what: str, labelings: Mapping[str, Sequence[Hashable]], chain_ids: Sequence[str]
 ) -> Finding | None:
     """Chain tied to an attribute of how we connected. `labelings` maps a description ("source
     port mod 2") to one label per probe; every labeling gets an exact-determinism test and a
@@ -230,6 +237,7 @@ def attribute_finding(
                     p_value=min(1.0, p * tests),
                 )
     return None
+
 
 def runs_finding(chain_ids: Sequence[str]) -> Finding | None:
     """Wald-Wolfowitz runs test on "most common chain" vs "any other", in time order.
@@ -277,20 +285,30 @@ def randomness_report(
 ) -> RandomnessReport:
     """Run every detector on one stratum's chain ids (probe order; failed probes left out).
     Attribute sequences, when given, must be aligned with `chain_ids`."""
-    attributes = (("source_ports", source_ports), ("source_addresses", source_addresses), ("times", times))
+    attributes = (
+        ("source_ports", source_ports),
+        ("source_addresses", source_addresses),
+        ("times", times),
+    )
     for name, values in attributes:
         if values is not None and len(values) != len(chain_ids):
             raise ValueError(f"{name} has {len(values)} entries for {len(chain_ids)} chain ids")
     findings: list[Finding] = []
     untested: list[str] = []
     if len(set(chain_ids)) < 2:
-        return RandomnessReport(findings, ["only one chain seen: nothing to test"] if chain_ids else [])
+        return RandomnessReport(
+            findings, ["only one chain seen: nothing to test"] if chain_ids else []
+        )
     if len(chain_ids) < MIN_PROBES_FOR_TESTS:
-        return RandomnessReport(findings, [f"fewer than {MIN_PROBES_FOR_TESTS} probes: too few to test"])
+        return RandomnessReport(
+            findings, [f"fewer than {MIN_PROBES_FOR_TESTS} probes: too few to test"]
+        )
 
     in_time_order = list(chain_ids)
     if times is not None:
-        in_time_order = [chain_id for _, _, chain_id in sorted(zip(times, range(len(chain_ids)), chain_ids))]
+        in_time_order = [
+            chain_id for _, _, chain_id in sorted(zip(times, range(len(chain_ids)), chain_ids))
+        ]
     periodic = periodic_finding(in_time_order)
     if periodic:
         findings.append(periodic)

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from certcensus.model.observation import LEAF_ONLY
 from certcensus.model.outcomes import Outcome
 from certcensus.store.base import StoredProbe
 
@@ -55,7 +54,7 @@ def count_strata(probes: Iterable[StoredProbe]) -> list[StratumCount]:
         key = stratum_of(probe)
         count = strata.setdefault(key, StratumCount(key))
         count.probes += 1
-        if probe.outcome is Outcome.OK and probe.chain_id and probe.detail != LEAF_ONLY:
+        if probe.outcome is Outcome.OK and probe.chain_id and not probe.leaf_only:
             count.ok += 1
             count.chains[probe.chain_id] += 1
     return list(strata.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+
 def chi_square_survival(statistic: float, degrees_of_freedom: int) -> float:
     """P(X >= statistic) for X ~ chi-square(df), df a positive integer.
 

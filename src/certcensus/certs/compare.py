@@ -67,7 +67,9 @@ class ChainDiff:
                 "positions": [p.to_dict() for p in self.positions]}  # fmt: skip
 
 
-def diff_chains(a: list[bytes] | tuple[bytes, ...], b: list[bytes] | tuple[bytes, ...]) -> ChainDiff:
+def diff_chains(
+    a: list[bytes] | tuple[bytes, ...], b: list[bytes] | tuple[bytes, ...]
+) -> ChainDiff:
     positions = []
     for position in range(max(len(a), len(b))):
         der_a = a[position] if position < len(a) else None
@@ -75,7 +77,7 @@ def diff_chains(a: list[bytes] | tuple[bytes, ...], b: list[bytes] | tuple[bytes
         info_a = describe_certificate(der_a) if der_a else None
         info_b = describe_certificate(der_b) if der_b else None
         role = _role(position, info_a or info_b, max(len(a), len(b)))
-        if info_a is None or info_b is None:
+        if der_a is None or der_b is None or info_a is None or info_b is None:
             change = "added" if info_a is None else "removed"
             positions.append(PositionDiff(position, role, change, info_a, info_b))
             continue
@@ -84,7 +86,9 @@ def diff_chains(a: list[bytes] | tuple[bytes, ...], b: list[bytes] | tuple[bytes
             continue
         change = "reissued" if info_a.subject == info_b.subject else "replaced"
         positions.append(
-            PositionDiff(position, role, change, info_a, info_b, certificate_field_differences(der_a, der_b))
+            PositionDiff(
+                position, role, change, info_a, info_b, certificate_field_differences(der_a, der_b)
+            )
         )
     _number_intermediates(positions)
     return ChainDiff(chain_fingerprint(a), chain_fingerprint(b), positions)
@@ -111,7 +115,9 @@ def certificate_fields(der: bytes) -> dict[str, str]:
         fields["subject"] = info.parse_error
         return fields
     certificate = x509.load_der_x509_certificate(der)
-    fields["key"] = f"{info.key}, SPKI sha256 {_spki_sha256(certificate)[:16]}"  # same size, new key
+    fields["key"] = (
+        f"{info.key}, SPKI sha256 {_spki_sha256(certificate)[:16]}"  # same size, new key
+    )
     for name, reader in _EXTENSIONS.items():
         try:
             fields[name] = reader(certificate)
@@ -126,7 +132,9 @@ def _spki_sha256(certificate: x509.Certificate) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     try:
-        spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        spki = certificate.public_key().public_bytes(
+            Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+        )
     except Exception:  # noqa: BLE001 - a key type cryptography cannot load
         return "unknown"
     return hashlib.sha256(spki).hexdigest()
@@ -165,10 +173,10 @@ _EXTENSIONS = {
 }
 
 
-def _role(position: int, info: CertificateInfo, length: int) -> str:
+def _role(position: int, info: CertificateInfo | None, length: int) -> str:
     if position == 0:
         return "leaf"
-    if info.self_signed:
+    if info is not None and info.self_signed:
         return "root"
     return "intermediate"
 

@@ -61,7 +61,7 @@ def key_description(public_key) -> str:
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @lru_cache(maxsize=4096)
@@ -111,8 +111,10 @@ def _describe(certificate: x509.Certificate, sha256: str, der: bytes) -> Certifi
     )
 
 
-def short_name(info: CertificateInfo) -> str:
+def short_name(info: CertificateInfo | None) -> str:
     """The common name, else the whole subject; for tables and sentences."""
+    if info is None:
+        return "(none)"
     if info.parse_error:
         return f"<unparseable {info.sha256[:12]}>"
     return info.common_name or info.subject or f"<empty subject {info.sha256[:12]}>"

@@ -1,7 +1,8 @@
-"""The `certcensus` command line: parse options, wire the stages together, print results.
+"""The `certcensus` command line: the only door into the stages. One module per command parses
+its options, calls the stages, and prints.
 
-Exit status: 0 census done; 1 no probe succeeded; 2 usage error (bad target, unresolvable name,
-bad option). Every error is one line on stderr, prefixed `certcensus: error:`.
+Errors are mapped here, once: a CertcensusError (model/errors.py) or a click usage error is one
+line on stderr, prefixed `certcensus: error:`, and the exit status the error carries.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from rich.console import Console
 
 from certcensus import __version__
+from certcensus.model.errors import EXIT_INTERRUPTED, CertcensusError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -23,14 +25,14 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 # per process.
 COMMANDS = {
     "scan": "scan:scan",
-    "report": "scan:report",
-    "demo": "scan:demo",
+    "report": "report:report",
+    "demo": "demo:demo",
     "trust": "trust:trust",
-    "export": "trust:export",
+    "export": "export:export",
     "ingest": "ingest:ingest",
-    "diff": "ingest:diff",
+    "diff": "diff:diff",
     "watch": "watch:watch",
-    "check": "watch:check",
+    "check": "check:check",
 }
 
 
@@ -59,9 +61,8 @@ def main_group() -> None:
     """
 
 
-
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the group, turning click's usage errors into one line and exit 2."""
+    """Entry point: run the group; every error the user can act on is one line and its status."""
     # Servers send certificates that break RFC 5280 in ways cryptography still parses with a
     # warning (negative serials...); the census reports what it sees, the warning is noise.
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
@@ -69,9 +70,14 @@ def main(argv: list[str] | None = None) -> None:
         code = main_group.main(args=argv, prog_name="certcensus", standalone_mode=False)
     except click.exceptions.Abort:
         Console(stderr=True).print("certcensus: interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as error:
-        message = error.format_message().replace("\n", " ")
-        print(f"certcensus: error: {message}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        _fail(error.format_message(), error.exit_code)
+    except CertcensusError as error:
+        _fail(str(error), error.exit_status)
     sys.exit(code or 0)
+
+
+def _fail(message: str, status: int) -> None:
+    print(f"certcensus: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(status)

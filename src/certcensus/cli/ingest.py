@@ -1,24 +1,25 @@
-"""`certcensus ingest` (captures people already have -> the store, optionally vs a baseline) and
-`certcensus diff` (two chains, field by field)."""
+"""`certcensus ingest`: captures people already have -> the store, optionally vs a baseline."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections import defaultdict
+from typing import Any
 
 import click
 
-from certcensus.census.build import build_census
-from certcensus.certs.info import short_name, describe_certificate
-from certcensus.certs.compare import ChainDiff, diff_chains
+from certcensus.certs.compare import diff_chains
+from certcensus.certs.info import describe_certificate, short_name
+from certcensus.cli.command import Command
+from certcensus.cli.options import db_option
 from certcensus.ingest.baseline import baseline_chains, compare_with_baseline, copy_different_files
 from certcensus.ingest.capture import REASONS, UnusableFile
 from certcensus.ingest.files import read_capture_file
 from certcensus.ingest.pipeline import DEFAULT_MAX_FILE_SIZE, IngestResult, ingest_paths
-from certcensus.store.sqlite import StoreError, open_store
+from certcensus.model.errors import InputError, UsageError
+from certcensus.store import open_store
 
 # Files named per reason in the text report; --json lists them all.
 EXAMPLES_PER_REASON = 5
@@ -29,45 +30,61 @@ def parse_size(text: str) -> int:
     """`10485760`, `10M`, `10MiB`, `512k` -> bytes (binary multiples)."""
     match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)(?:i?b)?\s*", text, re.IGNORECASE)
     if not match:
-        raise click.BadParameter(f"{text!r} is not a size like 10M or 512k")
+        raise UsageError(f"--max-file-size {text!r} is not a size like 10M or 512k")
     return int(match[1]) * 1024 ** " kmg".index((match[2] or " ").lower())
 
 
-def _open_store(db_path):
-    try:
-        return open_store(db_path)
-    except StoreError as error:
-        raise click.UsageError(str(error)) from None
-
-
-def _chains_in_file(path: str) -> list[tuple[bytes, ...]]:
+def chains_in_file(path: str) -> list[tuple[bytes, ...]]:
+    """The chains of one capture file (a baseline, or a side of `diff`)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(DEFAULT_MAX_FILE_SIZE * 10)
         chains = baseline_chains(read_capture_file(data, path))
     except OSError as error:
-        raise click.UsageError(f"{path}: {error.strerror or error}") from None
+        raise InputError(f"{path}: {error.strerror or error}") from None
     except UnusableFile as error:
-        raise click.UsageError(f"{path}: {REASONS[error.reason]} {error.detail}".strip()) from None
+        raise InputError(f"{path}: {REASONS[error.reason]} {error.detail}".strip()) from None
     if not chains:
-        raise click.UsageError(f"{path}: no certificate chain in the file")
+        raise InputError(f"{path}: no certificate chain in the file")
     return chains
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--db", "db_path", type=click.Path(dir_okay=False),
-              help="SQLite database (default: certcensus.sqlite in the user data directory).")
-@click.option("--target", default=None, help="Record every capture under this target "
-              "(default: what the file says, else its folder's name).")
-@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None,
-              help="The expected chain (any format ingest reads); count captures that match it.")
-@click.option("--copy-different", "copy_dir", type=click.Path(file_okay=False), default=None,
-              help="Copy the files whose chain differs from --baseline into this folder.")
-@click.option("--max-file-size", default="10M", show_default=True, metavar="SIZE",
-              help="Skip (and list) files larger than this.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes parsing files (default: one per core).")
+@db_option
+@click.option(
+    "--target",
+    default=None,
+    help="Record every capture under this target "
+    "(default: what the file says, else its folder's name).",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The expected chain (any format ingest reads); count captures that match it.",
+)
+@click.option(
+    "--copy-different",
+    "copy_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Copy the files whose chain differs from --baseline into this folder.",
+)
+@click.option(
+    "--max-file-size",
+    default="10M",
+    show_default=True,
+    metavar="SIZE",
+    help="Skip (and list) files larger than this.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes parsing files (default: one per core).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON on stdout.")
 def ingest(paths, db_path, target, baseline_path, copy_dir, max_file_size, jobs, as_json):
     """Read saved captures into the store: `openssl s_client` output, PEM, DER, PKCS#7, or
@@ -79,10 +96,10 @@ def ingest(paths, db_path, target, baseline_path, copy_dir, max_file_size, jobs,
       certcensus ingest captures/ --baseline expected.pem --copy-different odd/
     """
     if copy_dir and not baseline_path:
-        raise click.UsageError("--copy-different needs --baseline")
+        raise UsageError("--copy-different needs --baseline")
     limit = parse_size(max_file_size)
-    baseline = _chains_in_file(baseline_path) if baseline_path else None
-    store = _open_store(db_path)
+    baseline = chains_in_file(baseline_path) if baseline_path else None
+    store = open_store(db_path)
     try:
         result = ingest_paths(paths, store, target=target, max_file_size=limit, jobs=jobs)
     finally:
@@ -97,7 +114,7 @@ def ingest(paths, db_path, target, baseline_path, copy_dir, max_file_size, jobs,
 
 
 def _ingest_to_dict(result: IngestResult, comparison, copied, baseline) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "run_id": result.run_id,
         "files_read": result.files_read,
         "observations": result.observations,
@@ -131,9 +148,13 @@ def _print_ingest(result: IngestResult, comparison, copied, copy_dir, baseline) 
         for reason, problems in sorted(by_reason.items(), key=lambda item: -len(item[1])):
             click.echo(f"  {reason} ({len(problems)}): {REASONS[reason]}")
             for problem in problems[:EXAMPLES_PER_REASON]:
-                click.echo(f"    {problem.path}" + (f": {problem.detail}" if problem.detail else ""))
+                click.echo(
+                    f"    {problem.path}" + (f": {problem.detail}" if problem.detail else "")
+                )
             if len(problems) > EXAMPLES_PER_REASON:
-                click.echo(f"    ... and {len(problems) - EXAMPLES_PER_REASON} more (--json lists all)")
+                click.echo(
+                    f"    ... and {len(problems) - EXAMPLES_PER_REASON} more (--json lists all)"
+                )
     if comparison is None:
         return
     names = " / ".join(short_name(describe_certificate(chain[0])) for chain in baseline)
@@ -155,88 +176,3 @@ def _print_ingest(result: IngestResult, comparison, copied, copy_dir, baseline) 
             click.echo(f"    ... and {len(group.files) - FILES_PER_GROUP} more file(s)")
     if copy_dir:
         click.echo(f"\nCopied {len(copied)} file(s) to {copy_dir}")
-
-
-# -- diff -------------------------------------------------------------------------------------------
-
-
-@click.command()
-@click.argument("chains", nargs=-1)
-@click.option("--target", default=None, help="Compare this target's most common chain with each other one.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False),
-              help="SQLite database (default: certcensus.sqlite in the user data directory).")
-@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON on stdout.")
-def diff(chains, target, db_path, as_json):
-    """Show how two chains differ, certificate by certificate and field by field.
-
-    A and B are chain ids (or a unique prefix) from the store, or capture files.
-
-    \b
-    Examples:
-      certcensus diff 3f2a9c 81be04
-      certcensus diff expected.pem captures/odd-one.txt
-      certcensus diff --target mail.example.com:25
-    """
-    if target and chains:
-        raise click.UsageError("give two chains or --target, not both")
-    if not target and len(chains) != 2:
-        raise click.UsageError("give two chains (ids, prefixes or files), or --target")
-    store = None
-    try:
-        if target:
-            store = _open_store(db_path)
-            diffs = _diffs_of_target(store, target)
-        else:
-            resolved = []
-            for argument in chains:
-                if os.path.exists(argument):
-                    resolved.append(_chains_in_file(argument)[0])
-                else:
-                    store = store or _open_store(db_path)
-                    resolved.append(_chain_from_store(store, argument))
-            diffs = [diff_chains(*resolved)]
-    finally:
-        if store is not None:
-            store.close()
-    if as_json:
-        click.echo(json.dumps({"diffs": [d.to_dict() for d in diffs]}, indent=2))
-    else:
-        for number, chain_diff in enumerate(diffs):
-            if number:
-                click.echo("")
-            _print_diff(chain_diff)
-
-
-def _chain_from_store(store, prefix: str) -> tuple[bytes, ...]:
-    if not re.fullmatch(r"[0-9a-fA-F]{4,64}", prefix):
-        raise click.UsageError(f"{prefix!r} is neither a file nor a chain id (4 to 64 hex digits)")
-    found = store.find_chains(prefix)
-    if not found:
-        raise click.UsageError(f"no chain id starts with {prefix}")
-    if len(found) > 1:
-        raise click.UsageError(f"{prefix} is ambiguous: {', '.join(c[:16] for c in found[:5])} ...")
-    return tuple(store.chain_certificates(found[0]))
-
-
-def _diffs_of_target(store, target: str) -> list[ChainDiff]:
-    census = build_census(store, [target])
-    chains = census.target(target).chains
-    if len(chains) < 2:
-        raise click.UsageError(f"{target} has {len(chains)} distinct chain(s) in the store: nothing to compare")
-    reference = tuple(store.chain_certificates(chains[0].chain_id))
-    return [diff_chains(reference, tuple(store.chain_certificates(c.chain_id))) for c in chains[1:]]
-
-
-def _print_diff(chain_diff: ChainDiff) -> None:
-    click.echo(f"A: {chain_diff.a_id}\nB: {chain_diff.b_id}")
-    click.echo(chain_diff.summary)
-    for position in chain_diff.positions:
-        if position.change == "same":
-            continue
-        click.echo(f"\n  position {position.position} ({position.role}): {position.change}")
-        if position.a:
-            click.echo(f"    A: {position.a.subject}  sha256 {position.a.sha256[:16]}")
-        if position.b:
-            click.echo(f"    B: {position.b.subject}  sha256 {position.b.sha256[:16]}")
-        for field in position.fields:
-            click.echo(f"    {field.name}:\n      A: {field.a}\n      B: {field.b}")

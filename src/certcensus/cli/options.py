@@ -1,36 +1,156 @@
-"""Options several commands share, defined once so their names, defaults and help agree.
+"""Options several commands share, defined once so their names, defaults and help agree, and
+the small parsers behind them (durations, targets, trust requests).
 
-Kept free of heavy imports: `scan` loads this without loading the trust analysis.
+Kept free of heavy imports: `scan --help` must not load the trust analysis.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
+
 import click
 
-# The JDK's cacerts password, as trust.stores also assumes; spelled here too so that `scan`
-# need not import the trust analysis just to print its --help.
-DEFAULT_STORE_PASSWORD = "changeit"
+from certcensus.model import defaults
+from certcensus.model.errors import TargetError, UsageError
+from certcensus.probe.dialogs import DIALOGS, command_line_options
+from certcensus.probe.profiles import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    PROFILES,
+    engine_refusal,
+    parse_profiles,
+)
+from certcensus.probe.targets import Target, parse_target
+
+Decorator = Callable[[Callable], Callable]
 
 
-def trust_options(default_store: str | None = None):
+def _apply(options: Iterable[Decorator]) -> Decorator:
+    def decorate(function):
+        for option in reversed(list(options)):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def db_option(function):
+    """--db: where the census lives (every command that reads or writes it)."""
+    return click.option(
+        "--db", "db_path", metavar="PATH|URL", default=None,
+        help="The database: a file path or sqlite:///PATH (default: $CERTCENSUS_DB, else "
+             "certcensus.sqlite in the user data directory).",
+    )(function)  # fmt: skip
+
+
+def trust_options(default_store: str | None = None) -> Decorator:
     """--trust-store, --store-password, --offline and --cache-dir."""
     default_note = f" Default: {default_store}." if default_store else ""
-    options = [
+    return _apply([
         click.option("--trust-store", "trust_stores", multiple=True, metavar="[NAME=]SPEC",
                      help="A trust store to judge chains against: PEM bundle, directory, .p7b, "
                           "Java keystore (PKCS#12 or JKS), 'system' or 'mozilla'. Repeatable."
                           + default_note),
-        click.option("--store-password", default=DEFAULT_STORE_PASSWORD, show_default=True,
+        click.option("--store-password", default=defaults.STORE_PASSWORD, show_default=True,
                      help="Password of Java keystores ('' reads a JKS without its integrity "
                           "check)."),
         click.option("--offline", is_flag=True, help="Do not fetch AIA caIssuers; use the cache only."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                      help="CA pool and AIA cache (default: the user cache directory)."),
+    ])  # fmt: skip
+
+
+def starttls_choices() -> list[str]:
+    return ["auto", "none", *sorted(DIALOGS)]
+
+
+def starttls_option(function):
+    return click.option(
+        "--starttls", default="auto", type=click.Choice(starttls_choices()),
+        help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol.",
+    )(function)  # fmt: skip
+
+
+def protocol_options(function):
+    """The options protocols declare (--ehlo-name for SMTP, --xmpp-domain for XMPP, ...), as
+    keyword arguments named after each option's `name`."""
+    options = [
+        click.option(option.flag, option.name, default=option.default,
+                     show_default=option.default is not None, help=option.help)
+        for option in command_line_options()
     ]  # fmt: skip
+    return _apply(options)(function)
 
-    def decorate(function):
-        for option in reversed(options):
-            function = option(function)
-        return function
 
-    return decorate
+def protocol_values(arguments: dict) -> dict[str, str | None]:
+    """The protocol options' values out of a command's keyword arguments."""
+    return {option.name: arguments.get(option.name) for option in command_line_options()}
+
+
+def timeout_option(function):
+    return click.option(
+        "--timeout", type=click.FloatRange(min=0.01), default=defaults.TIMEOUT_SECONDS,
+        show_default=True, help="Seconds allowed for each phase: connect, STARTTLS, handshake.",
+    )(function)  # fmt: skip
+
+
+def profile_choice_option(function):
+    return click.option(
+        "--profile", default="default", type=click.Choice(list(PROFILES)), show_default=True,
+        help="ClientHello profile.",
+    )(function)  # fmt: skip
+
+
+def engine_option(function):
+    return click.option(
+        "--engine", default=DEFAULT_ENGINE, type=click.Choice(ENGINES), show_default=True,
+        help="Handshake engine: native (certcensus's own chain-capture client, which stops once "
+             "it has the certificates) or openssl (a full handshake through OpenSSL).",
+    )(function)  # fmt: skip
+
+
+def parse_duration(text: str | None, option: str = "--duration") -> float | None:
+    """`90`, `90s`, `10m`, `2h`, `1d` -> seconds."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise UsageError(f"{option} {text!r} is not like 30s, 10m, 2h or 1d")
+    value, unit = float(match[1]), match[2] or "s"
+    return value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def positive_duration(text: str, option: str) -> float:
+    seconds = parse_duration(text, option)
+    if not seconds or seconds <= 0:
+        raise UsageError(f"{option} must be more than zero")
+    return seconds
+
+
+def parse_targets(texts: Iterable[str], starttls: str) -> list[Target]:
+    """Parsed targets, each once, in the order given."""
+    parsed: dict[str, Target] = {}
+    for text in texts:
+        try:
+            target = parse_target(text, starttls)
+        except TargetError as error:
+            raise UsageError(str(error)) from None
+        parsed.setdefault(target.name, target)
+    return list(parsed.values())
+
+
+def checked_profiles(text: str, engine: str = DEFAULT_ENGINE) -> list[str]:
+    """The profiles `text` names, each one `engine` can speak, or a one-line usage error."""
+    try:
+        profiles = parse_profiles(text, engine)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    check_engine(profiles, engine)
+    return profiles
+
+
+def check_engine(profiles: list[str], engine: str) -> None:
+    refusal = engine_refusal(profiles, engine)
+    if refusal:
+        raise UsageError(refusal)

@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
-from certcensus.trust.certs import Cert
 from certcensus.export.names import java_alias, safe_file_stem
+from certcensus.trust.certs import Cert
 
 FORMATS = ("pem", "der", "cer", "p7b", "pkcs12")
 # The JDK's default truststore password; every Java tool tries it first.

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certcensus.trust.certs import Cert
 from certcensus.export.formats import JAVA_TRUSTSTORE_PASSWORD, _inside, write_java_truststore
 from certcensus.export.names import java_alias, safe_file_stem
+from certcensus.trust.certs import Cert
 
 KITS = ("ibmi", "java", "debian", "rhel", "windows", "macos")
 INSTALL_FILE_NAME = "INSTALL.txt"

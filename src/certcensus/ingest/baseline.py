@@ -58,13 +58,17 @@ def baseline_chains(captures: list[Capture]) -> list[tuple[bytes, ...]]:
     for capture in captures:
         if not capture.chain:
             continue
-        key = capture.target or capture.path if capture.format == "census-json" else repr(id(capture))
+        key = (
+            capture.target or capture.path if capture.format == "census-json" else repr(id(capture))
+        )
         if key not in best or capture.count > best[key].count:
             best[key] = capture
     return [capture.chain for capture in best.values()]
 
 
-def compare_with_baseline(result: IngestResult, baseline: list[tuple[bytes, ...]]) -> BaselineComparison:
+def compare_with_baseline(
+    result: IngestResult, baseline: list[tuple[bytes, ...]]
+) -> BaselineComparison:
     from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 
     chain_ids = {chain_fingerprint(chain) for chain in baseline}

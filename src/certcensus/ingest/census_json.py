@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from typing import Any
 
-from certcensus.model.outcomes import Outcome
 from certcensus.ingest.capture import Capture, UnusableFile
 from certcensus.ingest.pem import checked_certificate_der
+from certcensus.model.outcomes import Outcome
 
 
 def captures_from_census(document: object, path: str) -> list[Capture]:
@@ -30,7 +31,7 @@ def captures_from_census(document: object, path: str) -> list[Capture]:
 
 
 def _captures_of_target(target: dict, path: str) -> list[Capture]:
-    said = {
+    said: dict[str, Any] = {
         "target": str(target["target"]),
         "host": str(target.get("host") or ""),
         "port": int(target.get("port") or 0),
@@ -40,7 +41,9 @@ def _captures_of_target(target: dict, path: str) -> list[Capture]:
     captures = []
     for chain in target.get("chains", []):
         ders = tuple(
-            checked_certificate_der(_der_of_pem(cert["pem"]), f"certificate {cert.get('sha256', '?')[:12]}")
+            checked_certificate_der(
+                _der_of_pem(cert["pem"]), f"certificate {cert.get('sha256', '?')[:12]}"
+            )
             for cert in chain["certificates"]
         )
         captures.append(Capture(
@@ -69,5 +72,5 @@ def _seconds(text: object) -> float | None:
         return None
     moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()

@@ -24,7 +24,7 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def detect_format(data: bytes) -> str:
-    """"empty", "census-json", "s_client", "pem", "der", "base64" or "unknown"."""
+    """ "empty", "census-json", "s_client", "pem", "der", "base64" or "unknown"."""
     text = data.removeprefix(_UTF8_BOM).lstrip()
     if not text:
         return "empty"
@@ -86,7 +86,9 @@ def _read_der(data: bytes, path: str) -> Capture:
         return Capture(path=path, format="der", chain=(checked_certificate_der(data, "DER"),))
     except UnusableFile as not_x509:
         try:
-            return Capture(path=path, format="pkcs7", chain=tuple(_pkcs7_certificates(data, pem=False)))
+            return Capture(
+                path=path, format="pkcs7", chain=tuple(_pkcs7_certificates(data, pem=False))
+            )
         except UnusableFile:
             raise not_x509 from None
 
@@ -95,7 +97,11 @@ def _pkcs7_certificates(data: bytes, *, pem: bool) -> list[bytes]:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     try:
-        loaded = pkcs7.load_pem_pkcs7_certificates(data) if pem else pkcs7.load_der_pkcs7_certificates(data)
+        loaded = (
+            pkcs7.load_pem_pkcs7_certificates(data)
+            if pem
+            else pkcs7.load_der_pkcs7_certificates(data)
+        )
     except ValueError as error:
         raise UnusableFile("not-a-certificate", f"PKCS#7 without certificates: {error}") from None
     return [certificate.public_bytes(Encoding.DER) for certificate in loaded]

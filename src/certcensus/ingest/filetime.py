@@ -24,12 +24,14 @@ def time_from_file_name(name: str) -> float | None:
         if match := _WMI.search(name):
             local = dt.datetime.strptime(match[1], "%Y%m%d%H%M%S")
             offset = dt.timedelta(minutes=int(match[3]))
-            moment = local.replace(tzinfo=dt.timezone(offset)) + dt.timedelta(microseconds=int(match[2]))
+            moment = local.replace(tzinfo=dt.timezone(offset)) + dt.timedelta(
+                microseconds=int(match[2])
+            )
             return moment.timestamp()
         if match := _PLAIN.search(name):
             year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
             fraction = int((match[7] or "0").ljust(6, "0"))
-            moment = dt.datetime(year, month, day, hour, minute, second, fraction, dt.timezone.utc)
+            moment = dt.datetime(year, month, day, hour, minute, second, fraction, dt.UTC)
             return moment.timestamp()
     except ValueError:  # 14 digits that are not a date (month 13, ...)
         return None

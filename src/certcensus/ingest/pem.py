@@ -50,11 +50,14 @@ def find_pem_blocks(data: bytes) -> list[PemBlock]:
             line = data.count(b"\n", 0, position) + 1
             label = data[position + 11 : label_end if label_end >= 0 else position + 40]
             raise UnusableFile(
-                "truncated-pem", f"BEGIN {label.decode(errors='replace')} at line {line} has no END line"
+                "truncated-pem",
+                f"BEGIN {label.decode(errors='replace')} at line {line} has no END line",
             )
         end_line = data.find(b"-----", end + 9)
         stop = end_line + 5 if end_line >= 0 else len(data)
-        blocks.append(PemBlock(data[position + 11 : label_end], data[label_end + 5 : end], position, stop))
+        blocks.append(
+            PemBlock(data[position + 11 : label_end], data[label_end + 5 : end], position, stop)
+        )
         position = following if following >= stop else data.find(b"-----BEGIN ", stop)
     return blocks
 

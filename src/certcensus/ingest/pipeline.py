@@ -13,15 +13,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from certcensus.model.chain import chain_fingerprint
-from certcensus.model.observation import Observation
-from certcensus.model.outcomes import Outcome
-from certcensus.store.base import Store
-from certcensus.model.observation import LEAF_ONLY
 from certcensus.ingest.capture import Capture, Problem, UnusableFile
 from certcensus.ingest.files import read_capture_file
 from certcensus.ingest.filetime import time_from_file_name
 from certcensus.ingest.walker import FoundFile, walk_capture_files
+from certcensus.model.chain import chain_fingerprint
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
+from certcensus.model.sink import ObservationSink
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024  # captures are KB; 10 MiB is a generous bundle
 # Files per message to a worker: large enough that pickling and scheduling cost little per file,
@@ -58,7 +57,7 @@ class IngestResult:
 
 def ingest_paths(
     paths: Iterable[str],
-    store: Store | None,
+    store: ObservationSink | None,
     *,
     target: str | None = None,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
@@ -70,7 +69,10 @@ def ingest_paths(
     result = IngestResult(run_id)
     found: list[FoundFile] = []
     for item in walk_capture_files(paths, max_file_size):
-        (result.problems if isinstance(item, Problem) else found).append(item)
+        if isinstance(item, Problem):
+            result.problems.append(item)
+        else:
+            found.append(item)
     targets: dict[str, None] = {}
     for file, parsed in _parse_all(found, jobs):
         if isinstance(parsed, Problem):
@@ -81,9 +83,8 @@ def ingest_paths(
             observation_target = _record(result, store, file, capture, target)
             targets.setdefault(observation_target)
     result.targets = list(targets)
-    if store is not None:
-        if hasattr(store, "set_run_targets"):
-            store.set_run_targets(run_id, result.targets)
+    if store is not None and run_id is not None:
+        store.set_run_targets(run_id, result.targets)
         store.finish_run(run_id)
     return result
 
@@ -96,14 +97,8 @@ def _record(result, store, file: FoundFile, capture: Capture, target_override) -
         file.path, file.relative, name, chain_id, capture.leaf_sha256 if capture.chain else None,
         capture.leaf_only, capture.count,
     ))  # fmt: skip
-    started = (
-        capture.started_at
-        or time_from_file_name(os.path.basename(file.path))
-        or file.mtime
-    )
-    if capture.leaf_only:
-        detail = LEAF_ONLY
-    elif capture.verify:
+    started = capture.started_at or time_from_file_name(os.path.basename(file.path)) or file.mtime
+    if capture.verify and not capture.leaf_only:
         detail = f"verify return code {capture.verify}"
     else:
         detail = capture.detail
@@ -111,7 +106,7 @@ def _record(result, store, file: FoundFile, capture: Capture, target_override) -
         target=name, host=host, port=port, protocol=capture.protocol, address=capture.address,
         started_at=started, outcome=Outcome(capture.outcome), detail=detail, chain=capture.chain,
         sni=capture.sni, profile="ingest", tls_version=capture.tls_version, cipher=capture.cipher,
-        source=file.path,
+        source=file.path, leaf_only=capture.leaf_only,
     )  # fmt: skip
     for observation in _spread(template, capture):
         result.observations += 1
@@ -158,7 +153,9 @@ def _host_and_port(name: str, capture: Capture) -> tuple[str, int]:
 # -- parsing, in this process or in a pool --------------------------------------------------------
 
 
-def _parse_all(found: list[FoundFile], jobs: int | None) -> Iterator[tuple[FoundFile, list[Capture] | Problem]]:
+def _parse_all(
+    found: list[FoundFile], jobs: int | None
+) -> Iterator[tuple[FoundFile, list[Capture] | Problem]]:
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(found) < POOL_THRESHOLD:
         for file in found:
@@ -168,7 +165,9 @@ def _parse_all(found: list[FoundFile], jobs: int | None) -> Iterator[tuple[Found
     # forkserver: workers start from a clean process, never from a fork of a threaded parent.
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for chunk, parsed_chunk in zip(chunks, pool.map(_parse_chunk, [[f.path for f in c] for c in chunks])):
+        for chunk, parsed_chunk in zip(
+            chunks, pool.map(_parse_chunk, [[f.path for f in c] for c in chunks])
+        ):
             yield from zip(chunk, parsed_chunk)
 
 

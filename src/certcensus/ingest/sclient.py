@@ -100,7 +100,8 @@ def _parse_one_run(data: bytes, path: str) -> Capture:
     if in_chain and listed > len(chain):
         # The listing names more certificates than were printed: the file was cut off.
         raise UnusableFile(
-            "truncated-pem", f"the chain listing names {listed} certificates, the file holds {len(chain)}"
+            "truncated-pem",
+            f"the chain listing names {listed} certificates, the file holds {len(chain)}",
         )
     if in_chain and server_at < 0 and b"\n---" not in data[in_chain[-1].end :]:
         # A complete run always goes on past the chain ("---", "Server certificate"): this

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,7 +42,7 @@ class Issued:
     """A certificate with the private key of its subject."""
 
     certificate: x509.Certificate
-    key: object = field(repr=False)
+    key: Any = field(repr=False)  # an RSA or EC private key from `generate_key`
 
     @cached_property
     def der(self) -> bytes:
@@ -80,7 +81,7 @@ class PKI:
     """Builds certificates relative to one clock, `now`, so tests can make expired ones."""
 
     def __init__(self, now: dt.datetime | None = None, organization: str = "certcensus lab"):
-        self.now = now or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        self.now = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
         self.organization = organization
         self._serial = 0x1000
 
@@ -318,9 +319,13 @@ def _resign_legacy(certificate: x509.Certificate, issuer_key, *, version1: bool,
     else:
         signature = issuer_key.sign(new_tbs, ec.ECDSA(algorithm))
     outer = _der_elements(_der_content(certificate.public_bytes(serialization.Encoding.DER)))
-    algorithm_identifier = outer[1] if not sha1 else (_SHA1_WITH_RSA if is_rsa else _ECDSA_WITH_SHA1)
+    algorithm_identifier = (
+        outer[1] if not sha1 else (_SHA1_WITH_RSA if is_rsa else _ECDSA_WITH_SHA1)
+    )
     bit_string = b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature
-    return x509.load_der_x509_certificate(_der_sequence(new_tbs + algorithm_identifier + bit_string))
+    return x509.load_der_x509_certificate(
+        _der_sequence(new_tbs + algorithm_identifier + bit_string)
+    )
 
 
 def _der_header(data: bytes, offset: int) -> tuple[int, int]:
@@ -357,7 +362,9 @@ def _der_sequence(body: bytes) -> bytes:
     return b"\x30" + _der_length(len(body)) + body
 
 
-def write_server_files(directory: Path, leaf: Issued, chain: list[Issued], stem: str) -> tuple[Path, Path]:
+def write_server_files(
+    directory: Path, leaf: Issued, chain: list[Issued], stem: str
+) -> tuple[Path, Path]:
     """Write `<stem>.crt` (leaf then `chain`, in that order) and `<stem>.key`; return both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     cert_path = directory / f"{stem}.crt"

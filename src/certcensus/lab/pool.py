@@ -142,7 +142,7 @@ class PoolServer:
             }
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._transports: set[asyncio.Transport] = set()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class PoolServer:
     def address(self) -> tuple[str, int]:
         if self._server is None:
             raise RuntimeError("the pool is not started")
-        return self._server.sockets[0].getsockname()[:2]
+        return self._server.sockets[0].getsockname()[:2]  # type: ignore[attr-defined]  # a Server
 
     @property
     def port(self) -> int:
@@ -194,7 +194,9 @@ class PoolServer:
 
     def _weighted(self, fraction: float) -> Backend:
         """The backend whose slice of [0, total weight) holds `fraction` of the total."""
-        index = bisect.bisect_right(self._cumulative_weights, fraction * self._cumulative_weights[-1])
+        index = bisect.bisect_right(
+            self._cumulative_weights, fraction * self._cumulative_weights[-1]
+        )
         return self.backends[min(index, len(self.backends) - 1)]
 
     @staticmethod
@@ -227,7 +229,9 @@ class PoolServer:
             transport.abort()  # never a close_notify: see server_context()
 
     async def _serve_smtp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._track(asyncio.current_task())
+        task = asyncio.current_task()
+        assert task is not None  # a connection handler always runs in a task
+        self._track(task)
         raw_transport = writer.transport  # the TCP transport, under TLS once STARTTLS is done
         backend = self.choose_backend(writer.get_extra_info("peername"))
         try:
@@ -298,7 +302,7 @@ def running_pool(backends: list[Backend], **options) -> Iterator[PoolServer]:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(pool.start())
-        except BaseException as error:  # handed to the caller's thread below
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
             start_error.append(error)
             return
         finally:

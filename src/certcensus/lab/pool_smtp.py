@@ -90,8 +90,9 @@ class SMTPSession:
             if self.behaviour.advertise_starttls and not self.tls_active:
                 keywords.append("STARTTLS")
             keywords += ["ENHANCEDSTATUSCODES", "8BITMIME"]
-            await self.reply(f"250-{name} Hello", *(f"250-{k}" for k in keywords[:-1]),
-                             f"250 {keywords[-1]}")
+            await self.reply(
+                f"250-{name} Hello", *(f"250-{k}" for k in keywords[:-1]), f"250 {keywords[-1]}"
+            )
         elif verb == b"HELO" and argument:
             await self.reply(f"250 {name}")
         elif verb in (b"EHLO", b"HELO"):

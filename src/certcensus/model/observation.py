@@ -9,11 +9,6 @@ from certcensus.model.chain import chain_fingerprint
 from certcensus.model.outcomes import Outcome
 
 
-# `detail` of an ingested capture that holds only the leaf (`s_client` without -showcerts):
-# the census counts it by leaf, apart from chains, since the rest of its chain is unknown.
-LEAF_ONLY = "leaf-only"
-
-
 @dataclass(frozen=True, slots=True)
 class Observation:
     target: str  # canonical target name, e.g. "mail.example.com:25"
@@ -35,6 +30,9 @@ class Observation:
     starttls_seconds: float | None = None
     handshake_seconds: float | None = None
     source: str = field(default="probe")  # "probe", or the file an ingested capture came from
+    # An ingested capture that holds only the leaf (`s_client` without -showcerts): the census
+    # counts it by leaf, apart from chains, since the rest of its chain is unknown.
+    leaf_only: bool = False
 
     @property
     def chain_id(self) -> str | None:

@@ -20,13 +20,14 @@ import socket
 import ssl
 import struct
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
-from certcensus.probe.dialogs.base import printable
+from certcensus.model.defaults import TIMEOUT_SECONDS
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
+from certcensus.probe.dialogs.base import printable
 from certcensus.probe.native import CaptureError, ChainCapture
 from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES
 from certcensus.probe.targets import Target
@@ -41,12 +42,10 @@ LINGER_ABORT = struct.pack("ii", 1, 0)
 @dataclass(frozen=True, slots=True)
 class ProbeSettings:
     context: ssl.SSLContext
-    timeout: float = 10.0  # per phase: connect, STARTTLS dialog, handshake
+    timeout: float = TIMEOUT_SECONDS  # per phase: connect, STARTTLS dialog, handshake
     sni: str | None = None
     dialog_options: DialogOptions | None = None
     profile: str = "default"
-    # Who makes the probe: None means `probe_once` here; a profile worker's `probe` otherwise.
-    runner: Callable[..., Awaitable[Observation]] | None = None
     engine: str = DEFAULT_ENGINE  # the handshake step: "native" or "openssl"
 
 
@@ -60,7 +59,7 @@ async def probe_once(
     """Probe `address` once and return what happened; never raises for anything the peer does."""
     loop = asyncio.get_running_loop()
     started_at = time.time()
-    record = {
+    record: dict[str, Any] = {
         "target": target.name,
         "host": target.host,
         "port": target.port,
@@ -105,7 +104,9 @@ async def probe_once(
             deadline.reschedule(loop.time() + settings.timeout)
             clock = time.perf_counter()
             handshake = _capture_chain if settings.engine == "native" else _openssl_handshake
-            chain, record["tls_version"], record["cipher"] = await handshake(loop, sock, settings, dialog)
+            chain, record["tls_version"], record["cipher"] = await handshake(
+                loop, sock, settings, dialog
+            )
             record["handshake_seconds"] = time.perf_counter() - clock
         if not chain:
             return Observation(**record, outcome=Outcome.NO_CERTIFICATE, detail="no certificate")
@@ -174,6 +175,7 @@ async def _capture_chain(loop, sock, settings: ProbeSettings, dialog: Dialog | N
         data = await loop.sock_recv(sock, RECEIVE_SIZE)
         out = capture.receive_data(dialog.unwrap_tls(data) if dialog and data else data)
     result = capture.result
+    assert result is not None  # done means a result
     return result.certificates, result.version_name, result.cipher_name
 
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from certcensus.model.errors import ResolutionError
 from certcensus.probe.targets import Target, is_ip_address
-
-
-class ResolutionError(Exception):
-    """The name did not resolve; the message is one line for the user."""
 
 
 async def resolve_addresses(target: Target, ip_mode: str = "all") -> list[str]:
@@ -33,7 +30,7 @@ async def resolve_addresses(target: Target, ip_mode: str = "all") -> list[str]:
     addresses: list[str] = []
     for family, _, _, _, sockaddr in infos:
         if family in (socket.AF_INET, socket.AF_INET6) and sockaddr[0] not in addresses:
-            addresses.append(sockaddr[0])
+            addresses.append(str(sockaddr[0]))
     if not addresses:
         raise ResolutionError(f"cannot resolve {target.host}: no A or AAAA record")
     return addresses[:1] if ip_mode == "first" else addresses

@@ -14,50 +14,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from certcensus.census.coverage import probes_needed
+from certcensus.model.coverage_bound import probes_needed
+from certcensus.model.errors import ResolutionError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.prober import ProbeSettings, probe_once
-from certcensus.probe.resolve import ResolutionError, resolve_addresses
-from certcensus.store.base import Store
+from certcensus.model.sink import ObservationSink
+from certcensus.probe.plan import ScanPlan
+from certcensus.probe.prober import ProbeSettings
+from certcensus.probe.probers import LocalProber, Prober
+from certcensus.probe.resolve import resolve_addresses
 from certcensus.probe.targets import Target
-
-# Re-resolve names this often on long runs: short enough to see DNS rotation within a typical
-# 60-300 s TTL, rare enough to cost nothing.
-DEFAULT_RESOLVE_EVERY = 60.0
-
 
 # A lane whose probes all fail gives up after this many, rather than chasing a goal it cannot
 # reach; its failures are in the census.
 GIVE_UP_AFTER_FAILURES = 20
-
-
-@dataclass
-class ScanPlan:
-    targets: list[Target]
-    settings: dict[tuple[str, str], ProbeSettings]  # by (target name, profile)
-    count: int | None = 100  # per target; a cap when stopping when sure
-    duration: float | None = None
-    rate: float = 5.0  # per address; 0 = unlimited
-    concurrency: int = 64
-    ip_mode: str = "all"
-    resolve_every: float = DEFAULT_RESOLVE_EVERY
-    source_addresses: list[str] = field(default_factory=list)
-    profiles: list[str] = field(default_factory=lambda: ["default"])
-    # "Stop when sure": (min_share, confidence). Each stratum is probed until no chain with at
-    # least min_share can have been missed, at the confidence that makes the target's
-    # statement (the worst of its strata, Bonferroni-corrected) hold at `confidence`.
-    stop_when_sure: tuple[float, float] | None = None
-    target_concurrency: dict[str, int] = field(default_factory=dict)  # by target name
-    workers: int = 0  # probe from this many worker processes (0: in this process)
-
-    spread: float | None = None  # seconds over which to space each lane's probes
-
-    def settings_for(self, target: Target, profile: str) -> ProbeSettings:
-        return self.settings[(target.name, profile)]
 
 
 class _LaneGoal:
@@ -107,12 +80,15 @@ class Scan:
     def __init__(
         self,
         plan: ScanPlan,
-        store: Store,
+        store: ObservationSink,
         run_id: int,
         on_observation: Callable[[Observation], None] | None = None,
+        probers: Mapping[str, Prober] | None = None,
     ):
         self.plan = plan
         self.store = store
+        local = LocalProber()
+        self.probers = {profile: (probers or {}).get(profile, local) for profile in plan.profiles}
         self.run_id = run_id
         self.on_observation = on_observation or (lambda obs: None)
         self.stop = asyncio.Event()
@@ -133,9 +109,8 @@ class Scan:
         ]
         try:
             stopper = asyncio.create_task(self.stop.wait())
-            done, _ = await asyncio.wait(
-                {stopper, asyncio.gather(*drivers)}, return_when=asyncio.FIRST_COMPLETED
-            )
+            everything: asyncio.Future = asyncio.gather(*drivers)
+            done, _ = await asyncio.wait({stopper, everything}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 self.result.interrupted = True
             stopper.cancel()
@@ -181,8 +156,7 @@ class Scan:
             )  # fmt: skip
             return
         self.result.addresses[target.name] = list(addresses)
-        lanes = [self._start_lanes(target, a, budget) for a in addresses]
-        lanes = [lane for group in lanes for lane in group]
+        lanes = [lane for a in addresses for lane in self._start_lanes(target, a, budget)]
         watcher = None
         if not target.is_address and self.plan.ip_mode == "all" and budget.deadline is not None:
             watcher = asyncio.create_task(self._reresolve(target, budget, addresses, lanes))
@@ -264,17 +238,20 @@ class Scan:
             goal.in_flight += 1
             task = asyncio.create_task(self._probe(target, address, settings, source, goal))
             if target_slot:
-                task.add_done_callback(lambda _, slot=target_slot: slot.release())
+                task.add_done_callback(_releaser(target_slot))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             if not interval:
                 # Unpaced lanes take turns, so `--count` is spread over a target's addresses.
                 await asyncio.sleep(0)
 
-    async def _probe(self, target, address, settings, source, goal: _LaneGoal) -> None:
-        runner = settings.runner or probe_once
+    async def _probe(
+        self, target, address, settings: ProbeSettings, source, goal: _LaneGoal
+    ) -> None:
         try:
-            observation = await runner(target, address, settings, source)
+            observation = await self.probers[settings.profile].probe(
+                target, address, settings, source
+            )
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - a bug in one probe must not end the run
@@ -297,3 +274,8 @@ class Scan:
         self.result.probes += 1
         self.store.add(self.run_id, observation)
         self.on_observation(observation)
+
+
+def _releaser(slot: asyncio.Semaphore) -> Callable[[asyncio.Task], None]:
+    """A done-callback that gives `slot` back."""
+    return lambda _task: slot.release()

@@ -10,14 +10,11 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from certcensus.model.errors import TargetError
 from certcensus.probe.dialogs import SCHEMES, dialog_class, dialog_for_port
 
 DEFAULT_PORT = 443
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
-
-
-class TargetError(ValueError):
-    """The target is not something we can probe; the message is one line for the user."""
 
 
 @dataclass(frozen=True, slots=True)

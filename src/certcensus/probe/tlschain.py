@@ -16,5 +16,5 @@ def unverified_chain_der(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
     if hasattr(ssl_object, "get_unverified_chain"):  # Python 3.13+
         chain = ssl_object.get_unverified_chain() or []
         return tuple(bytes(der) for der in chain)
-    chain = ssl_object._sslobj.get_unverified_chain() or []
+    chain = ssl_object._sslobj.get_unverified_chain() or []  # type: ignore[attr-defined]
     return tuple(cert.public_bytes(_ssl.ENCODING_DER) for cert in chain)

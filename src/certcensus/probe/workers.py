@@ -21,9 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from certcensus.probe.dialogs import DialogOptions
 from certcensus.model.observation import Observation, observation_from_wire, observation_to_wire
+from certcensus.probe.dialogs import DialogOptions
 from certcensus.probe.prober import ProbeSettings, probe_once
+from certcensus.probe.probers import Prober
 from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES, client_context
 from certcensus.probe.targets import Target
 
@@ -56,8 +57,13 @@ class WorkerProber:
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read_answers())
 
-    async def probe(self, target: Target, address: str, settings: ProbeSettings,
-                    source_address: str | None = None) -> Observation:
+    async def probe(
+        self,
+        target: Target,
+        address: str,
+        settings: ProbeSettings,
+        source_address: str | None = None,
+    ) -> Observation:
         self._next_id += 1
         request_id = self._next_id
         future = asyncio.get_running_loop().create_future()
@@ -67,14 +73,16 @@ class WorkerProber:
             "id": request_id, "host": target.host, "port": target.port, "dialog": target.dialog,
             "given": target.given, "address": address, "sni": settings.sni,
             "timeout": settings.timeout, "source": source_address,
-            "ehlo_name": options.ehlo_name if options else None,
-            "xmpp_domain": options.xmpp_domain if options else None, "engine": settings.engine,
+            "protocol_options": dict(options.values) if options else {},
+            "engine": settings.engine,
         }  # fmt: skip
+        assert self._process is not None and self._process.stdin is not None, "start() first"
         self._process.stdin.write(json.dumps(request).encode() + b"\n")
         await self._process.stdin.drain()
         return await future
 
     async def _read_answers(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
         while True:
             line = await self._process.stdout.readline()
             if not line:
@@ -106,7 +114,7 @@ class WorkerProber:
         self._config_dir.cleanup()
 
 
-class WorkerPool:
+class WorkerPool(Prober):
     """Several workers of one profile; each probe goes to the least busy."""
 
     def __init__(self, profile: str, size: int):
@@ -115,8 +123,13 @@ class WorkerPool:
     async def start(self) -> None:
         await asyncio.gather(*(worker.start() for worker in self.workers))
 
-    async def probe(self, target: Target, address: str, settings: ProbeSettings,
-                    source_address: str | None = None) -> Observation:
+    async def probe(
+        self,
+        target: Target,
+        address: str,
+        settings: ProbeSettings,
+        source_address: str | None = None,
+    ) -> Observation:
         worker = min(self.workers, key=lambda w: w.pending)
         return await worker.probe(target, address, settings, source_address)
 
@@ -133,10 +146,7 @@ async def _serve(profile: str) -> None:
 
     async def answer(request: dict) -> None:
         target = Target(request["host"], request["port"], request["dialog"], request["given"])
-        options = DialogOptions(
-            host=target.host, ehlo_name=request["ehlo_name"] or "certcensus.invalid",
-            xmpp_domain=request["xmpp_domain"],
-        )  # fmt: skip
+        options = DialogOptions(host=target.host, values=request["protocol_options"])
         settings = ProbeSettings(context, request["timeout"], request["sni"], options, profile,
                                  engine=request.get("engine", DEFAULT_ENGINE))  # fmt: skip
         observation = await probe_once(target, request["address"], settings, request["source"])

@@ -1,7 +1,7 @@
 """The census as CSV for spreadsheets: one row per probe, or one row per chain per target.
 
-`observations_csv` reads the store (probes are not in the census dict); `chains_csv` reads the
-census JSON dict like every other output, with the trust verdicts when they are there.
+`observations_csv` reads the store (every stored field of every probe); `chains_csv` reads the
+census object like every other rendering, with the trust verdicts when they are there.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import io
 from collections.abc import Iterable
 from typing import TextIO
 
-from certcensus.store.base import Store, StoredProbe
+from certcensus.census.model import Census
 from certcensus.render.as_json import iso_time
+from certcensus.store.base import Store, StoredProbe
 
 PROBE_FIELDS = [field.name for field in dataclasses.fields(StoredProbe)]
 OBSERVATION_COLUMNS = ["time", *PROBE_FIELDS]
@@ -61,28 +62,28 @@ def observations_csv(
     return buffer.getvalue()
 
 
-def chains_csv(census_dict: dict) -> str:
+def chains_csv(census: Census) -> str:
     """One row per chain per target: counts, times, and the certificates joined with " | "."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CHAIN_COLUMNS)
-    for target in census_dict.get("targets", []):
-        for rank, chain in enumerate(target.get("chains", []), 1):
-            certificates = chain.get("certificates", [])
+    for target in census.targets:
+        for rank, chain in enumerate(target.chains, 1):
+            certificates = chain.certificates
             untrusted = [
-                f"{store}:{modes['lenient'].get('reason', '')}"
-                for store, modes in (chain.get("trust") or {}).items()
-                if "lenient" in modes and not modes["lenient"].get("trusted")
+                f"{store}:{judged.lenient.reason}"
+                for store, judged in (chain.trust or {}).items()
+                if not judged.lenient.trusted
             ]
             row = [
-                target["target"], rank, chain["id"], chain.get("count", 0), chain.get("share", 0),
-                chain.get("first_seen"), chain.get("last_seen"),
-                " ".join(f"{ip}={n}" for ip, n in (chain.get("ips") or {}).items()),
+                target.target, rank, chain.chain_id, chain.count, round(chain.share, 6),
+                iso_time(chain.first_seen), iso_time(chain.last_seen),
+                " ".join(f"{ip}={n}" for ip, n in chain.ips.most_common()),
                 len(certificates),
-                " | ".join(c.get("subject") or c.get("parse_error") or "" for c in certificates),
-                " | ".join(c.get("issuer", "") for c in certificates),
-                " ".join(c["sha256"] for c in certificates),
-                " | ".join(c.get("not_after", "") for c in certificates),
+                " | ".join(c.subject or c.parse_error or "" for c in certificates),
+                " | ".join(c.issuer for c in certificates),
+                " ".join(c.sha256 for c in certificates),
+                " | ".join(c.not_after for c in certificates),
                 " ".join(untrusted),
             ]  # fmt: skip
             writer.writerow([safe_cell(value) for value in row])

@@ -1,19 +1,57 @@
-"""The census as JSON: the contract other tools and checks read (keep these names)."""
+"""The census as JSON: the contract other tools and checks read (keep these names).
+
+One rendering of the census object (census/model.py), like the console and HTML; nothing
+reads this dict back except `ingest`, which merges censuses made elsewhere.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
-from certcensus.census.build import Census, ChainCount, TargetCensus
+from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
+from certcensus.trust.missing import MissingCAs
+from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
 
 def iso_time(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    moment = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def mode_verdict_to_dict(verdict: ModeVerdict) -> dict:
+    return {
+        "trusted": verdict.trusted,
+        "reason": str(verdict.reason),
+        "detail": verdict.detail,
+        "path": verdict.path,
+        "missing": verdict.missing,
+        "anchor": verdict.anchor,
+        "problems": [{**dataclasses.asdict(p), "reason": str(p.reason)} for p in verdict.problems],
+    }
+
+
+def store_verdict_to_dict(verdict: StoreVerdict) -> dict:
+    return {
+        "lenient": mode_verdict_to_dict(verdict.lenient),
+        "strict": mode_verdict_to_dict(verdict.strict),
+    }
+
+
+def missing_cas_to_dict(missing: MissingCAs) -> dict:
+    return {
+        "store": missing.store,
+        "certificates": [
+            {"sha256": c.sha256, "subject": c.subject.rfc4514_string(), "root": c.is_self_issued}
+            for c in missing.certificates
+        ],
+        "needed_by": missing.needed_by,
+        "unfixable": missing.unfixable,
+    }
 
 
 def chain_to_dict(chain: ChainCount) -> dict:
@@ -28,13 +66,17 @@ def chain_to_dict(chain: ChainCount) -> dict:
         "differs_from_most_common": [
             {
                 "position": change.position,
-                "most_common": change.most_common.sha256 if change.most_common else None,
-                "this": change.this.sha256 if change.this else None,
+                "most_common": change.a.sha256 if change.a else None,
+                "this": change.b.sha256 if change.b else None,
             }
             for change in chain.differences
         ],
         "seen_only": chain.seen_only,
-        **({"trust": chain.trust} if chain.trust is not None else {}),
+        **(
+            {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
+            if chain.trust is not None
+            else {}
+        ),
     }
 
 
@@ -66,7 +108,11 @@ def target_to_dict(target: TargetCensus) -> dict:
             for stratum in target.strata
         ],
         **coverage_to_dict(target),
-        **({"missing_cas": target.missing_cas} if target.missing_cas is not None else {}),
+        **(
+            {"missing_cas": {n: missing_cas_to_dict(m) for n, m in target.missing_cas.items()}}
+            if target.missing_cas is not None
+            else {}
+        ),
     }
 
 

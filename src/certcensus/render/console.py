@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from certcensus.census.build import Census, ChainCount, TargetCensus
+from certcensus.census.model import Census, ChainCount, TargetCensus
+from certcensus.certs.compare import PositionDiff
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.render.as_json import iso_time
@@ -18,7 +21,12 @@ PIPE_WIDTH = 160
 def make_console(stderr: bool = False) -> Console:
     """A console that wraps to the terminal, or to PIPE_WIDTH when not writing to one."""
     # Certificate subjects are data: never read "[...]" as markup or ":cd:" as an emoji.
-    options = {"stderr": stderr, "highlight": False, "markup": False, "emoji": False}
+    options: dict[str, Any] = {
+        "stderr": stderr,
+        "highlight": False,
+        "markup": False,
+        "emoji": False,
+    }
     console = Console(**options)
     if not console.is_terminal:
         console = Console(**options, width=PIPE_WIDTH, soft_wrap=True)
@@ -73,10 +81,12 @@ def print_target(target: TargetCensus, console: Console) -> None:
     _print_missing(target, console)
     _print_errors(target, console)
     sentence = target.coverage_sentence()
-    if sentence:
+    if sentence and target.coverage is not None:
         console.print(f"\n  {sentence}", style="bold" if target.coverage.applicable else "yellow")
         if target.coverage.applicable and len(target.strata) > 1:
-            console.print(f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim")
+            console.print(
+                f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim"
+            )
     console.print()
 
 
@@ -95,26 +105,25 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
         console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
     for statement in chain.seen_only:
         console.print(f"    seen {statement}", style="magenta")
-    for store, modes in (chain.trust or {}).items():
-        for mode in ("lenient", "strict"):
-            verdict = modes[mode]
-            words = "trusted" if verdict["trusted"] else "NOT trusted"
-            detail = verdict.get("detail") or verdict.get("reason", "")
+    for store, judged in (chain.trust or {}).items():
+        for mode, verdict in (("lenient", judged.lenient), ("strict", judged.strict)):
+            words = "trusted" if verdict.trusted else "NOT trusted"
             console.print(
-                f"    {store} ({mode}): {words}" + (f": {detail}" if not verdict["trusted"] else ""),
-                style="green" if verdict["trusted"] else "red",
+                f"    {store} ({mode}): {words}"
+                + (f": {verdict.detail}" if not verdict.trusted else ""),
+                style="green" if verdict.trusted else "red",
             )
 
 
-def describe_change(change) -> str:
+def describe_change(change: PositionDiff) -> str:
     """One phrase: 'intermediate #1 replaced: A -> B', 'leaf re-issued (same subject)', ..."""
-    where = role_of(change.position, change.most_common or change.this)
-    if change.most_common is None:
-        return f"{where} added: {short_name(change.this)}"
-    if change.this is None:
-        return f"{where} no longer sent: {short_name(change.most_common)}"
-    before, after = short_name(change.most_common), short_name(change.this)
-    if change.most_common.subject == change.this.subject and not change.this.parse_error:
+    where = role_of(change.position, change.a or change.b)
+    if change.a is None:
+        return f"{where} added: {short_name(change.b)}"
+    if change.b is None:
+        return f"{where} no longer sent: {short_name(change.a)}"
+    before, after = short_name(change.a), short_name(change.b)
+    if change.a.subject == change.b.subject and not change.b.parse_error:
         return f"{where} re-issued (same subject {before}, new certificate)"
     return f"{where} replaced: {before} -> {after}"
 
@@ -136,16 +145,18 @@ def _print_certificate(position: int, info: CertificateInfo, console: Console) -
 
 def _print_missing(target: TargetCensus, console: Console) -> None:
     for store, missing in (target.missing_cas or {}).items():
-        if not missing["certificates"] and not missing["unfixable"]:
+        if not missing.certificates and not missing.unfixable:
             console.print(f"\n  {store} already trusts every chain served.", style="green")
             continue
-        if missing["certificates"]:
+        if missing.certificates:
             console.print(f"\n  To trust every chain, add to {store}:", style="bold")
-            for cert in missing["certificates"]:
-                kind = "root" if cert["root"] else "intermediate"
-                console.print(f"    {kind}: {cert['subject']}  sha256 {cert['sha256']}")
-        for chain_id, why in missing["unfixable"].items():
-            console.print(f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red")
+            for cert in missing.certificates:
+                kind = "root" if cert.is_self_issued else "intermediate"
+                console.print(f"    {kind}: {cert.subject.rfc4514_string()}  sha256 {cert.sha256}")
+        for chain_id, why in missing.unfixable.items():
+            console.print(
+                f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red"
+            )
 
 
 def _print_errors(target: TargetCensus, console: Console) -> None:

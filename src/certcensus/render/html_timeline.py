@@ -13,8 +13,7 @@ import datetime as dt
 from collections import Counter
 from html import escape
 
-from certcensus.census.build import TargetCensus
-from certcensus.model.outcomes import Outcome
+from certcensus.census.model import TargetCensus
 from certcensus.render.as_json import iso_time
 
 # Okabe & Ito's colour-blind-safe palette (2008), black left out: chain 1 is the first colour.
@@ -28,23 +27,10 @@ WIDTH, LANE_HEIGHT, LABEL_WIDTH, AXIS_HEIGHT = 900, 28, 150, 22
 def timeline_of(target: TargetCensus) -> list[dict]:
     """Every probe of a target in time order: {"t", "ip", "chain" (None if it failed), "outcome"}."""
     return [
-        {
-            "t": iso_time(probe.started_at),
-            "ip": probe.address,
-            "chain": probe.chain_id if probe.outcome is Outcome.OK else None,
-            "outcome": str(probe.outcome),
-        }
-        for probe in target.observations
-    ]
-
-
-def add_timelines(census_dict: dict, census) -> dict:
-    """`census_dict` with each target's `timeline` filled in from the Census it was made from."""
-    by_name = {target.target: target for target in census.targets}
-    for target in census_dict["targets"]:
-        if target["target"] in by_name:
-            target["timeline"] = timeline_of(by_name[target["target"]])
-    return census_dict
+        {"t": iso_time(point.started_at), "ip": point.address, "chain": point.chain_id,
+         "outcome": point.outcome}
+        for point in target.timeline
+    ]  # fmt: skip
 
 
 def chain_colour(index: int) -> str:
@@ -98,7 +84,7 @@ def timeline_svg(timeline: list[dict], chain_order: list[str]) -> str:
     parts.append(
         f'<text x="{LABEL_WIDTH}" y="14" class="axis">{escape(timeline[0]["t"][:19])}Z</text>'
         f'<text x="{WIDTH - 10}" y="14" text-anchor="end" class="axis">'
-        f'{escape(timeline[-1]["t"][:19])}Z</text></svg>'
+        f"{escape(timeline[-1]['t'][:19])}Z</text></svg>"
     )
     return "".join(parts)
 
@@ -112,11 +98,13 @@ def _marks(entries, x_of, top, colour_of, number_of, plot) -> list[str]:
     marks = []
     # Rare chains and failures are drawn last, on top: a mark of the common chain must not hide
     # the one probe in a hundred that got the other chain.
-    rarest_last = sorted(entries, key=lambda item: number_of.get(item[1]["chain"], len(number_of) + 1))
+    rarest_last = sorted(
+        entries, key=lambda item: number_of.get(item[1]["chain"], len(number_of) + 1)
+    )
     for moment, entry in rarest_last:
         chain = entry["chain"]
         if chain:
-            colour, y, h = colour_of.get(chain, "#333"), top + 3, LANE_HEIGHT - 6
+            colour, y, h = colour_of.get(chain, "#333"), top + 3.0, LANE_HEIGHT - 6.0
             label = f"chain #{number_of.get(chain, '?')} {chain[:12]}"
         else:
             colour, y, h = ERROR_COLOUR, top + LANE_HEIGHT / 2, LANE_HEIGHT / 2 - 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certcensus.census.build import Census
+from certcensus.census.model import Census
 
 
 def save_chains_as_pem(census: Census, directory: Path) -> list[Path]:

@@ -36,6 +36,7 @@ class StoredProbe:
     starttls_seconds: float | None
     handshake_seconds: float | None
     source: str
+    leaf_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,13 @@ class RunInfo:
 
 
 class Store(abc.ABC):
-    """Observations in, probes and certificates out. Writes are buffered: call `flush`."""
+    """Observations in, probes and certificates out. Writes are buffered: call `flush`.
+
+    Implements model.sink.ObservationSink, which the prober and ingest write to. Every backend
+    passes the same contract tests (tests/store/test_store_contract.py).
+    """
+
+    read_only: bool = False
 
     @abc.abstractmethod
     def start_run(self, command: str, targets: Iterable[str]) -> int:
@@ -85,6 +92,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         """The DER certificates of a chain, in wire order."""
+
+    def chains_certificates(self, chain_ids: Iterable[str]) -> dict[str, list[bytes]]:
+        """Many chains' certificates at once (backends answer with one query, not N)."""
+        return {
+            chain_id: self.chain_certificates(chain_id) for chain_id in dict.fromkeys(chain_ids)
+        }
 
     @abc.abstractmethod
     def certificate(self, sha256: str) -> bytes | None: ...

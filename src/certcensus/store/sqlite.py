@@ -8,15 +8,13 @@ run loses at most the last second of observations.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import platformdirs
-
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
+from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.store.base import RunInfo, Store, StoredProbe
@@ -70,47 +68,109 @@ CREATE TABLE IF NOT EXISTS probes (
     connect_seconds REAL,
     starttls_seconds REAL,
     handshake_seconds REAL,
-    source TEXT NOT NULL
+    source TEXT NOT NULL,
+    leaf_only INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target, run_id, started_at);
 CREATE INDEX IF NOT EXISTS probes_by_chain ON probes(chain_id);
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
+
+# The schema this code writes. 1: the first release (leaf-only captures marked in `detail`);
+# 2: `leaf_only` is a column. Older databases are migrated when opened for writing; a newer
+# one is refused, since this code would misread it.
+SCHEMA_VERSION = 2
+MIGRATIONS = {
+    1: (
+        "ALTER TABLE probes ADD COLUMN leaf_only INTEGER NOT NULL DEFAULT 0",
+        "UPDATE probes SET leaf_only = 1, detail = '' WHERE detail = 'leaf-only'",
+    ),
+}
 
 PROBE_COLUMNS = (
     "run_id, target, host, port, protocol, address, started_at, outcome, detail, chain_id, sni, "
     "profile, source_address, source_port, tls_version, cipher, connect_seconds, "
-    "starttls_seconds, handshake_seconds, source"
+    "starttls_seconds, handshake_seconds, source, leaf_only"
 )
 
 
-def default_database_path() -> Path:
-    """`certcensus.sqlite` under the user's data directory (XDG_DATA_HOME on Linux)."""
-    return Path(platformdirs.user_data_dir("certcensus")) / "certcensus.sqlite"
-
-
-def open_store(path: str | os.PathLike | None = None) -> SQLiteStore:
-    return SQLiteStore(Path(path) if path else default_database_path())
-
-
-class StoreError(Exception):
-    """The database cannot be opened or is not a certcensus database."""
-
-
 class SQLiteStore(Store):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, read_only: bool = False):
         self.path = path
+        self.read_only = read_only
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as error:
+            if read_only and not path.exists():
+                # Nothing stored yet: read as an empty database, and create no file.
+                self._db = sqlite3.connect(
+                    ":memory:", isolation_level=None, check_same_thread=False
+                )
+                self._create_or_migrate()
+            elif read_only:
+                uri = path.resolve().as_uri() + "?mode=ro"
+                self._db = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False
+                )
+                self._db.execute("PRAGMA busy_timeout=10000")
+                self._check_version(self._version(), writable=False)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA busy_timeout=10000")
+                self._create_or_migrate()
+        except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open database {path}: {error}") from None
+        except OSError as error:
+            raise StoreError(f"cannot open database {path}: {error.strerror or error}") from None
         self._queue: list[tuple[int, Observation]] = []
         self._last_flush = time.monotonic()
         self._known_chains: set[str] = set()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def _version(self) -> int | None:
+        """The schema version, 1 for a first-release database, None for an empty file."""
+        tables = {
+            row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if "schema_version" in tables:
+            row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            return row[0] if row and row[0] is not None else 1
+        if "probes" in tables:
+            return 1
+        if tables:
+            raise StoreError(f"{self.path} is an SQLite database, but not a certcensus one")
+        return None
+
+    def _check_version(self, version: int | None, *, writable: bool) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this "
+                f"certcensus understands ({SCHEMA_VERSION}); upgrade certcensus"
+            )
+        if not writable and version is not None and version < SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}; open it once for writing "
+                "(any scan or ingest) to migrate it"
+            )
+
+    def _create_or_migrate(self) -> None:
+        version = self._version()
+        self._check_version(version, writable=True)
+        if version == SCHEMA_VERSION:
+            return
+        with self._db:  # one transaction: a migration is all or nothing
+            self._db.execute("BEGIN IMMEDIATE")
+            if version is not None:
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[step]:
+                        self._db.execute(statement)
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute("DELETE FROM schema_version")
+            self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -119,7 +179,8 @@ class SQLiteStore(Store):
             "INSERT INTO runs (command, started_at, targets) VALUES (?, ?, ?)",
             (command, time.time(), json.dumps(list(targets))),
         )
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
+        return cursor.lastrowid
 
     def set_run_targets(self, run_id: int, targets: Iterable[str]) -> None:
         self._db.execute(
@@ -158,6 +219,7 @@ class SQLiteStore(Store):
                     obs.started_at, str(obs.outcome), obs.detail, chain_id, obs.sni, obs.profile,
                     obs.source_address, obs.source_port, obs.tls_version, obs.cipher,
                     obs.connect_seconds, obs.starttls_seconds, obs.handshake_seconds, obs.source,
+                    int(obs.leaf_only),
                 )
             )  # fmt: skip
         chain_rows = []
@@ -181,7 +243,7 @@ class SQLiteStore(Store):
                 "VALUES (?, ?, ?)",
                 chain_rows,
             )
-            placeholders = ", ".join("?" * 20)
+            placeholders = ", ".join("?" * 21)
             self._db.executemany(
                 f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows
             )
@@ -223,6 +285,7 @@ class SQLiteStore(Store):
         for row in rows:
             values = list(row)
             values[8] = Outcome(values[8])
+            values[21] = bool(values[21])
             yield StoredProbe(*values)
 
     def chain_certificates(self, chain_id: str) -> list[bytes]:
@@ -233,8 +296,27 @@ class SQLiteStore(Store):
         )
         return [der for (der,) in rows]
 
+    def chains_certificates(self, chain_ids: Iterable[str]) -> dict[str, list[bytes]]:
+        wanted = list(dict.fromkeys(chain_ids))
+        result: dict[str, list[bytes]] = {chain_id: [] for chain_id in wanted}
+        # SQLite allows 32766 host parameters (SQLITE_MAX_VARIABLE_NUMBER); stay well below.
+        for start in range(0, len(wanted), 900):
+            batch = wanted[start : start + 900]
+            rows = self._db.execute(
+                "SELECT cc.chain_id, c.der FROM chain_certificates AS cc "
+                "JOIN certificates AS c USING (sha256) "
+                f"WHERE cc.chain_id IN ({', '.join('?' * len(batch))}) "
+                "ORDER BY cc.chain_id, cc.position",
+                batch,
+            )
+            for chain_id, der in rows:
+                result[chain_id].append(der)
+        return result
+
     def certificate(self, sha256: str) -> bytes | None:
-        row = self._db.execute("SELECT der FROM certificates WHERE sha256 = ?", (sha256,)).fetchone()
+        row = self._db.execute(
+            "SELECT der FROM certificates WHERE sha256 = ?", (sha256,)
+        ).fetchone()
         return row[0] if row else None
 
     def find_chains(self, prefix: str) -> list[str]:

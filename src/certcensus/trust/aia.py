@@ -65,9 +65,10 @@ class AIAFetcher:
         elif self.offline:
             return []
         else:
-            data = self._download(url)
-            if data is None:
+            downloaded = self._download(url)
+            if downloaded is None:
                 return []
+            data = downloaded
             self.cache_directory.mkdir(parents=True, exist_ok=True)
             cached.write_bytes(data)
         try:

@@ -29,21 +29,6 @@ class MissingCAs:
     needed_by: dict[str, list[str]] = field(default_factory=dict)  # chain id -> SHA-256s
     unfixable: dict[str, str] = field(default_factory=dict)  # chain id -> why no CA helps
 
-    def as_dict(self) -> dict:
-        return {
-            "store": self.store,
-            "certificates": [
-                {
-                    "sha256": c.sha256,
-                    "subject": c.subject.rfc4514_string(),
-                    "root": c.is_self_issued,
-                }
-                for c in self.certificates
-            ],
-            "needed_by": self.needed_by,
-            "unfixable": self.unfixable,
-        }
-
 
 def _requirement(
     path: CandidatePath, served: list[Cert], store: TrustStore, every_ca_of_path: bool

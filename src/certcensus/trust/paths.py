@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
 from certcensus.trust.certs import Cert
 from certcensus.trust.pool import CAPool
@@ -89,14 +89,24 @@ def signature_verifies(child: Cert, issuer: Cert) -> bool:
         key = issuer.certificate.public_key()
         signature, data = certificate.signature, certificate.tbs_certificate_bytes
         parameters = certificate.signature_algorithm_parameters
+        algorithm = certificate.signature_hash_algorithm
         if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, parameters, certificate.signature_hash_algorithm)
+            if not isinstance(parameters, (padding.PSS, padding.PKCS1v15)) or algorithm is None:
+                return False
+            key.verify(signature, data, parameters, algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey):
+            # cryptography gives no parameters for ECDSA-with-SHA1: build them from the hash.
+            if not isinstance(parameters, ec.ECDSA):
+                if algorithm is None:
+                    return False
+                parameters = ec.ECDSA(algorithm)
             key.verify(signature, data, parameters)
         elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
             key.verify(signature, data)
         elif isinstance(key, dsa.DSAPublicKey):
-            key.verify(signature, data, certificate.signature_hash_algorithm)
+            if algorithm is None:
+                return False
+            key.verify(signature, data, algorithm)
         else:
             return False
         return True

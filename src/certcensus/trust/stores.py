@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from certcensus.model.errors import TrustStoreError
 from certcensus.trust.certs import Cert, load_certificates_from_bytes
 from certcensus.trust.jks import JKSError, is_jks, read_jks_trusted_certificates
 
@@ -25,10 +26,6 @@ DEBIAN_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # A trust store file larger than this is not a trust store (Mozilla's bundle is ~200 KiB).
 MAX_STORE_FILE_BYTES = 64 << 20
 CERTIFICATE_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ""}
-
-
-class TrustStoreError(ValueError):
-    """A trust store could not be loaded; the message is one line a user can act on."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ class StrictResult:
     anchor: str | None = None  # the subject of the store certificate the path ends at
 
 
-def _subject_for(host: str) -> x509.GeneralName:
+def _subject_for(host: str) -> x509.DNSName | x509.IPAddress:
     try:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:

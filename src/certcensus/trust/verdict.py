@@ -1,9 +1,5 @@
 """The verdict for one served chain and one trust store, in plain words.
 
-Output per chain (the census embeds it as is):
-    {"<store>": {"lenient": {...}, "strict": {...}}}
-each mode being {"trusted", "reason", "detail", "path", "missing", "anchor", "problems"}.
-
 Lenient `trusted` means "a path from the leaf to a store certificate exists, from what the server
 sent, with every certificate valid at the given time": what `openssl verify -partial_chain` says.
 The host name, weak algorithms, order and extra certificates are reported as problems but do not
@@ -14,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
@@ -59,32 +55,43 @@ class Problem:
     certificates: list[str] = field(default_factory=list)  # SHA-256 hex of what it is about
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModeVerdict:
+    """One mode's verdict (lenient or strict) for one chain and one store."""
+
     trusted: bool
     problems: list[Problem]
-    path: list[str]
-    missing: list[str]
+    path: list[str]  # SHA-256 hex of the path built, leaf first
+    missing: list[str]  # SHA-256 hex of the path's certificates neither sent nor in the store
     anchor: str | None  # the subject of the root (or store certificate) the path ends at
 
     @property
     def reason(self) -> Reason:
+        """The first problem a user must fix (see PRIORITY), or TRUSTED."""
         for reason in PRIORITY:
             if any(p.reason == reason for p in self.problems):
                 return reason
         return Reason.TRUSTED
 
-    def as_dict(self) -> dict:
+    @property
+    def detail(self) -> str:
+        """The words of the primary problem, or where a trusted path is anchored."""
         primary = next((p for p in self.problems if p.reason == self.reason), None)
-        return {
-            "trusted": self.trusted,
-            "reason": str(self.reason),
-            "detail": primary.detail if primary else f"trusted, anchored at {self.anchor}",
-            "path": self.path,
-            "missing": self.missing,
-            "anchor": self.anchor,
-            "problems": [asdict(p) | {"reason": str(p.reason)} for p in self.problems],
-        }
+        return primary.detail if primary else f"trusted, anchored at {self.anchor}"
+
+
+@dataclass(frozen=True)
+class StoreVerdict:
+    """Both modes' verdicts for one chain and one store."""
+
+    store: str
+    lenient: ModeVerdict
+    strict: ModeVerdict
+
+    @property
+    def trusted(self) -> bool:
+        """What `trust`'s exit status and the alerts go by: the lenient verdict."""
+        return self.lenient.trusted
 
 
 def host_matches(leaf: Cert, host: str) -> bool:
@@ -99,7 +106,9 @@ def host_matches(leaf: Cert, host: str) -> bool:
         dns_names = san.get_values_for_type(x509.DNSName)
         addresses = san.get_values_for_type(x509.IPAddress)
     except x509.ExtensionNotFound:
-        dns_names = [a.value for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+        dns_names = [
+            str(a.value) for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        ]
         addresses = []
     if address is not None:
         return address in addresses
@@ -291,13 +300,13 @@ def chain_trust_verdicts(
     pool: CAPool | None = None,
     host: str | None = None,
     at: dt.datetime | None = None,
-) -> dict:
-    """`{"<store>": {"lenient": {...}, "strict": {...}}}` for one chain (DER, wire order)."""
+) -> dict[str, StoreVerdict]:
+    """Each store's verdict on one chain (DER, wire order), by store name."""
     at = at or dt.datetime.now(dt.UTC)
     served = [Cert.from_der(der) for der in chain]
     verdicts = {}
     for store in stores:
         lenient = lenient_verdict(served, store, pool, at, host)
         strict = strict_verdict(served, store, at, host, lenient)
-        verdicts[store.name] = {"lenient": lenient.as_dict(), "strict": strict.as_dict()}
+        verdicts[store.name] = StoreVerdict(store.name, lenient, strict)
     return verdicts

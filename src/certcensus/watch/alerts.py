@@ -1,4 +1,4 @@
-"""What changed between watch rounds, as alert events. Pure: census dicts in, events out.
+"""What changed between watch rounds, as alert events. Pure: census objects in, events out.
 
 Four events, each a dict {"event", "target", "chain", "time", "details"}:
   new-chain      a chain never seen for the target before (in the store or this process)
@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from certcensus.census.model import Census, ChainCount, TargetCensus
+from certcensus.certs.info import CertificateInfo
 from certcensus.store.base import Store
 
 # A chain is declared gone when, had it kept its last share p, the chance of missing it in all
@@ -53,17 +55,23 @@ def chains_in_store(store: Store, targets: Iterable[str]) -> dict[str, set[str]]
 
 
 def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _leaf_name(chain: dict) -> str:
-    certificates = chain.get("certificates") or [{}]
-    leaf = certificates[0]
-    return leaf.get("common_name") or leaf.get("subject") or chain["id"][:12]
+def _name(info: CertificateInfo) -> str:
+    return info.common_name or info.subject or info.sha256[:12]
 
 
-def _path(chain: dict) -> list[str]:
-    return [c.get("common_name") or c.get("subject") or c["sha256"][:12] for c in chain["certificates"]]
+def _leaf_name(chain: ChainCount) -> str:
+    return _name(chain.leaf) if chain.leaf else chain.chain_id[:12]
+
+
+def _path(chain: ChainCount) -> list[str]:
+    return [_name(info) for info in chain.certificates]
+
+
+def _trusted_by(chain: ChainCount) -> dict[str, bool]:
+    return {store: verdict.trusted for store, verdict in (chain.trust or {}).items()}
 
 
 class ChangeDetector:
@@ -78,22 +86,17 @@ class ChangeDetector:
         self.trust: dict[tuple[str, str, str], bool] = {}
         self.warned: set[tuple[str, str]] = set()  # (target, certificate sha256)
 
-    def observe_round(
-        self,
-        census_dict: dict,
-        verdicts: Mapping[str, Mapping[str, bool]] | None = None,
-        now: dt.datetime | None = None,
-    ) -> list[AlertEvent]:
-        """Events for one round. `verdicts`: {chain id: {store: trusted}} from the trust hook."""
-        now = now or dt.datetime.now(dt.timezone.utc)
+    def observe_round(self, census: Census, now: dt.datetime | None = None) -> list[AlertEvent]:
+        """Events for one round's census (judged, when trust stores were given)."""
+        now = now or dt.datetime.now(dt.UTC)
         events: list[AlertEvent] = []
-        for target in census_dict.get("targets", []):
-            events += self._target_events(target, verdicts or {}, now)
+        for target in census.targets:
+            events += self._target_events(target, now)
         return events
 
-    def _target_events(self, target: dict, verdicts, now: dt.datetime) -> list[AlertEvent]:
-        name, time = target["target"], _iso(now)
-        current = {chain["id"]: chain for chain in target.get("chains", [])}
+    def _target_events(self, target: TargetCensus, now: dt.datetime) -> list[AlertEvent]:
+        name, time = target.target, _iso(now)
+        current = {chain.chain_id: chain for chain in target.chains}
         events = []
         known = self.known.get(name)
         if known is None:
@@ -102,19 +105,21 @@ class ChangeDetector:
             for chain_id, chain in current.items():
                 if chain_id not in known:
                     known.add(chain_id)
-                    summary = (f"new chain {_leaf_name(chain)} seen on {chain['count']} of "
-                               f"{target['ok']} probes ({chain['share']:.1%})")  # fmt: skip
+                    summary = (f"new chain {_leaf_name(chain)} seen on {chain.count} of "
+                               f"{target.ok} probes ({chain.share:.1%})")  # fmt: skip
                     events.append(AlertEvent("new-chain", name, chain_id, time, {
-                        "summary": summary, "count": chain["count"], "share": chain["share"],
-                        "probes": target["ok"], "path": _path(chain),
-                        "certificates": [c["sha256"] for c in chain["certificates"]],
+                        "summary": summary, "count": chain.count, "share": chain.share,
+                        "probes": target.ok, "path": _path(chain),
+                        "certificates": [c.sha256 for c in chain.certificates],
                     }))  # fmt: skip
-        events += self._gone_events(name, current, target.get("ok", 0), time)
-        events += self._trust_events(name, current, verdicts, time)
+        events += self._gone_events(name, current, target.ok, time)
+        events += self._trust_events(name, current, time)
         events += self._expiry_events(name, current, now, time)
         return events
 
-    def _gone_events(self, name: str, current: dict, ok: int, time: str) -> list[AlertEvent]:
+    def _gone_events(
+        self, name: str, current: dict[str, ChainCount], ok: int, time: str
+    ) -> list[AlertEvent]:
         watching = self.absent.setdefault(name, {})
         events = []
         for chain_id in list(watching):
@@ -122,7 +127,9 @@ class ChangeDetector:
                 continue
             share, missed = watching[chain_id]
             missed += ok
-            chance = math.exp(missed * math.log1p(-share)) if share < 1 else (0.0 if missed else 1.0)
+            chance = (
+                math.exp(missed * math.log1p(-share)) if share < 1 else (0.0 if missed else 1.0)
+            )
             if missed and chance < GONE_SIGNIFICANCE:
                 del watching[chain_id]
                 summary = (f"chain served on {share:.1%} of probes before is absent from the "
@@ -134,13 +141,15 @@ class ChangeDetector:
             else:
                 watching[chain_id] = (share, missed)
         for chain_id, chain in current.items():
-            watching[chain_id] = (chain["share"], 0)
+            watching[chain_id] = (chain.share, 0)
         return events
 
-    def _trust_events(self, name: str, current: dict, verdicts, time: str) -> list[AlertEvent]:
+    def _trust_events(
+        self, name: str, current: dict[str, ChainCount], time: str
+    ) -> list[AlertEvent]:
         events = []
-        for chain_id in current:
-            for store, trusted in (verdicts.get(chain_id) or {}).items():
+        for chain_id, chain in current.items():
+            for store, trusted in _trusted_by(chain).items():
                 key = (name, chain_id, store)
                 before = self.trust.get(key)
                 self.trust[key] = bool(trusted)
@@ -153,23 +162,24 @@ class ChangeDetector:
                 }))  # fmt: skip
         return events
 
-    def _expiry_events(self, name: str, current: dict, now: dt.datetime, time: str) -> list[AlertEvent]:
+    def _expiry_events(
+        self, name: str, current: dict[str, ChainCount], now: dt.datetime, time: str
+    ) -> list[AlertEvent]:
         events = []
         for chain_id, chain in current.items():
-            for position, cert in enumerate(chain.get("certificates", [])):
-                if not cert.get("not_after") or (name, cert["sha256"]) in self.warned:
+            for position, cert in enumerate(chain.certificates):
+                if not cert.not_after or (name, cert.sha256) in self.warned:
                     continue
-                not_after = dt.datetime.fromisoformat(cert["not_after"].replace("Z", "+00:00"))
+                not_after = dt.datetime.fromisoformat(cert.not_after.replace("Z", "+00:00"))
                 left = not_after - now
                 if left >= self.warn:
                     continue
-                self.warned.add((name, cert["sha256"]))
-                who = cert.get("common_name") or cert.get("subject") or cert["sha256"][:12]
+                self.warned.add((name, cert.sha256))
                 when = "expired" if left.total_seconds() <= 0 else f"expires in {left.days} days,"
                 events.append(AlertEvent("expiring", name, chain_id, time, {
-                    "summary": f"{who} {when} {cert['not_after']}", "sha256": cert["sha256"],
-                    "subject": cert.get("subject", ""), "position": position,
-                    "not_after": cert["not_after"], "days_left": round(left.total_seconds() / 86400, 2),
+                    "summary": f"{_name(cert)} {when} {cert.not_after}", "sha256": cert.sha256,
+                    "subject": cert.subject, "position": position,
+                    "not_after": cert.not_after, "days_left": round(left.total_seconds() / 86400, 2),
                     "expired": left.total_seconds() <= 0,
                 }))  # fmt: skip
         return events

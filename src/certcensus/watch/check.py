@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from certcensus.census.model import TargetCensus
+
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATUS_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 
@@ -26,42 +28,41 @@ def unknown(message: str) -> CheckResult:
 
 
 def evaluate_target(
-    target: dict,
-    verdicts: dict | None = None,
+    target: TargetCensus,
     *,
     warn_days: float = 30.0,
     allow_multiple: bool = False,
     now: dt.datetime | None = None,
 ) -> CheckResult:
-    """Judge one target of a census dict; `verdicts` is {chain id: {store: trusted}}."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    chains, probes, ok = target.get("chains", []), target.get("probes", 0), target.get("ok", 0)
+    """Judge one target of a census (its chains judged when trust stores were given)."""
+    now = now or dt.datetime.now(dt.UTC)
+    chains, probes, ok = target.chains, target.probes, target.ok
     errors = probes - ok
     if ok == 0:
-        why = ", ".join(f"{name} {n}" for name, n in (target.get("errors") or {}).items())
-        example = next(iter((target.get("error_examples") or {}).values()), "")
-        return unknown(f"no probe of {target['target']} succeeded ({why or 'no probes'})"
+        why = ", ".join(f"{name} {n}" for name, n in target.errors.most_common())
+        example = next(iter(target.error_examples.values()), "")
+        return unknown(f"no probe of {target.target} succeeded ({why or 'no probes'})"
                        + (f": {example}" if example else ""))  # fmt: skip
     critical, warning = [], []
     earliest: float | None = None
     for number, chain in enumerate(chains, 1):
-        label = f"chain #{number} {chain['id'][:12]}"
-        for store, trusted in sorted(((verdicts or {}).get(chain["id"]) or {}).items()):
-            if not trusted:
+        label = f"chain #{number} {chain.chain_id[:12]}"
+        for store, verdict in sorted((chain.trust or {}).items()):
+            if not verdict.trusted:
                 critical.append(f"{label} untrusted by {store}")
-        for cert in chain.get("certificates", []):
-            if not cert.get("not_after"):
+        for cert in chain.certificates:
+            if not cert.not_after:
                 continue
-            end = dt.datetime.fromisoformat(cert["not_after"].replace("Z", "+00:00"))
+            end = dt.datetime.fromisoformat(cert.not_after.replace("Z", "+00:00"))
             days = (end - now).total_seconds() / 86400
             earliest = days if earliest is None else min(earliest, days)
-            who = cert.get("common_name") or cert.get("subject") or cert["sha256"][:12]
+            who = cert.common_name or cert.subject or cert.sha256[:12]
             if days <= 0:
-                critical.append(f"{label}: {who} expired {cert['not_after']}")
+                critical.append(f"{label}: {who} expired {cert.not_after}")
             elif days < warn_days:
                 warning.append(f"{label}: {who} expires in {days:.0f} days")
     if len(chains) > 1 and not allow_multiple:
-        shares = ", ".join(f"{c['share']:.0%}" for c in chains)
+        shares = ", ".join(f"{c.share:.0%}" for c in chains)
         warning.append(f"{len(chains)} different chains served ({shares})")
     status = CRITICAL if critical else WARNING if warning else OK
     summary = f"{len(chains)} chain{'s' if len(chains) != 1 else ''}, {ok}/{probes} probes ok"

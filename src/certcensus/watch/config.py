@@ -22,11 +22,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from certcensus.model.errors import ConfigError
 from certcensus.probe.profiles import PROFILES
-
-
-class ConfigError(ValueError):
-    """The targets file is wrong; the message names the file and line."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,12 @@ class WatchTarget:
 
 
 TOML_KEYS = {"target", "starttls", "sni", "profile", "count"}
-LINE_OPTIONS = {"--starttls": "starttls", "--sni": "sni", "--profile": "profile", "--count": "count"}
+LINE_OPTIONS = {
+    "--starttls": "starttls",
+    "--sni": "sni",
+    "--profile": "profile",
+    "--count": "count",
+}
 
 
 def read_targets_file(path: str | Path) -> list[WatchTarget]:
@@ -65,7 +67,9 @@ def parse_targets_toml(text: str, where: str = "<toml>") -> list[WatchTarget]:
     for number, table in enumerate(tables, 1):
         unknown = set(table) - TOML_KEYS
         if unknown:
-            raise ConfigError(f"{where}: [[target]] #{number}: unknown key(s) {', '.join(sorted(unknown))}")
+            raise ConfigError(
+                f"{where}: [[target]] #{number}: unknown key(s) {', '.join(sorted(unknown))}"
+            )
         if not isinstance(table.get("target"), str):
             raise ConfigError(f"{where}: [[target]] #{number}: 'target' (a string) is required")
         targets.append(_checked(dict(table), f"{where}: [[target]] #{number}"))

@@ -15,13 +15,21 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from certcensus.census.model import Census, TargetCensus
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 FAMILIES = {
     "certcensus_chain_info": ("gauge", "A chain served in the target's latest round (always 1)."),
-    "certcensus_chain_share": ("gauge", "Share of the latest round's good probes given this chain."),
+    "certcensus_chain_share": (
+        "gauge",
+        "Share of the latest round's good probes given this chain.",
+    ),
     "certcensus_chains_distinct": ("gauge", "Distinct chains served in the latest round."),
-    "certcensus_chain_untrusted": ("gauge", "1 when the store does not accept the chain (lenient)."),
+    "certcensus_chain_untrusted": (
+        "gauge",
+        "1 when the store does not accept the chain (lenient).",
+    ),
     "certcensus_cert_not_after_seconds": ("gauge", "NotAfter of a served certificate, Unix time."),
     "certcensus_probe_errors_total": ("counter", "Failed probes by outcome since the watch began."),
     "certcensus_probes_total": ("counter", "Probes made since the watch began."),
@@ -55,26 +63,20 @@ class MetricsState:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._targets: dict[str, dict] = {}
-        self._untrusted: dict[str, dict[str, dict[str, bool]]] = {}  # target -> chain -> store
+        self._targets: dict[str, TargetCensus] = {}
         self._probes: Counter[str] = Counter()
         self._errors: Counter[tuple[str, str]] = Counter()
         self._rounds = 0
 
-    def update(self, census_dict: dict, verdicts: dict | None = None) -> None:
-        """Add one round: its census dict and {chain id: {store: trusted}}."""
+    def update(self, census: Census) -> None:
+        """Add one round's census (judged, when trust stores were given)."""
         with self._lock:
             self._rounds += 1
-            for target in census_dict.get("targets", []):
-                name = target["target"]
-                self._targets[name] = target
-                self._probes[name] += target.get("probes", 0)
-                for error_class, count in (target.get("errors") or {}).items():
-                    self._errors[(name, error_class)] += count
-                self._untrusted[name] = {
-                    chain["id"]: dict((verdicts or {}).get(chain["id"]) or {})
-                    for chain in target.get("chains", [])
-                }
+            for target in census.targets:
+                self._targets[target.target] = target
+                self._probes[target.target] += target.probes
+                for error_class, count in target.errors.items():
+                    self._errors[(target.target, error_class)] += count
 
     def exposition(self) -> str:
         with self._lock:
@@ -97,32 +99,32 @@ class MetricsState:
             lines += samples[family]
         return "\n".join(lines) + "\n"
 
-    def _target_samples(self, name: str, target: dict, samples: dict[str, list[str]]) -> None:
-        chains = target.get("chains", [])
+    def _target_samples(
+        self, name: str, target: TargetCensus, samples: dict[str, list[str]]
+    ) -> None:
         samples["certcensus_chains_distinct"].append(
-            f"certcensus_chains_distinct{_labels(target=name)} {len(chains)}"
+            f"certcensus_chains_distinct{_labels(target=name)} {len(target.chains)}"
         )
-        for chain in chains:
-            chain_id, certificates = chain["id"], chain.get("certificates") or []
-            leaf = certificates[0] if certificates else {}
-            info = _labels(target=name, chain=chain_id, leaf_sha256=leaf.get("sha256", ""),
-                           issuer=leaf.get("issuer", ""))  # fmt: skip
+        for chain in target.chains:
+            chain_id, leaf = chain.chain_id, chain.leaf
+            info = _labels(target=name, chain=chain_id, leaf_sha256=leaf.sha256 if leaf else "",
+                           issuer=leaf.issuer if leaf else "")  # fmt: skip
             samples["certcensus_chain_info"].append(f"certcensus_chain_info{info} 1")
             samples["certcensus_chain_share"].append(
-                f"certcensus_chain_share{_labels(target=name, chain=chain_id)} {_value(chain['share'])}"
+                f"certcensus_chain_share{_labels(target=name, chain=chain_id)} {_value(chain.share)}"
             )
-            for store, trusted in sorted(self._untrusted.get(name, {}).get(chain_id, {}).items()):
+            for store, verdict in sorted((chain.trust or {}).items()):
                 labels = _labels(target=name, chain=chain_id, store=store)
                 samples["certcensus_chain_untrusted"].append(
-                    f"certcensus_chain_untrusted{labels} {0 if trusted else 1}"
+                    f"certcensus_chain_untrusted{labels} {0 if verdict.trusted else 1}"
                 )
-            for cert in certificates:
-                if not cert.get("not_after"):
+            for cert in chain.certificates:
+                if not cert.not_after:
                     continue
-                labels = _labels(target=name, chain=chain_id, sha256=cert["sha256"],
-                                 subject=cert.get("subject", ""))  # fmt: skip
+                labels = _labels(target=name, chain=chain_id, sha256=cert.sha256,
+                                 subject=cert.subject)  # fmt: skip
                 samples["certcensus_cert_not_after_seconds"].append(
-                    f"certcensus_cert_not_after_seconds{labels} {_value(_timestamp(cert['not_after']))}"
+                    f"certcensus_cert_not_after_seconds{labels} {_value(_timestamp(cert.not_after))}"
                 )
 
 

@@ -1,8 +1,9 @@
 """The watch loop: a census of every target each round, into one store, then alerts and metrics.
 
 Each round is one run in the store (`command="watch"`), so `certcensus report --run N` shows any
-round again. Targets that share a probe count and a ClientHello profile share one ScanPlan;
-the plans of a round run concurrently under the same run id.
+round again. Targets that share a probe count and a ClientHello profile share one plan (built by
+probe/plan.py, the same rules as `scan`); the plans of a round run concurrently under one run id.
+Every consumer of a round reads its census object.
 """
 
 from __future__ import annotations
@@ -15,53 +16,54 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from certcensus.census.build import build_census
-from certcensus.probe.dialogs import DialogOptions
-from certcensus.render.as_json import census_to_dict
-from certcensus.probe.prober import ProbeSettings
-from certcensus.probe.profiles import DEFAULT_ENGINE, client_context
-from certcensus.probe.scheduler import Scan, ScanPlan
-from certcensus.store.base import Store
+from certcensus.census.judged import judge_census
+from certcensus.census.model import Census
+from certcensus.model import defaults
+from certcensus.probe.plan import ProbeOptions, ScanPlan, build_plan
+from certcensus.probe.probers import Prober, close_probers, start_probers
+from certcensus.probe.profiles import DEFAULT_ENGINE
+from certcensus.probe.scheduler import Scan
 from certcensus.probe.targets import Target, parse_target
+from certcensus.store.base import Store
+from certcensus.trust.judge import TrustJudge
 from certcensus.watch.alerts import AlertEvent, ChangeDetector, chains_in_store
 from certcensus.watch.config import WatchTarget
 from certcensus.watch.metrics import MetricsState
 
-# {chain id: {store name: trusted}} from the census dict of a round; wired to certcensus.trust.
-VerdictHook = Callable[[dict], dict]
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """How each round probes: the command line's values (a targets file may override some)."""
+
+    default_count: int = defaults.WATCH_COUNT
+    timeout: float = defaults.TIMEOUT_SECONDS
+    rate: float = defaults.RATE_PER_ADDRESS
+    concurrency: int | None = None  # None: default_concurrency, with polite per-target limits
+    default_concurrency: int = defaults.WATCH_CONCURRENCY
+    protocol_options: dict = field(default_factory=dict)
+    engine: str = DEFAULT_ENGINE  # --engine: native or openssl
 
 
-@dataclass
-class ProbeOptions:
-    default_count: int = 50
-    timeout: float = 10.0
-    rate: float = 5.0
-    concurrency: int = 32
-    ehlo_name: str = "certcensus.invalid"
-    engine: str = DEFAULT_ENGINE  # the handshake engine (see probe/prober.py)
-
-
-def build_plans(watch_targets: list[WatchTarget], options: ProbeOptions) -> list[ScanPlan]:
-    """One ScanPlan per (count, profile); raises targets.TargetError for a bad target."""
-    from certcensus.cli.scan import server_name  # the same SNI rule as `scan`
-
-    groups: dict[tuple[int, str], dict[str, tuple[Target, ProbeSettings]]] = {}
+def build_plans(watch_targets: list[WatchTarget], settings: WatchSettings) -> list[ScanPlan]:
+    """One plan per (count, profile); raises TargetError for a bad target."""
+    groups: dict[tuple[int, str, str | None], list[Target]] = {}
     for spec in watch_targets:
         target = parse_target(spec.text, spec.starttls)
-        settings = ProbeSettings(
-            context=client_context(spec.profile), timeout=options.timeout,
-            sni=server_name(target, spec.profile, spec.sni, False),
-            dialog_options=DialogOptions(host=target.host, ehlo_name=options.ehlo_name),
-            profile=spec.profile, engine=options.engine,
-        )  # fmt: skip
-        key = (spec.count or options.default_count, spec.profile)
-        groups.setdefault(key, {}).setdefault(target.name, (target, settings))
+        key = (spec.count or settings.default_count, spec.profile, spec.sni)
+        groups.setdefault(key, []).append(target)
+    contexts: dict = {}  # one TLS context per profile, shared by every plan
     return [
-        ScanPlan(
-            targets=[target for target, _ in members.values()],
-            settings={(name, profile): settings for name, (_, settings) in members.items()},
-            count=count, rate=options.rate, concurrency=options.concurrency, profiles=[profile],
+        build_plan(
+            targets,
+            ProbeOptions(settings.timeout, sni, False, settings.protocol_options, settings.engine),
+            profiles=[profile],
+            count=count,
+            rate=settings.rate,
+            concurrency=settings.concurrency,
+            default_concurrency=settings.default_concurrency,
+            contexts=contexts,
         )  # fmt: skip
-        for (count, profile), members in groups.items()
+        for (count, profile, sni), targets in groups.items()
     ]
 
 
@@ -69,9 +71,8 @@ def build_plans(watch_targets: list[WatchTarget], options: ProbeOptions) -> list
 class RoundReport:
     number: int
     run_id: int
-    census: dict
+    census: Census
     events: list[AlertEvent] = field(default_factory=list)
-    verdicts: dict = field(default_factory=dict)  # {chain id: {store: trusted}}
 
 
 class Watcher:
@@ -87,21 +88,24 @@ class Watcher:
         warn_days: float = 30.0,
         sinks=(),
         metrics: MetricsState | None = None,
-        verdicts: VerdictHook | None = None,
+        judge: TrustJudge | None = None,
         on_round_end: Callable[[RoundReport], object] | None = None,
         on_observation: Callable[[object], None] | None = None,
+        probers: dict[str, Prober] | None = None,
     ):
         self.plans, self.store, self.every, self.rounds = plans, store, every, rounds
         self.names = list(dict.fromkeys(t.name for plan in plans for t in plan.targets))
         self.sinks = list(sinks)
         self.metrics = metrics
-        self.verdicts = verdicts
+        self.judge = judge
         self.on_round_end = on_round_end
         self.on_observation = on_observation
         self.detector = ChangeDetector(chains_in_store(store, self.names), warn_days=warn_days)
         self.stop = asyncio.Event()
         self.alerts = 0
         self.rounds_done = 0
+        self._given_probers = probers
+        self._probers: dict[str, Prober] = {}
         self._scans: list[Scan] = []
 
     def interrupt(self) -> None:
@@ -109,11 +113,20 @@ class Watcher:
         for scan in self._scans:
             scan.interrupt()
 
+    async def _start_probers(self) -> None:
+        if self._given_probers is not None:
+            self._probers = dict(self._given_probers)
+            return
+        workers: dict[str, int] = {}
+        profiles: list[str] = []
+        for plan in self.plans:
+            workers.update(plan.profiles_in_workers())
+            profiles += [p for p in plan.profiles if p not in profiles]
+        self._probers = await start_probers(workers, profiles)
+
     async def run(self) -> int:
         """Watch; returns the number of rounds completed."""
-        from certcensus.cli.scan import start_profile_workers  # profiles needing their own OpenSSL
-
-        workers = [worker for plan in self.plans for worker in await start_profile_workers(plan)]
+        await self._start_probers()
         for sink in self.sinks:
             await sink.start()
         try:
@@ -131,32 +144,36 @@ class Watcher:
         finally:
             for sink in self.sinks:
                 await sink.close()
-            for worker in workers:
-                await worker.close()
+            if self._given_probers is None:
+                await close_probers(self._probers, abort=self.stop.is_set())
         return self.rounds_done
 
     async def run_round(self) -> RoundReport:
         run_id = self.store.start_run("watch", self.names)
-        self._scans = [Scan(plan, self.store, run_id, self.on_observation) for plan in self.plans]
+        self._scans = [
+            Scan(plan, self.store, run_id, self.on_observation, self._probers)
+            for plan in self.plans
+        ]
         try:
             await asyncio.gather(*(scan.run() for scan in self._scans))
         finally:
             self._scans = []
             self.store.finish_run(run_id)
-        census = census_to_dict(build_census(self.store, self.names, [run_id]))
-        verdicts = await asyncio.to_thread(self.verdicts, census) if self.verdicts else {}
+        census = build_census(self.store, self.names, [run_id])
+        if self.judge is not None:
+            await asyncio.to_thread(judge_census, census, self.judge)
         if self.stop.is_set():
             # An interrupted round is partial: its absences prove nothing, so no alerts.
-            return RoundReport(self.rounds_done + 1, run_id, census, [], verdicts)
-        events = self.detector.observe_round(census, verdicts, dt.datetime.now(dt.timezone.utc))
+            return RoundReport(self.rounds_done + 1, run_id, census, [])
+        events = self.detector.observe_round(census, dt.datetime.now(dt.UTC))
         for event in events:
             for sink in self.sinks:
                 sink.deliver(event)
         self.alerts += len(events)
         if self.metrics is not None:
-            self.metrics.update(census, verdicts)
+            self.metrics.update(census)
         self.rounds_done += 1
-        report = RoundReport(self.rounds_done, run_id, census, events, verdicts)
+        report = RoundReport(self.rounds_done, run_id, census, events)
         if self.on_round_end is not None:
             result = self.on_round_end(report)
             if inspect.isawaitable(result):

@@ -1,78 +1,43 @@
-"""STARTTLS dialogs, one module each, registered by name and default ports (as zgrab2 does).
+"""STARTTLS dialogs, one module each, found by name (as zgrab2 registers its modules).
 
-Adding a protocol touches its module and one line in `_MODULES` below.
+Every module in this package is imported, and every concrete `Dialog` subclass it defines is
+registered under its `name`, with its ports, URL schemes and command-line options. Adding a
+protocol touches its module and its tests, nothing else.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
-from certcensus.probe.dialogs.base import Dialog, DialogError, DialogOptions, Refusal
-
-_MODULES = (
-    "smtp", "imap", "pop3", "ftp", "ldap", "xmpp", "postgres", "mysql", "nntp", "sieve", "irc",
-    "telnet", "rdp", "mssql",
-)
-
-DIALOGS: dict[str, type[Dialog]] = {}
+from certcensus.probe.dialogs.base import Dialog, DialogError, DialogOption, DialogOptions, Refusal
+from certcensus.probe.dialogs.implicit import IMPLICIT_TLS_PORTS, IMPLICIT_TLS_SCHEMES
 
 
-def register(cls: type[Dialog]) -> type[Dialog]:
-    DIALOGS[cls.name] = cls
-    return cls
+def _discover() -> dict[str, type[Dialog]]:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    found: dict[str, type[Dialog]] = {}
+    pending = list(Dialog.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        pending.extend(cls.__subclasses__())
+        name = cls.__dict__.get("name")
+        if isinstance(name, str) and cls.__module__.startswith(__name__):
+            found[name] = cls
+    return dict(sorted(found.items()))
 
 
-for _module in _MODULES:
-    importlib.import_module(f"{__name__}.{_module}")
-
-# Ports where TLS starts at once (no dialog), by IANA assignment.
-IMPLICIT_TLS_PORTS: dict[int, str] = {
-    443: "https",
-    465: "smtps",
-    563: "nntps",
-    636: "ldaps",
-    853: "dot",
-    990: "ftps",
-    993: "imaps",
-    995: "pop3s",
-    3269: "ldaps",
-    5061: "sips",
-    5223: "xmpps",
-    6697: "ircs",
-}
+DIALOGS: dict[str, type[Dialog]] = _discover()
 
 # URL schemes: (default port, dialog name or None for implicit TLS).
 SCHEMES: dict[str, tuple[int, str | None]] = {
-    "smtp": (25, "smtp"),
-    "submission": (587, "smtp"),
-    "smtps": (465, None),
-    "https": (443, None),
-    "imaps": (993, None),
-    "pop3s": (995, None),
-    "ldaps": (636, None),
-    "nntps": (563, None),
-    "ftps": (990, None),
-    "ircs": (6697, None),
-    "xmpps": (5223, None),
-    "sips": (5061, None),
-    "dot": (853, None),
-    "tls": (443, None),
-    "lmtp": (24, "lmtp"),
-    "imap": (143, "imap"),
-    "pop3": (110, "pop3"),
-    "ftp": (21, "ftp"),
-    "ldap": (389, "ldap"),
-    "xmpp": (5222, "xmpp"),
-    "xmpp-server": (5269, "xmpp-server"),
-    "postgres": (5432, "postgres"),
-    "postgresql": (5432, "postgres"),
-    "mysql": (3306, "mysql"),
-    "nntp": (119, "nntp"),
-    "sieve": (4190, "sieve"),
-    "irc": (6667, "irc"),
-    "telnet": (23, "telnet"),
-    "rdp": (3389, "rdp"),
-    "mssql": (1433, "mssql"),
+    **{scheme: (port, None) for scheme, port in IMPLICIT_TLS_SCHEMES.items()},
+    **{
+        scheme: (port, name)
+        for name, cls in DIALOGS.items()
+        for scheme, port in cls.schemes.items()
+    },
 }
 
 
@@ -89,18 +54,30 @@ def dialog_class(name: str) -> type[Dialog]:
         return DIALOGS[name]
     except KeyError:
         known = ", ".join(sorted(DIALOGS))
-        raise ValueError(f"unknown STARTTLS protocol {name!r} (known: {known}, none, auto)") from None
+        raise ValueError(
+            f"unknown STARTTLS protocol {name!r} (known: {known}, none, auto)"
+        ) from None
+
+
+def command_line_options() -> list[DialogOption]:
+    """Every dialog's options, each once, in protocol order (the CLI offers them all)."""
+    options: dict[str, DialogOption] = {}
+    for cls in DIALOGS.values():
+        for option in cls.command_line_options:
+            options.setdefault(option.name, option)
+    return list(options.values())
 
 
 __all__ = [
     "DIALOGS",
     "Dialog",
     "DialogError",
+    "DialogOption",
     "DialogOptions",
     "IMPLICIT_TLS_PORTS",
     "Refusal",
     "SCHEMES",
+    "command_line_options",
     "dialog_class",
     "dialog_for_port",
-    "register",
 ]

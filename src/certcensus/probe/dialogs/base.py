@@ -9,7 +9,8 @@ outcome with what the server said). A server that breaks the protocol's framing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from certcensus.model.outcomes import Outcome
@@ -31,17 +32,35 @@ class Refusal:
 
 
 @dataclass(frozen=True, slots=True)
+class DialogOption:
+    """A setting a protocol needs from the user, declared by its dialog (the CLI offers it)."""
+
+    name: str  # key in DialogOptions.values, e.g. "ehlo_name"
+    flag: str  # the command-line flag, e.g. "--ehlo-name"
+    default: str | None
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
 class DialogOptions:
     host: str  # the name the user gave (for XMPP's to=, HTTP Host, ...)
-    ehlo_name: str = "certcensus.invalid"  # RFC 2606 reserved: neutral and clearly ours
-    xmpp_domain: str | None = None
+    values: Mapping[str, str | None] = field(default_factory=dict)  # by DialogOption.name
+
+    def value(self, option: DialogOption) -> str | None:
+        """The user's value for `option`, else its declared default."""
+        given = self.values.get(option.name)
+        return given if given is not None else option.default
 
 
 class Dialog:
-    """Base class: subclasses implement `_on_data` and set `name` and `default_ports`."""
+    """Base class: subclasses implement `_on_data` and declare who they are (zgrab2's module
+    shape): `name`, the `default_ports` that imply them, the URL `schemes` that name them (with
+    each scheme's default port), and the `command_line_options` they read."""
 
     name: ClassVar[str]
     default_ports: ClassVar[tuple[int, ...]] = ()
+    schemes: ClassVar[dict[str, int]] = {}
+    command_line_options: ClassVar[tuple[DialogOption, ...]] = ()
     # Probes in flight to one target that the protocol's servers cope with, when lower than
     # --concurrency's default; an explicit --concurrency overrides it.
     polite_concurrency: ClassVar[int | None] = None

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError
 from certcensus.probe.dialogs.framing import take_ftp_reply
 
@@ -28,10 +27,10 @@ SERVICE_NOT_AVAILABLE = 421
 NOT_IMPLEMENTED = (500, 502, 504)
 
 
-@register
 class FTPDialog(Dialog):
     name = "ftp"
     default_ports = (21,)
+    schemes = {"ftp": 21}
 
     def __init__(self, options):
         super().__init__(options)

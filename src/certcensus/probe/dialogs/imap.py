@@ -16,15 +16,14 @@ When the greeting carries no CAPABILITY response code, or one without STARTTLS, 
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError, printable
 from certcensus.probe.dialogs.framing import take_line_with_literals
 
 
-@register
 class IMAPDialog(Dialog):
     name = "imap"
     default_ports = (143,)
+    schemes = {"imap": 143}
 
     def __init__(self, options):
         super().__init__(options)

@@ -13,7 +13,6 @@ ERR_STARTTLS means the server could not start TLS.
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError, take_line
 
 # Modern IRC (RFC 1459 section 2.3 plus IRCv3 message tags): 512 bytes, plus up to 8191 of tags.
@@ -37,10 +36,10 @@ def command_and_text(line: bytes) -> tuple[str, str]:
     return command.upper(), trailing
 
 
-@register
 class IRCDialog(Dialog):
     name = "irc"
     default_ports = (6667,)
+    schemes = {"irc": 6667}
 
     def initiate(self) -> bytes:
         return b"STARTTLS\r\n"

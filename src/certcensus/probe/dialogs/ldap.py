@@ -10,7 +10,6 @@ was not established, and the connection stays usable in plaintext.
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError
 from certcensus.probe.dialogs.ber import Element, read_elements, read_integer, take_element
 
@@ -29,11 +28,20 @@ RESPONSE_NAME = 0x8A  # [10] primitive
 
 # RFC 4511 appendix A.
 RESULT_NAMES = {
-    0: "success", 1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
-    7: "authMethodNotSupported", 8: "strongerAuthRequired", 11: "adminLimitExceeded",
-    12: "unavailableCriticalExtension", 13: "confidentialityRequired",
+    0: "success",
+    1: "operationsError",
+    2: "protocolError",
+    3: "timeLimitExceeded",
+    7: "authMethodNotSupported",
+    8: "strongerAuthRequired",
+    11: "adminLimitExceeded",
+    12: "unavailableCriticalExtension",
+    13: "confidentialityRequired",
     50: "insufficientAccessRights",
-    51: "busy", 52: "unavailable", 53: "unwillingToPerform", 80: "other",
+    51: "busy",
+    52: "unavailable",
+    53: "unwillingToPerform",
+    80: "other",
 }
 # RFC 4511 section 4.12: "If the server does not recognize the request name, it MUST return
 # only the response fields from LDAPResult, containing the protocolError result code."
@@ -55,10 +63,10 @@ def start_tls_request() -> bytes:
     return _tlv(SEQUENCE, _tlv(INTEGER, bytes([MESSAGE_ID])) + extended)
 
 
-@register
 class LDAPDialog(Dialog):
     name = "ldap"
     default_ports = (389,)
+    schemes = {"ldap": 389}
 
     def initiate(self) -> bytes:
         return start_tls_request()

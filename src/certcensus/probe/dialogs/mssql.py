@@ -15,7 +15,6 @@ from __future__ import annotations
 import struct
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError
 
 PRELOGIN = 0x12
@@ -102,10 +101,10 @@ class _PacketReader:
         return packets
 
 
-@register
 class MSSQLDialog(Dialog):
     name = "mssql"
     default_ports = (1433,)
+    schemes = {"mssql": 1433}
 
     def __init__(self, options):
         super().__init__(options)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import struct
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError, printable
 
 CLIENT_LONG_PASSWORD = 0x0001
@@ -35,10 +34,10 @@ def ssl_request_packet() -> bytes:
     return len(payload).to_bytes(3, "little") + b"\x01" + payload
 
 
-@register
 class MySQLDialog(Dialog):
     name = "mysql"
     default_ports = (3306,)
+    schemes = {"mysql": 3306}
 
     def _on_data(self) -> bytes:
         if len(self._buffer) < 4:

@@ -1,20 +1,19 @@
 """NNTP STARTTLS (RFC 4642, on RFC 3977): greeting, CAPABILITIES, STARTTLS.
 
-    S: 200 news.example.com InterNetNews NNRP server ready
-    C: CAPABILITIES
-    S: 101 Capability list:
-    S: VERSION 2
-    S: READER
-    S: STARTTLS
-    S: .
-    C: STARTTLS
-    S: 382 Continue with TLS negotiation
+S: 200 news.example.com InterNetNews NNRP server ready
+C: CAPABILITIES
+S: 101 Capability list:
+S: VERSION 2
+S: READER
+S: STARTTLS
+S: .
+C: STARTTLS
+S: 382 Continue with TLS negotiation
 """
 
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import DialogError, printable
 from certcensus.probe.dialogs.framing import StatusThenListDialog
 
@@ -22,10 +21,10 @@ from certcensus.probe.dialogs.framing import StatusThenListDialog
 UNKNOWN_COMMAND = 500
 
 
-@register
 class NNTPDialog(StatusThenListDialog):
     name = "nntp"
     default_ports = (119,)
+    schemes = {"nntp": 119}
 
     def _on_status(self, line: bytes) -> bytes:
         # RFC 3977 section 3.2: "an initial line containing a three-digit status indicator".

@@ -1,27 +1,26 @@
 """POP3 STLS (RFC 2595 section 4): greeting, CAPA (RFC 2449), STLS.
 
-    S: +OK POP3 server ready
-    C: CAPA
-    S: +OK Capability list follows
-    S: USER
-    S: STLS
-    S: .
-    C: STLS
-    S: +OK Begin TLS negotiation
+S: +OK POP3 server ready
+C: CAPA
+S: +OK Capability list follows
+S: USER
+S: STLS
+S: .
+C: STLS
+S: +OK Begin TLS negotiation
 """
 
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import DialogError, printable
 from certcensus.probe.dialogs.framing import StatusThenListDialog
 
 
-@register
 class POP3Dialog(StatusThenListDialog):
     name = "pop3"
     default_ports = (110,)
+    schemes = {"pop3": 110}
 
     def _on_status(self, line: bytes) -> bytes:
         # RFC 1939 section 3: every response starts with a status indicator, "+OK" or "-ERR".

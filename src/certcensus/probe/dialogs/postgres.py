@@ -13,7 +13,6 @@ from __future__ import annotations
 import struct
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError, printable
 
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
@@ -23,10 +22,10 @@ MAX_ERROR_LENGTH = 16 * 1024
 BUSY_SQLSTATES = ("53300", "57P03")
 
 
-@register
 class PostgresDialog(Dialog):
     name = "postgres"
     default_ports = (5432,)
+    schemes = {"postgres": 5432, "postgresql": 5432}
 
     def initiate(self) -> bytes:
         return SSL_REQUEST

@@ -13,7 +13,6 @@ from __future__ import annotations
 import struct
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError
 
 TPKT_VERSION = 3  # RFC 1006 section 6
@@ -46,10 +45,10 @@ def connection_request() -> bytes:
     return struct.pack("!BBH", TPKT_VERSION, 0, 4 + len(body)) + body
 
 
-@register
 class RDPDialog(Dialog):
     name = "rdp"
     default_ports = (3389,)
+    schemes = {"rdp": 3389}
     # xrdp listens with a backlog of 2 (listen(sck, 2)): more connections at once time out.
     polite_concurrency = 2
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError, printable
 from certcensus.probe.dialogs.framing import take_line_with_literals
 
@@ -53,10 +52,10 @@ def tokens(line: bytes) -> list[str]:
     return found
 
 
-@register
 class SieveDialog(Dialog):
     name = "sieve"
     default_ports = (4190,)
+    schemes = {"sieve": 4190}
 
     def __init__(self, options):
         super().__init__(options)
@@ -64,7 +63,9 @@ class SieveDialog(Dialog):
         self._capabilities: set[str] = set()
 
     def _on_data(self) -> bytes:
-        return self._each_unit(take_line_with_literals, lambda line: self._on_line(tokens(line), line))
+        return self._each_unit(
+            take_line_with_literals, lambda line: self._on_line(tokens(line), line)
+        )
 
     def _on_line(self, words: list[str], line: bytes) -> bytes:
         if not words:

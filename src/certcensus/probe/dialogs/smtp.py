@@ -14,17 +14,21 @@ connection down (RFC 5321 section 3.8): recorded as `busy`, as testssl.sh words 
 
 from __future__ import annotations
 
+from certcensus.model.defaults import EHLO_NAME
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
-from certcensus.probe.dialogs.base import Dialog, DialogError, take_coded_reply
+from certcensus.probe.dialogs.base import Dialog, DialogError, DialogOption, take_coded_reply
 
 SERVICE_NOT_AVAILABLE = 421
+EHLO_NAME_OPTION = DialogOption(
+    "ehlo_name", "--ehlo-name", EHLO_NAME, "Name sent in SMTP EHLO / LMTP LHLO."
+)
 
 
-@register
 class SMTPDialog(Dialog):
     name = "smtp"
     default_ports = (25, 587, 2525)
+    schemes = {"smtp": 25, "submission": 587}
+    command_line_options = (EHLO_NAME_OPTION,)
     hello_verb = b"EHLO"
 
     def __init__(self, options):
@@ -41,11 +45,13 @@ class SMTPDialog(Dialog):
             if reply.code != 220:
                 return self._refuse(Outcome.STARTTLS_REFUSED, f"greeting: {reply.text}")
             self._state = "hello"
-            return self.hello_verb + b" " + self.options.ehlo_name.encode("ascii") + b"\r\n"
+            name = self.options.value(EHLO_NAME_OPTION) or EHLO_NAME
+            return self.hello_verb + b" " + name.encode("ascii", "replace") + b"\r\n"
         if self._state == "hello":
             if reply.code != 250:
                 return self._refuse(
-                    Outcome.STARTTLS_UNSUPPORTED, f"{self.hello_verb.decode()} refused: {reply.text}"
+                    Outcome.STARTTLS_UNSUPPORTED,
+                    f"{self.hello_verb.decode()} refused: {reply.text}",
                 )
             # The first line is the server's name; each later line starts with a keyword.
             keywords = {line.split(" ", 1)[0].upper() for line in reply.lines[1:]}
@@ -63,8 +69,8 @@ class SMTPDialog(Dialog):
         raise DialogError(f"unexpected reply in state {self._state}")
 
 
-@register
 class LMTPDialog(SMTPDialog):
     name = "lmtp"
-    default_ports = (24,)
+    default_ports = (24,)  # type: ignore[assignment]  # LMTP inherits SMTP's dialog, not its ports
+    schemes = {"lmtp": 24}
     hello_verb = b"LHLO"

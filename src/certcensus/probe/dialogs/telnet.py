@@ -16,7 +16,6 @@ never acknowledge what is already agreed, or both ends loop). Every other option
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
 from certcensus.probe.dialogs.base import Dialog, DialogError
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
@@ -26,10 +25,10 @@ FOLLOWS = 1
 MAX_SUBNEGOTIATION = 1024
 
 
-@register
 class TelnetDialog(Dialog):
     name = "telnet"
     default_ports = (23,)
+    schemes = {"telnet": 23}
 
     def __init__(self, options):
         super().__init__(options)

@@ -20,14 +20,18 @@ from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs import register
-from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError
+from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError, DialogOption
 
 STREAMS_NS = "http://etherx.jabber.org/streams"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
 STREAM_ERRORS_NS = "urn:ietf:params:xml:ns:xmpp-streams"
 # Stream features run to a few KiB; nesting past this is not XMPP.
 MAX_DEPTH = 16
+
+
+XMPP_DOMAIN_OPTION = DialogOption(
+    "xmpp_domain", "--xmpp-domain", None, "Domain for the XMPP stream's to= (default: the host)."
+)
 
 
 class _Restricted(DialogError):
@@ -41,10 +45,11 @@ def _forbidden(what: str):
     return handler
 
 
-@register
 class XMPPDialog(Dialog):
     name = "xmpp"
     default_ports = (5222,)
+    schemes = {"xmpp": 5222}
+    command_line_options = (XMPP_DOMAIN_OPTION,)
     content_namespace = "jabber:client"
 
     def __init__(self, options):
@@ -76,7 +81,7 @@ class XMPPDialog(Dialog):
         self._parser.EntityDeclHandler = _forbidden("entity declaration")
 
     def initiate(self) -> bytes:
-        domain = self.options.xmpp_domain or self.options.host
+        domain = self.options.value(XMPP_DOMAIN_OPTION) or self.options.host
         return (
             "<?xml version='1.0'?><stream:stream to='"
             + escape(domain, {"'": "&apos;", '"': "&quot;"})
@@ -183,15 +188,14 @@ class XMPPDialog(Dialog):
         return bytes(self._stream[end:])
 
 
-@register
 class XMPPServerDialog(XMPPDialog):
     """Server-to-server streams (RFC 6120 section 4.7.1): the same dialog, jabber:server."""
 
     name = "xmpp-server"
     default_ports = (5269,)
+    schemes = {"xmpp-server": 5269}
     content_namespace = "jabber:server"
 
 
 def _local(name: str) -> str:
     return name.rpartition(" ")[2]
-

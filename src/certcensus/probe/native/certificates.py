@@ -34,7 +34,7 @@ def parse_certificate_tls12(body: bytes) -> CertificateList:
     reader = Reader(body, "Certificate")
     entries = reader.sub24("certificate_list")
     reader.expect_end()
-    certificates = []
+    certificates: list[bytes] = []
     while entries.remaining():
         der = entries.vector24()
         if not der:
@@ -51,7 +51,7 @@ def parse_certificate_tls13(body: bytes) -> CertificateList:
         raise reader.error("non-empty certificate_request_context")
     entries = reader.sub24("certificate_list")
     reader.expect_end()
-    certificates = []
+    certificates: list[bytes] = []
     ocsp = sct = None
     while entries.remaining():
         der = entries.vector24()
@@ -98,7 +98,9 @@ def decompress_certificate(body: bytes, offered: tuple[int, ...]) -> tuple[int, 
     name = codes.COMPRESSION_NAMES.get(algorithm, str(algorithm))
     if algorithm not in offered:
         # Section 4: the algorithm MUST be one the client offered (else illegal_parameter).
-        raise handshake_failed(f"server compressed its certificates with {name}, which we did not offer")
+        raise handshake_failed(
+            f"server compressed its certificates with {name}, which we did not offer"
+        )
     if length > limits.MAX_DECOMPRESSED_CERTIFICATE:
         raise handshake_failed(
             f"compressed Certificate claims {length} bytes, over the "
@@ -116,7 +118,9 @@ def decompress_certificate(body: bytes, offered: tuple[int, ...]) -> tuple[int, 
         raise handshake_failed(f"compressed Certificate does not inflate ({error})") from None
     if len(plain) != length:
         # Section 4: a length that does not match MUST be refused with bad_certificate.
-        raise handshake_failed(f"compressed Certificate inflates to {len(plain)} bytes, not the {length} stated")
+        raise handshake_failed(
+            f"compressed Certificate inflates to {len(plain)} bytes, not the {length} stated"
+        )
     return algorithm, plain
 
 

@@ -36,6 +36,7 @@ import hashlib
 import os
 from collections.abc import Callable
 
+from certcensus.model.outcomes import Outcome
 from certcensus.probe.native import codes, limits
 from certcensus.probe.native.certificates import (
     CertificateList,
@@ -51,8 +52,20 @@ from certcensus.probe.native.errors import (
     alert_error,
     handshake_failed,
 )
-from certcensus.probe.native.hello import TLS11, TLS12, TLS13, VERSION_NAMES, HelloSpec, client_hello
-from certcensus.probe.native.keyschedule import KEY_SHARE_GROUPS, SUITES, KeyShare, server_handshake_decrypter
+from certcensus.probe.native.hello import (
+    TLS11,
+    TLS12,
+    TLS13,
+    VERSION_NAMES,
+    HelloSpec,
+    client_hello,
+)
+from certcensus.probe.native.keyschedule import (
+    KEY_SHARE_GROUPS,
+    SUITES,
+    KeyShare,
+    server_handshake_decrypter,
+)
 from certcensus.probe.native.names import is_anonymous
 from certcensus.probe.native.records import (
     ALERT,
@@ -73,7 +86,6 @@ from certcensus.probe.native.server_hello import (
     key_share_of,
     parse_server_hello,
 )
-from certcensus.model.outcomes import Outcome
 
 MESSAGE_NAMES = {
     codes.HELLO_REQUEST: "HelloRequest", codes.SERVER_HELLO: "ServerHello",
@@ -106,7 +118,12 @@ def _record(content_type: int, version: int, payload: bytes) -> bytes:
     out = bytearray()
     for start in range(0, len(payload), limits.MAX_PLAINTEXT_RECORD):
         piece = payload[start : start + limits.MAX_PLAINTEXT_RECORD]
-        out += bytes((content_type,)) + version.to_bytes(2, "big") + len(piece).to_bytes(2, "big") + piece
+        out += (
+            bytes((content_type,))
+            + version.to_bytes(2, "big")
+            + len(piece).to_bytes(2, "big")
+            + piece
+        )
     return bytes(out)
 
 
@@ -174,7 +191,9 @@ class ChainCapture:
         if not fragment:
             self._empty_records += 1
             if self._empty_records > limits.MAX_EMPTY_RECORDS:
-                raise handshake_failed(f"more than {limits.MAX_EMPTY_RECORDS} empty records (MAX_EMPTY_RECORDS)")
+                raise handshake_failed(
+                    f"more than {limits.MAX_EMPTY_RECORDS} empty records (MAX_EMPTY_RECORDS)"
+                )
             if content_type != APPLICATION_DATA:
                 return b""
         else:
@@ -195,7 +214,9 @@ class ChainCapture:
             return self._on_alert(fragment)
         if content_type == CHANGE_CIPHER_SPEC:
             return self._on_change_cipher_spec(fragment, protected)
-        raise handshake_failed("application data before the server's Certificate (unexpected message)")
+        raise handshake_failed(
+            "application data before the server's Certificate (unexpected message)"
+        )
 
     def _on_alert(self, fragment: bytes) -> bytes:
         # RFC 8446 section 5.1: an alert is never fragmented nor coalesced (two bytes, one record).
@@ -211,7 +232,9 @@ class ChainCapture:
             # every alert but user_canceled (and close_notify) is an error whatever its level.
             self._warnings += 1
             if self._warnings > limits.MAX_WARNING_ALERTS:
-                raise handshake_failed(f"more than {limits.MAX_WARNING_ALERTS} warning alerts (MAX_WARNING_ALERTS)")
+                raise handshake_failed(
+                    f"more than {limits.MAX_WARNING_ALERTS} warning alerts (MAX_WARNING_ALERTS)"
+                )
             return b""
         raise alert_error(level, description)
 
@@ -226,7 +249,9 @@ class ChainCapture:
             raise handshake_failed("unexpected ChangeCipherSpec before the server's Certificate")
         self._change_cipher_specs += 1
         if self._change_cipher_specs > limits.MAX_MIDDLEBOX_CCS:
-            raise handshake_failed(f"more than {limits.MAX_MIDDLEBOX_CCS} ChangeCipherSpec records (MAX_MIDDLEBOX_CCS)")
+            raise handshake_failed(
+                f"more than {limits.MAX_MIDDLEBOX_CCS} ChangeCipherSpec records (MAX_MIDDLEBOX_CCS)"
+            )
         return b""
 
     # --- handshake messages -----------------------------------------------------------------
@@ -257,7 +282,7 @@ class ChainCapture:
             ocsp = parse_certificate_status(body) if kind == codes.CERTIFICATE_STATUS else None
             # RFC 6066 section 8: a server that acknowledged status_request MAY still omit
             # CertificateStatus; whatever comes next ends the capture.
-            self._finish(self._certificates, ocsp=ocsp)
+            self._finish(self._certificates or CertificateList(()), ocsp=ocsp)
         return b""
 
     def _on_certificate_13(self, kind: int, body: bytes) -> None:
@@ -265,7 +290,10 @@ class ChainCapture:
             self._certificate_requested = True  # section 4.3.2; we would answer with none
             return
         if kind == codes.COMPRESSED_CERTIFICATE:
-            if codes.EXT_COMPRESS_CERTIFICATE not in self.spec.extensions or not self.spec.compress_certificate:
+            if (
+                codes.EXT_COMPRESS_CERTIFICATE not in self.spec.extensions
+                or not self.spec.compress_certificate
+            ):
                 raise handshake_failed("server sent CompressedCertificate, which we did not offer")
             algorithm, body = decompress_certificate(body, self.spec.compress_certificate)
             self._compression = codes.COMPRESSION_NAMES[algorithm]
@@ -274,10 +302,11 @@ class ChainCapture:
         self._finish(parse_certificate_tls13(body))
 
     def _on_certificate_12(self, kind: int, body: bytes) -> None:
-        suite = self._server_hello.cipher_suite
+        hello = self._negotiated()
+        suite = hello.cipher_suite
         if kind == codes.CERTIFICATE:
             certificates = parse_certificate_tls12(body)
-            if self._server_hello.extension(codes.EXT_STATUS_REQUEST) is not None:
+            if hello.extension(codes.EXT_STATUS_REQUEST) is not None:
                 self._certificates = certificates
                 self._state = _State.CERTIFICATE_STATUS
                 return
@@ -296,7 +325,9 @@ class ChainCapture:
             raise handshake_failed("second HelloRetryRequest (unexpected message)")
         if not spec.offers_tls13 or hello.version != TLS13:
             raise handshake_failed("HelloRetryRequest outside TLS 1.3")
-        self._check_common(hello, allowed={codes.EXT_KEY_SHARE, codes.EXT_SUPPORTED_VERSIONS, codes.EXT_COOKIE})
+        self._check_common(
+            hello, allowed={codes.EXT_KEY_SHARE, codes.EXT_SUPPORTED_VERSIONS, codes.EXT_COOKIE}
+        )
         share = key_share_of(hello)
         cookie = cookie_of(hello)
         if share is None and cookie is None:
@@ -304,9 +335,13 @@ class ChainCapture:
         if share is not None:
             group = share[0]
             if group not in spec.groups or group in self._shares:
-                raise handshake_failed(f"HelloRetryRequest asks for group {group} (illegal parameter)")
+                raise handshake_failed(
+                    f"HelloRetryRequest asks for group {group} (illegal parameter)"
+                )
             if group not in KEY_SHARE_GROUPS:
-                raise handshake_failed(f"HelloRetryRequest asks for group {group}, which this engine cannot compute")
+                raise handshake_failed(
+                    f"HelloRetryRequest asks for group {group}, which this engine cannot compute"
+                )
             self._shares = {group: KeyShare.for_probe(group)}
         self._hello_retry = hello
         # Section 4.4.1: the transcript restarts with message_hash(Hash(ClientHello1)).
@@ -320,7 +355,9 @@ class ChainCapture:
         version = hello.version
         if version not in spec.versions:
             name = VERSION_NAMES.get(version, f"0x{version:04X}")
-            raise handshake_failed(f"server chose {name}, which we did not offer (unsupported protocol)")
+            raise handshake_failed(
+                f"server chose {name}, which we did not offer (unsupported protocol)"
+            )
         if version == TLS13:
             allowed = {codes.EXT_KEY_SHARE, codes.EXT_SUPPORTED_VERSIONS}
         else:
@@ -330,14 +367,22 @@ class ChainCapture:
         self._check_common(hello, allowed)
         max_offered = max(spec.versions)
         downgrade = hello.random[-8:]
-        if (max_offered == TLS13 and version <= TLS12 and downgrade in (DOWNGRADE_TO_TLS12, DOWNGRADE_TO_TLS11_OR_BELOW)) or (
+        if (
+            max_offered == TLS13
+            and version <= TLS12
+            and downgrade in (DOWNGRADE_TO_TLS12, DOWNGRADE_TO_TLS11_OR_BELOW)
+        ) or (
             max_offered >= TLS12 and version <= TLS11 and downgrade == DOWNGRADE_TO_TLS11_OR_BELOW
         ):
             # RFC 8446 section 4.1.3: clients MUST check the downgrade sentinel and abort.
-            raise handshake_failed("server random carries the downgrade sentinel (illegal parameter)")
+            raise handshake_failed(
+                "server random carries the downgrade sentinel (illegal parameter)"
+            )
         retry = self._hello_retry
         if retry is not None and (version != TLS13 or hello.cipher_suite != retry.cipher_suite):
-            raise handshake_failed("ServerHello contradicts the HelloRetryRequest (illegal parameter)")
+            raise handshake_failed(
+                "ServerHello contradicts the HelloRetryRequest (illegal parameter)"
+            )
         self._server_hello = hello
         if version != TLS13:
             self._state = _State.CERTIFICATE_12
@@ -346,6 +391,8 @@ class ChainCapture:
         if share is None or share[0] not in self._shares:
             raise handshake_failed("TLS 1.3 ServerHello without a key share for a group we sent")
         group, server_share = share
+        if server_share is None:  # only a HelloRetryRequest names a group without a share
+            raise handshake_failed("TLS 1.3 ServerHello without a key share for a group we sent")
         suite = SUITES[hello.cipher_suite]
         shared_secret = self._shares[group].exchange(server_share)
         self._transcript.append(hello.message)
@@ -362,7 +409,9 @@ class ChainCapture:
         version = hello.version
         suite = hello.cipher_suite
         if suite not in self.spec.cipher_suites or (version == TLS13) != (suite in SUITES):
-            raise handshake_failed(f"server chose cipher suite 0x{suite:04X}, which we did not offer")
+            raise handshake_failed(
+                f"server chose cipher suite 0x{suite:04X}, which we did not offer"
+            )
         if hello.compression_method != 0:
             raise handshake_failed("server chose a compression method we did not offer")
         for kind in hello.extension_types:
@@ -376,12 +425,20 @@ class ChainCapture:
 
     def _client_hello(self, cookie: bytes | None = None) -> bytes:
         shares = {group: share.public for group, share in self._shares.items()}
-        message = client_hello(self.spec, self._random, self._session_id, self.server_name, shares, cookie)
+        message = client_hello(
+            self.spec, self._random, self._session_id, self.server_name, shares, cookie
+        )
         self._transcript.append(message)
         return message
 
-    def _finish(self, certificates: CertificateList, ocsp: bytes | None = None) -> None:
+    def _negotiated(self) -> ServerHello:
         hello = self._server_hello
+        if hello is None:  # unreachable: every state past SERVER_HELLO has one
+            raise handshake_failed("no ServerHello")
+        return hello
+
+    def _finish(self, certificates: CertificateList, ocsp: bytes | None = None) -> None:
+        hello = self._negotiated()
         sct = certificates.signed_certificate_timestamps
         if hello.version != TLS13:
             sct = hello.extension(codes.EXT_SIGNED_CERTIFICATE_TIMESTAMP)  # RFC 6962 section 3.3.1
@@ -397,7 +454,9 @@ class ChainCapture:
 
     def _unexpected(self, kind: int) -> CaptureError:
         name = MESSAGE_NAMES.get(kind, f"handshake message {kind}")
-        return handshake_failed(f"server sent {name} while {self._state.value} (unexpected message)")
+        return handshake_failed(
+            f"server sent {name} while {self._state.value} (unexpected message)"
+        )
 
     def _closed_error(self) -> CaptureError:
         records = self._records

@@ -17,7 +17,13 @@ from certcensus.probe.native import codes
 from certcensus.probe.native.wire import uint16, vector8, vector16
 
 TLS10, TLS11, TLS12, TLS13 = 0x0301, 0x0302, 0x0303, 0x0304
-VERSION_NAMES = {0x0300: "SSLv3", TLS10: "TLSv1", TLS11: "TLSv1.1", TLS12: "TLSv1.2", TLS13: "TLSv1.3"}
+VERSION_NAMES = {
+    0x0300: "SSLv3",
+    TLS10: "TLSv1",
+    TLS11: "TLSv1.1",
+    TLS12: "TLSv1.2",
+    TLS13: "TLSv1.3",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,9 @@ def _template(spec: HelloSpec, session_id_length: int, server_name: str | None,
     return _build(spec, bytes(32), bytes(session_id_length), server_name, shares, None)
 
 
-def _build(spec, random, session_id, server_name, key_shares, cookie) -> tuple[bytes, tuple[int, ...]]:
+def _build(
+    spec, random, session_id, server_name, key_shares, cookie
+) -> tuple[bytes, tuple[int, ...]]:
     """The ClientHello, and where each key share's bytes are in it."""
     extensions = bytearray()
     padding_at = None
@@ -120,7 +128,9 @@ def _build(spec, random, session_id, server_name, key_shares, cookie) -> tuple[b
             share_offsets = [o + 4 + pad if o >= padding_at else o for o in share_offsets]
     body = head + vector16(bytes(extensions))
     start = 4 + len(head) + 2  # handshake header, head, extensions length
-    return bytes((1,)) + len(body).to_bytes(3, "big") + body, tuple(start + o for o in share_offsets)
+    return bytes((1,)) + len(body).to_bytes(3, "big") + body, tuple(
+        start + o for o in share_offsets
+    )
 
 
 def _extension_body(kind: int, spec: HelloSpec, server_name: str | None, shares) -> bytes | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -38,11 +39,17 @@ SUITES: dict[int, Suite] = {
     codes.TLS_AES_128_CCM_8_SHA256: Suite("sha256", hashes.SHA256(), 16, AESCCM, tag_length=8),
 }
 
-_EC_CURVES = {codes.SECP256R1: ec.SECP256R1, codes.SECP384R1: ec.SECP384R1, codes.SECP521R1: ec.SECP521R1}
+_EC_CURVES: dict[int, ec.EllipticCurve] = {
+    codes.SECP256R1: ec.SECP256R1(),
+    codes.SECP384R1: ec.SECP384R1(),
+    codes.SECP521R1: ec.SECP521R1(),
+}
 KEY_SHARE_GROUPS = frozenset((codes.X25519, codes.X448, *_EC_CURVES))
 
 
-def hkdf_expand_label(suite: Suite, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+def hkdf_expand_label(
+    suite: Suite, secret: bytes, label: bytes, context: bytes, length: int
+) -> bytes:
     # Section 7.1: HkdfLabel { uint16 length; opaque label<7..255> = "tls13 " + Label; context }
     info = length.to_bytes(2, "big") + bytes((6 + len(label),)) + b"tls13 " + label
     info += bytes((len(context),)) + context
@@ -57,10 +64,15 @@ def _derived_secret(suite: Suite) -> bytes:
     return hkdf_expand_label(suite, early_secret, b"derived", empty_hash, suite.hash.digest_size)
 
 
-_DERIVED = {name: _derived_secret(suite) for name, suite in (("sha256", SUITES[0x1301]), ("sha384", SUITES[0x1302]))}
+_DERIVED = {
+    name: _derived_secret(suite)
+    for name, suite in (("sha256", SUITES[0x1301]), ("sha384", SUITES[0x1302]))
+}
 
 
-def server_handshake_decrypter(suite: Suite, shared_secret: bytes, transcript_hash: bytes) -> RecordDecrypter:
+def server_handshake_decrypter(
+    suite: Suite, shared_secret: bytes, transcript_hash: bytes
+) -> RecordDecrypter:
     """The decrypter of the server's handshake records: section 7.1's
     handshake_secret = HKDF-Extract(Derive-Secret(early, "derived", ""), (EC)DHE) and
     server_handshake_traffic_secret = Derive-Secret(handshake_secret, "s hs traffic", CH..SH),
@@ -81,6 +93,7 @@ class KeyShare:
     """One ephemeral key pair of a named group, and the exchange with the server's share."""
 
     __slots__ = ("group", "_private", "public", "uses")
+    _private: Any  # X25519, X448 or EC private key
 
     @classmethod
     def for_probe(cls, group: int) -> KeyShare:
@@ -108,7 +121,7 @@ class KeyShare:
             self._private = x448.X448PrivateKey.generate()
             self.public = self._private.public_key().public_bytes_raw()
         elif group in _EC_CURVES:
-            self._private = ec.generate_private_key(_EC_CURVES[group]())
+            self._private = ec.generate_private_key(_EC_CURVES[group])
             # Section 4.2.8.2: UncompressedPointRepresentation.
             self.public = self._private.public_key().public_bytes(
                 serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -121,15 +134,21 @@ class KeyShare:
         illegal_parameter), as is an all-zero X25519/X448 result (section 7.4.2)."""
         try:
             if self.group == codes.X25519:
-                return self._private.exchange(x25519.X25519PublicKey.from_public_bytes(server_share))
+                return self._private.exchange(
+                    x25519.X25519PublicKey.from_public_bytes(server_share)
+                )
             if self.group == codes.X448:
                 return self._private.exchange(x448.X448PublicKey.from_public_bytes(server_share))
             if not server_share or server_share[0] != 4:
                 raise ValueError("not an uncompressed point")
-            public = ec.EllipticCurvePublicKey.from_encoded_point(_EC_CURVES[self.group](), server_share)
+            public = ec.EllipticCurvePublicKey.from_encoded_point(
+                _EC_CURVES[self.group], server_share
+            )
             return self._private.exchange(ec.ECDH(), public)
         except ValueError as error:
-            raise handshake_failed(f"server key share for group {self.group} is invalid ({error})") from None
+            raise handshake_failed(
+                f"server key share for group {self.group} is invalid ({error})"
+            ) from None
 
 
 _POOL: dict[int, KeyShare] = {}

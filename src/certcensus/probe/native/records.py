@@ -14,17 +14,22 @@ from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 
+from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import printable
 from certcensus.probe.native import limits
 from certcensus.probe.native.errors import CaptureError, handshake_failed
-from certcensus.model.outcomes import Outcome
 
 CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA = 20, 21, 22, 23
 CONTENT_TYPES = frozenset((CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA))
 HEADER_SIZE = 5
 
 # SSLv2 message types a pre-TLS server answers with (draft-hickman-netscape-ssl-00, section 4.4)
-SSL2_ERRORS = {1: "no cipher", 2: "no certificate", 4: "bad certificate", 6: "unsupported certificate type"}
+SSL2_ERRORS = {
+    1: "no cipher",
+    2: "no certificate",
+    4: "bad certificate",
+    6: "unsupported certificate type",
+}
 
 
 def not_tls(first_bytes: bytes) -> CaptureError:
@@ -44,9 +49,14 @@ def sslv2_answer(first_bytes: bytes) -> CaptureError | None:
     if kind == 0 and len(first_bytes) >= 5:
         code = int.from_bytes(first_bytes[3:5], "big")
         reason = SSL2_ERRORS.get(code, f"error {code}")
-        return CaptureError(Outcome.NOT_TLS, f"server answered with an SSLv2 error ({reason}): it does not speak TLS")
+        return CaptureError(
+            Outcome.NOT_TLS,
+            f"server answered with an SSLv2 error ({reason}): it does not speak TLS",
+        )
     if kind == 4:
-        return CaptureError(Outcome.NOT_TLS, "server answered with an SSLv2 SERVER-HELLO: it speaks SSL 2.0 only")
+        return CaptureError(
+            Outcome.NOT_TLS, "server answered with an SSLv2 SERVER-HELLO: it speaks SSL 2.0 only"
+        )
     return None
 
 
@@ -90,14 +100,16 @@ class RecordReader:
         limit = limits.MAX_CIPHERTEXT_RECORD if protected else limits.MAX_PLAINTEXT_RECORD
         if length > limit:
             # RFC 8446 section 5.1/5.2: record_overflow.
-            raise handshake_failed(f"record of {length} bytes is longer than the {limit} allowed (record overflow)")
+            raise handshake_failed(
+                f"record of {length} bytes is longer than the {limit} allowed (record overflow)"
+            )
         if len(buffer) < HEADER_SIZE + length:
             return None
         header = bytes(buffer[:HEADER_SIZE])
         fragment = bytes(buffer[HEADER_SIZE : HEADER_SIZE + length])
         del buffer[: HEADER_SIZE + length]
         self.records_seen += 1
-        if protected:
+        if protected and self.decrypter is not None:
             inner_type, content = self.decrypter.open(header, fragment)
             return inner_type, content, True
         return content_type, fragment, False

@@ -14,7 +14,9 @@ from certcensus.probe.native.wire import Reader
 
 # RFC 8446 section 4.1.3: a HelloRetryRequest is a ServerHello with this random (SHA-256 of
 # "HelloRetryRequest").
-HELLO_RETRY_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+HELLO_RETRY_RANDOM = bytes.fromhex(
+    "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
+)
 # Section 4.1.3: a TLS 1.3 server that negotiates TLS 1.2 or below ends its random with these.
 DOWNGRADE_TO_TLS12 = b"DOWNGRD\x01"
 DOWNGRADE_TO_TLS11_OR_BELOW = b"DOWNGRD\x00"
@@ -46,7 +48,6 @@ class ServerHello:
             if found == kind:
                 return body
         return None
-
 
 
 def parse_server_hello(body: bytes, message: bytes) -> ServerHello:

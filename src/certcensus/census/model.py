@@ -1,0 +1,139 @@
+"""The census object: what every rendering, alert, metric and check reads.
+
+Per target, every distinct chain with its count, share, when and where it was seen, how it
+differs from the most common one, and (once judged) each trust store's verdict on it.
+JSON (`render/as_json.py`) is one rendering of these objects, not the interface.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from certcensus.census.assessment import TargetAssessment
+from certcensus.census.coverage import Coverage
+from certcensus.census.strata import StratumCount
+from certcensus.certs.compare import ChainDiff, PositionDiff
+from certcensus.certs.info import CertificateInfo
+from certcensus.model.names import name_a_client_checks
+from certcensus.trust.missing import MissingCAs
+from certcensus.trust.verdict import StoreVerdict
+
+
+class ProbePoint(NamedTuple):
+    """One probe, as the timeline draws it."""
+
+    started_at: float
+    address: str
+    chain_id: str | None  # None: the probe failed (or was a leaf-only capture)
+    outcome: str
+
+
+@dataclass
+class ChainCount:
+    chain_id: str
+    ders: list[bytes]  # the certificates as sent, in wire order
+    certificates: list[CertificateInfo]  # the same, described
+    count: int = 0
+    share: float = 0.0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    ips: Counter = field(default_factory=Counter)
+    difference: ChainDiff | None = None  # vs the most common chain (None for that one)
+    seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
+    trust: dict[str, StoreVerdict] | None = None  # by store name, once judged
+
+    @property
+    def differences(self) -> list[PositionDiff]:
+        """The positions where this chain differs from the most common one."""
+        if self.difference is None:
+            return []
+        return [p for p in self.difference.positions if p.change != "same"]
+
+    @property
+    def leaf(self) -> CertificateInfo | None:
+        return self.certificates[0] if self.certificates else None
+
+    def trusted_by(self, store: str) -> bool | None:
+        """The lenient verdict of `store`, or None when the chain was not judged against it."""
+        if not self.trust or store not in self.trust:
+            return None
+        return self.trust[store].trusted
+
+
+@dataclass
+class TargetCensus:
+    target: str
+    host: str
+    port: int
+    protocol: str
+    probes: int = 0
+    ok: int = 0
+    errors: Counter = field(default_factory=Counter)
+    error_examples: dict[str, str] = field(default_factory=dict)  # class -> one detail line
+    chains: list[ChainCount] = field(default_factory=list)  # most common first
+    ips: Counter = field(default_factory=Counter)  # probes per address, all outcomes
+    leaf_only: Counter = field(default_factory=Counter)  # ingested leaf-only captures, by leaf
+    first_probe: float | None = None
+    last_probe: float | None = None
+    sni: str | None = None  # the first SNI the probes sent, if any
+    strata: list[StratumCount] = field(default_factory=list)
+    timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
+    assessment: TargetAssessment | None = None
+    missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
+
+    @property
+    def server_name(self) -> str | None:
+        """The name a client checks the certificate against (model/names.py has the rule)."""
+        return name_a_client_checks(self.sni, self.host)
+
+    @property
+    def coverage(self) -> Coverage | None:
+        return self.assessment.coverage if self.assessment else None
+
+    def coverage_sentence(self) -> str:
+        if self.coverage is None:
+            return ""
+        addresses = [ip for ip in self.ips if ip]
+        where = (
+            f"connections to {addresses[0]}"
+            if len(addresses) == 1
+            else f"connections to {self.target}"
+        )
+        return self.coverage.sentence(where)
+
+    def share_of(self, chain_id: str) -> float:
+        for chain in self.chains:
+            if chain.chain_id == chain_id:
+                return chain.share
+        return 0.0
+
+    @property
+    def most_common(self) -> ChainCount | None:
+        return self.chains[0] if self.chains else None
+
+    @property
+    def failed(self) -> int:
+        return self.probes - self.ok
+
+
+@dataclass
+class Census:
+    targets: list[TargetCensus]
+    run_ids: list[int] | None = None
+    stores: list[str] = field(default_factory=list)  # the trust stores judged against, in order
+
+    def target(self, name: str) -> TargetCensus:
+        for target in self.targets:
+            if target.target == name:
+                return target
+        raise KeyError(name)
+
+    @property
+    def any_ok(self) -> bool:
+        return any(t.ok for t in self.targets)
+
+    @property
+    def judged(self) -> bool:
+        return bool(self.stores)

@@ -1,0 +1,104 @@
+"""`certcensus report`: the census again, from the store, in any format."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from certcensus.cli.command import Command
+from certcensus.cli.options import db_option, trust_options
+from certcensus.cli.output import emit_census
+from certcensus.cli.output import save_pem as write_pem_files
+from certcensus.model import defaults
+from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, InputError
+from certcensus.render.formats import FORMATS
+
+
+def kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
+    """The kit's files as (label, href relative to the report's folder)."""
+    if not kit_dir:
+        return None
+    base = Path(output).resolve().parent if output else Path.cwd()
+    files = sorted(p for p in Path(kit_dir).resolve().iterdir() if p.is_file())
+    return [(p.name, os.path.relpath(p, base)) for p in files]
+
+
+@click.command(cls=Command)
+@db_option
+@click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
+@click.option("--run", "run_ids", type=int, multiple=True, help="Only this run id (repeatable).")
+@click.option("--all-runs", is_flag=True, help="Count every run in the store, not the latest.")
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999999),
+    default=defaults.CONFIDENCE,
+    show_default=True,
+    help="Confidence of the coverage statement.",
+)
+@trust_options()
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    type=click.Choice(FORMATS),
+    help="text tables; the JSON contract; CSV of chains or of every probe; one "
+    "self-contained HTML file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to this file (default: stdout).",
+)
+@click.option(
+    "--kit-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="HTML: link the files of this export kit (relative to the report).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--save-pem",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each distinct chain to DIR/<chain id>.pem.",
+)
+def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
+           cache_dir, fmt, output, kit_dir, as_json, save_pem):  # fmt: skip
+    """Print the census again from the store (by default each target's latest run)."""
+    from certcensus.census.build import build_census
+    from certcensus.census.judged import judge_census
+    from certcensus.render.formats import write_report
+    from certcensus.store import open_store
+    from certcensus.trust.judge import TrustJudge, TrustRequest
+
+    judge = TrustJudge.load(TrustRequest(trust_stores, store_password, offline, cache_dir))
+    with open_store(db_path, read_only=True) as store:
+        names = list(targets) or None
+        if run_ids:
+            runs: list[int] | None = list(run_ids)
+        elif all_runs:
+            runs = None
+        else:
+            runs = store.latest_run_ids(names)
+        census = build_census(store, names, runs, confidence=confidence)
+        if not census.targets:
+            raise InputError(
+                "no probes in the store for that selection (run `certcensus scan` first)"
+            )
+        if judge is not None:
+            judge_census(census, judge)
+        fmt = "json" if as_json else fmt
+        if fmt == "text" and output is None:
+            emit_census(census, as_json=False, pem_directory=save_pem)
+        else:
+            if save_pem:
+                write_pem_files(census, save_pem)
+            write_report(census, store, fmt, output, title="certcensus report",
+                         kit_links=kit_links(kit_dir, output))  # fmt: skip
+    sys.exit(EXIT_OK if census.any_ok else EXIT_PROBLEM_FOUND)

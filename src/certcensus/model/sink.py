@@ -1,0 +1,28 @@
+"""Where observations go: the interface probing and ingest write to, and the store implements.
+
+Declared here, at the bottom of the stages, so that the prober and ingest need not import the
+store (the next stage); the CLI hands them a store, and tests a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from certcensus.model.observation import Observation
+
+
+class ObservationSink(Protocol):
+    def start_run(self, command: str, targets: Iterable[str]) -> int:
+        """Open a run (one scan, one ingest, one watch round) and return its id."""
+        ...
+
+    def set_run_targets(self, run_id: int, targets: Iterable[str]) -> None: ...
+
+    def finish_run(self, run_id: int) -> None: ...
+
+    def add(self, run_id: int, observation: Observation) -> None:
+        """Queue one observation; durable after the next `flush` (at most ~1 s later)."""
+        ...
+
+    def flush(self) -> None: ...
