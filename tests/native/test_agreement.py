@@ -175,3 +175,38 @@ def test_both_engines_agree_against_gnutls(chains, cli, db, version):
     with gnutls_serv(files, chains["directory"], f"--priority={version}") as port:
         results = scan_both(cli, db, port)
     assert_same_chain(results, ders)
+
+
+def _alert_server(description: int):
+    def handler(connection) -> None:
+        connection.recv(4096)
+        connection.sendall(bytes((0x15, 3, 3, 0, 2, 2 if description else 1, description)))
+        connection.close()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "description, outcome, detail",
+    [
+        (40, "tls-alert", "server sent TLS alert: handshake failure"),
+        (70, "tls-alert", "server sent TLS alert: protocol version"),
+        (80, "tls-alert", "server sent TLS alert: internal error"),
+        (110, "tls-alert", "server sent TLS alert: unsupported extension"),
+        (112, "tls-alert", "server sent TLS alert: unrecognized name"),
+        (113, "tls-alert", "server sent TLS alert: bad certificate status response"),
+        (116, "tls-alert", "server sent TLS alert: certificate required"),
+        (120, "tls-alert", "server sent TLS alert: no application protocol"),
+        (0, "closed", "server closed the connection during handshake"),
+    ],
+)
+def test_both_engines_name_every_alert_alike(cli, db, description, outcome, detail):
+    from .. import badservers
+
+    with badservers.serving(_alert_server(description)) as port:
+        for engine in ENGINES:
+            result = cli("scan", f"127.0.0.1:{port}", "--starttls", "none", "--count", 2,
+                         "--rate", "0", "--engine", engine, "--db", db, "--json")  # fmt: skip
+            (target,) = result.json["targets"]
+            assert target["errors"] == {outcome: 2}, engine
+            assert target["error_examples"][outcome] == detail, engine
