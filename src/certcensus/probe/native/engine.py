@@ -53,20 +53,18 @@ from certcensus.probe.native.errors import (
     handshake_failed,
 )
 from certcensus.probe.native.hello import (
-    TLS11,
     TLS12,
     TLS13,
-    VERSION_NAMES,
     HelloSpec,
     client_hello,
 )
 from certcensus.probe.native.keyschedule import (
-    KEY_SHARE_GROUPS,
     SUITES,
     KeyShare,
     server_handshake_decrypter,
 )
 from certcensus.probe.native.names import is_anonymous
+from certcensus.probe.native.negotiation import check_hello_retry_request, check_server_hello
 from certcensus.probe.native.records import (
     ALERT,
     APPLICATION_DATA,
@@ -79,10 +77,7 @@ from certcensus.probe.native.records import (
 )
 from certcensus.probe.native.result import CaptureResult
 from certcensus.probe.native.server_hello import (
-    DOWNGRADE_TO_TLS11_OR_BELOW,
-    DOWNGRADE_TO_TLS12,
     ServerHello,
-    cookie_of,
     key_share_of,
     parse_server_hello,
 )
@@ -317,81 +312,27 @@ class ChainCapture:
             raise self._unexpected(kind)
 
     def _on_hello_retry_request(self, hello: ServerHello) -> bytes:
-        spec = self.spec
-        # RFC 8446 section 4.1.4: a second HelloRetryRequest is an unexpected_message; one that
-        # would change nothing, or that names a group we offered a share for, or not at all,
-        # is an illegal_parameter.
-        if self._hello_retry is not None:
-            raise handshake_failed("second HelloRetryRequest (unexpected message)")
-        if not spec.offers_tls13 or hello.version != TLS13:
-            raise handshake_failed("HelloRetryRequest outside TLS 1.3")
-        self._check_common(
-            hello, allowed={codes.EXT_KEY_SHARE, codes.EXT_SUPPORTED_VERSIONS, codes.EXT_COOKIE}
+        group, cookie = check_hello_retry_request(
+            self.spec, hello, self._session_id, set(self._shares), self._hello_retry is not None
         )
-        share = key_share_of(hello)
-        cookie = cookie_of(hello)
-        if share is None and cookie is None:
-            raise handshake_failed("HelloRetryRequest that changes nothing (illegal parameter)")
-        if share is not None:
-            group = share[0]
-            if group not in spec.groups or group in self._shares:
-                raise handshake_failed(
-                    f"HelloRetryRequest asks for group {group} (illegal parameter)"
-                )
-            if group not in KEY_SHARE_GROUPS:
-                raise handshake_failed(
-                    f"HelloRetryRequest asks for group {group}, which this engine cannot compute"
-                )
+        if group is not None:
             self._shares = {group: KeyShare.for_probe(group)}
         self._hello_retry = hello
-        # Section 4.4.1: the transcript restarts with message_hash(Hash(ClientHello1)).
+        # RFC 8446 section 4.4.1: the transcript restarts with message_hash(Hash(ClientHello1)).
         suite = SUITES[hello.cipher_suite]
         first = hashlib.new(suite.hash_name, self._transcript[0]).digest()
         self._transcript = [bytes((254, 0, 0, len(first))) + first, hello.message]
         return _record(HANDSHAKE, TLS12, self._client_hello(cookie))
 
     def _on_server_hello(self, hello: ServerHello) -> None:
-        spec = self.spec
-        version = hello.version
-        if version not in spec.versions:
-            name = VERSION_NAMES.get(version, f"0x{version:04X}")
-            raise handshake_failed(
-                f"server chose {name}, which we did not offer (unsupported protocol)"
-            )
-        if version == TLS13:
-            allowed = {codes.EXT_KEY_SHARE, codes.EXT_SUPPORTED_VERSIONS}
-        else:
-            allowed = set(spec.extensions) - {codes.EXT_SUPPORTED_VERSIONS, codes.EXT_KEY_SHARE}
-            if codes.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in spec.cipher_suites:
-                allowed.add(codes.EXT_RENEGOTIATION_INFO)  # RFC 5746 section 3.4
-        self._check_common(hello, allowed)
-        max_offered = max(spec.versions)
-        downgrade = hello.random[-8:]
-        if (
-            max_offered == TLS13
-            and version <= TLS12
-            and downgrade in (DOWNGRADE_TO_TLS12, DOWNGRADE_TO_TLS11_OR_BELOW)
-        ) or (
-            max_offered >= TLS12 and version <= TLS11 and downgrade == DOWNGRADE_TO_TLS11_OR_BELOW
-        ):
-            # RFC 8446 section 4.1.3: clients MUST check the downgrade sentinel and abort.
-            raise handshake_failed(
-                "server random carries the downgrade sentinel (illegal parameter)"
-            )
-        retry = self._hello_retry
-        if retry is not None and (version != TLS13 or hello.cipher_suite != retry.cipher_suite):
-            raise handshake_failed(
-                "ServerHello contradicts the HelloRetryRequest (illegal parameter)"
-            )
+        check_server_hello(self.spec, hello, self._session_id, self._hello_retry)
         self._server_hello = hello
-        if version != TLS13:
+        if hello.version != TLS13:
             self._state = _State.CERTIFICATE_12
             return
         share = key_share_of(hello)
-        if share is None or share[0] not in self._shares:
-            raise handshake_failed("TLS 1.3 ServerHello without a key share for a group we sent")
-        group, server_share = share
-        if server_share is None:  # only a HelloRetryRequest names a group without a share
+        group, server_share = share or (None, None)
+        if group not in self._shares or server_share is None:
             raise handshake_failed("TLS 1.3 ServerHello without a key share for a group we sent")
         suite = SUITES[hello.cipher_suite]
         shared_secret = self._shares[group].exchange(server_share)
@@ -403,25 +344,6 @@ class ChainCapture:
             raise handshake_failed("handshake data after the ServerHello in the same record")
         self._records.decrypter = server_handshake_decrypter(suite, shared_secret, transcript)
         self._state = _State.ENCRYPTED_EXTENSIONS
-
-    def _check_common(self, hello: ServerHello, allowed: set[int]) -> None:
-        """Checks RFC 8446 section 4.1.3 and RFC 5246 section 7.4.1.3 make of both hellos."""
-        version = hello.version
-        suite = hello.cipher_suite
-        if suite not in self.spec.cipher_suites or (version == TLS13) != (suite in SUITES):
-            raise handshake_failed(
-                f"server chose cipher suite 0x{suite:04X}, which we did not offer"
-            )
-        if hello.compression_method != 0:
-            raise handshake_failed("server chose a compression method we did not offer")
-        for kind in hello.extension_types:
-            if kind not in allowed:
-                # Section 4.2: an extension not offered, or not allowed in this message, is an
-                # unsupported_extension.
-                raise handshake_failed(f"server sent extension {kind}, which we did not offer")
-        if version == TLS13 and hello.session_id != self._session_id:
-            # Section 4.1.3: legacy_session_id_echo must match, else illegal_parameter.
-            raise handshake_failed("server did not echo our legacy_session_id (illegal parameter)")
 
     def _client_hello(self, cookie: bytes | None = None) -> bytes:
         shares = {group: share.public for group, share in self._shares.items()}
