@@ -20,11 +20,12 @@ CATEGORIES = (
         "kernel: socket(), connect, send, recv, close",
         ("_socket.socket", "socket.close", "socket.py"),
     ),
+    # cProfile does not see into cryptography's Rust methods (X25519/ECDH, HKDF, AEAD): their
+    # time lands in the engine's functions that call them, so both are one part.
     (
-        "TLS 1.3 primitives (cryptography: X25519/ECDH, HKDF, AEAD)",
-        ("cryptography", "x25519", "_rust"),
+        "native engine (probe/native/ and the cryptography primitives it calls)",
+        ("probe/native/", "cryptography", "x25519", "_rust"),
     ),
-    ("native engine (probe/native/, Python)", ("probe/native/",)),
     ("asyncio event loop and selectors", ("asyncio/", "selectors.py")),
     ("prober and scheduler", ("probe/prober.py", "probe/scheduler.py")),
     ("store (SQLite) and observations", ("store/", "sqlite3", "model/")),
