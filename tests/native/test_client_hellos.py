@@ -6,7 +6,6 @@ curl-openssl3. GREASE, randomness, key shares' bytes and padding length are not 
 from __future__ import annotations
 
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from certcensus.probe.native import ChainCapture
 from certcensus.probe.native.clients import GENERIC, REAL_CLIENTS
 from certcensus.probe.profiles import PROFILES, client_context
 
+from ..servers import require
 from .hello_parser import ParsedHello, capture_client_hello_from, parse_client_hello_records
 
 OPENSSL_3_0 = ssl.OPENSSL_VERSION_INFO[:2] == (3, 0)
@@ -92,9 +92,7 @@ def test_the_openssl_engine_context_is_what_was_captured():
 
 @pytest.mark.server
 def test_java_17_profile_is_what_the_jdk_sends(tmp_path):
-    java = shutil.which("java")
-    if not java:
-        pytest.skip("java is not installed (default-jre-headless)")
+    java = require("java")
     version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     if 'version "17' not in version:
         pytest.skip(f"the profile was captured from JDK 17, this is {version.splitlines()[0]}")
@@ -115,9 +113,7 @@ def test_java_17_profile_is_what_the_jdk_sends(tmp_path):
 
 @pytest.mark.server
 def test_curl_profile_is_what_curl_sends():
-    curl = shutil.which("curl")
-    if not curl:
-        pytest.skip("curl is not installed")
+    curl = require("curl")
     version = subprocess.run([curl, "--version"], capture_output=True, text=True).stdout
     if "OpenSSL/3.0" not in version:
         pytest.skip("the profile was captured from curl with OpenSSL 3.0")
