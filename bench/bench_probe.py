@@ -334,6 +334,8 @@ def main() -> None:
     parser.add_argument("--memory-probes", type=int, default=0,
                         help="also make one native run of this many probes and record its peak RSS")  # fmt: skip
     parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument("--sections", default="probe,native",
+                        help="sections of RESULTS.md to write: probe, native or both (default)")  # fmt: skip
     options = parser.parse_args()
     check_prerequisites()
     settings = Settings.quick() if options.quick else Settings.full()
@@ -398,12 +400,13 @@ def main() -> None:
         openssl_settings = replace(
             settings, setups=tuple(s for s in settings.setups if s.engine == "openssl")
         )
-        if openssl_settings.setups:
+        sections = options.sections.split(",")
+        if openssl_settings.setups and "probe" in sections:
             write_section(HERE / "RESULTS.md", openssl_results, openssl_settings, machine, commands, elapsed,
                           quick=options.quick, targets=(TARGET_PROBES_PER_SECOND, TARGET_RATIO_TO_S_CLIENT),
                           default=Setup(0, DEFAULT_CONCURRENCY), key_names=KEY_TYPES)  # fmt: skip
             print(f"wrote the probe section of {HERE / 'RESULTS.md'}")
-        if any(setup.engine == "native" for setup in settings.setups):
+        if "native" in sections and any(setup.engine == "native" for setup in settings.setups):
             native_report.write_native_section(HERE / "RESULTS.md", all_results, settings, machine,
                                                elapsed, quick=options.quick, key_names=KEY_TYPES)  # fmt: skip
             print(f"wrote the native section of {HERE / 'RESULTS.md'}")
