@@ -90,12 +90,13 @@ def write_native_section(
     lines = [
         "## Native engine (`bench/bench_probe.py`, issue 15)",
         "",
-        f"Run {today}{' with `--quick`' if quick else ''}, in the same run as the probe section "
-        f"(the whole benchmark took {elapsed:.0f} s; medians of {settings.repeat} repetitions, every "
-        "contender once, then again). Load average "
-        f"{machine['load']} at the start, {machine['load_end']} at the end; nginx shares the 2 "
-        "cores with the client, as in the probe section.",
+        f"Run {today}{' with `--quick`' if quick else ''}, one run of `bench_probe.py` with the "
+        f"OpenSSL-engine setups of the probe section (the whole benchmark took {elapsed:.0f} s; "
+        f"medians of {settings.repeat} repetitions, every contender once, then again). Load "
+        f"average {machine['load']} at the start, {machine['load_end']} at the end; nginx shares "
+        "the 2 cores with the client, as in the probe section.",
         "",
+        *_load_warning(machine),
         f"- native: `certcensus scan 127.0.0.1:PORT --starttls none --rate 0 --duration "
         f"{settings.certcensus_seconds:g}s --concurrency C --workers W --engine native ...` with {native_setups};",
         "- openssl engine: the same with `--engine openssl` (W=0 C=64 here; every setup in the "
@@ -152,6 +153,24 @@ def write_native_section(
             lines += rows
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_section(path, NATIVE, "\n".join(lines) + "\n")
+
+
+def _load_warning(machine) -> list[str]:
+    """A load average far above the cores means other work had most of the machine: every
+    contender got a fraction of a core, the rates say more about that than about us."""
+    cores = int(machine.get("nproc") or 2)
+    load = float(machine["load"].split()[0])
+    if load <= 1.5 * cores:
+        return []
+    return [
+        f"**This run is not representative**: the load average was {load:.0f} on {cores} cores "
+        "(other sessions' test suites ran at the same time), so every contender, nginx included, "
+        "got a small and changing share of the CPU; the OpenSSL engine's rates are a tenth of the "
+        "probe section's. The rates and their ratios are distorted most (`s_time` is one "
+        "process, certcensus another, nginx a third, each descheduled differently); CPU per "
+        "probe is distorted least. Run it again on a quiet machine.",
+        "",
+    ]
 
 
 def _cpu_row(name, label, runs, results) -> str:
