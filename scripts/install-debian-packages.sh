@@ -21,10 +21,12 @@ PACKAGES=(
   inspircd         # irc STARTTLS (670)
   xrdp             # rdp X.224 TLS negotiation
   chromium         # loads the HTML report in the browser test
+  prometheus prometheus-alertmanager  # scrape the exporter, lint its exposition, take alerts
   postfix          # smtp STARTTLS
   dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd  # imap, pop3, sieve, lmtp
   inn2             # nntp (nnrpd)
   proftpd-core proftpd-mod-crypto  # ftp AUTH TLS (mod_tls)
+  man-db zsh fish  # `man certcensus` and shell completion, tested in the real programs
 )
 
 missing=()

@@ -33,6 +33,7 @@ from certcensus.model.coverage_bound import (  # noqa: F401 - re-exported for ca
     miss_probability_bound,
     probes_needed,
 )
+from certcensus.model.defaults import CONFIDENCE
 
 
 def good_turing_unseen_mass(singletons: int, n_probes: int) -> float:
@@ -96,6 +97,10 @@ def _format_share(share: float) -> str:
     return f"{rounded:.{digits}f}%"
 
 
+# What every number here rests on; said after it unless the census saw no random choice.
+RANDOM_CHOICE = "the balancer picks backends at random"
+
+
 def _format_confidence(confidence: float) -> str:
     return f"{confidence * 100:.10g}%"
 
@@ -122,23 +127,35 @@ class Coverage:
         """The same counts, but the random-choice statement withdrawn, with the reason."""
         return replace(self, applicable=False, not_applicable_reason=reason)
 
-    def sentence(self, where: str) -> str:
-        """One plain sentence for a human, e.g. for `where` = "connections to 192.0.2.10"."""
+    def sentence(
+        self,
+        where: str,
+        *,
+        scope: str | None = None,
+        assumption: str | None = RANDOM_CHOICE,
+    ) -> str:
+        """One plain sentence for a human, e.g. for `where` = "connections to 192.0.2.10".
+
+        `scope` replaces "(in each of the N ways we connected)"; `assumption` is what the
+        number rests on, said in parentheses (None: nothing to assume, e.g. when each address
+        always served one chain and no random choice was seen).
+        """
         if not self.applicable:
             reason = self.not_applicable_reason or "the random-choice assumption does not hold"
             return (
                 f"No confidence statement for {where}: {reason} ({self.probes} probes, "
                 f"{self.distinct} distinct chain{'s' if self.distinct != 1 else ''} seen)."
             )
-        scope = "" if self.strata == 1 else f" (in each of the {self.strata} ways we connected)"
+        if scope is None:
+            scope = "" if self.strata == 1 else f" (in each of the {self.strata} ways we connected)"
         return (
             f"With {_format_confidence(self.confidence)} confidence, no chain served on more "
-            f"than {_format_share(self.max_missed_share)} of {where}{scope} was missed "
-            f"(assuming the balancer picks backends at random)."
+            f"than {_format_share(self.max_missed_share)} of {where}{scope} was missed"
+            + (f" (assuming {assumption})." if assumption else ".")
         )
 
 
-def coverage_of(chain_ids: Sequence[str], confidence: float = 0.99) -> Coverage:
+def coverage_of(chain_ids: Sequence[str], confidence: float = CONFIDENCE) -> Coverage:
     """Coverage of one stratum from its chain ids in probe order (failed probes left out)."""
     _check_confidence(confidence)
     counts = Counter(chain_ids)
@@ -170,7 +187,7 @@ def chain_ids_by_stratum(records: Iterable[tuple[Hashable, str]]) -> dict[Hashab
 
 
 def coverage_by_stratum(
-    chain_ids: Mapping[Hashable, Sequence[str]], confidence: float = 0.99
+    chain_ids: Mapping[Hashable, Sequence[str]], confidence: float = CONFIDENCE
 ) -> dict[Hashable, Coverage]:
     """Per-stratum coverage, each at the full `confidence` (a statement about that stratum)."""
     return {key: coverage_of(ids, confidence) for key, ids in chain_ids.items()}
@@ -185,7 +202,7 @@ def describe_stratum(key: Hashable) -> str:
 
 def target_coverage(
     chain_ids: Mapping[Hashable, Sequence[str]],
-    confidence: float = 0.99,
+    confidence: float = CONFIDENCE,
     not_applicable: Mapping[Hashable, str] | None = None,
 ) -> Coverage:
     """One conservative statement for a whole target made of several strata.

@@ -13,11 +13,12 @@ import click
 
 from certcensus.model import defaults
 from certcensus.model.errors import TargetError, UsageError
-from certcensus.probe.dialogs import DIALOGS, command_line_options
+from certcensus.probe.dialogs import DIALOGS, canonical_dialog_name, command_line_options
 from certcensus.probe.profiles import (
     DEFAULT_ENGINE,
     ENGINES,
     PROFILES,
+    canonical_profile_name,
     engine_refusal,
     parse_profiles,
 )
@@ -65,10 +66,32 @@ def starttls_choices() -> list[str]:
     return ["auto", "none", *sorted(DIALOGS)]
 
 
+class StarttlsName(click.Choice):
+    """auto, none or a protocol; its aliases and any case are accepted ("PostgreSQL", sslyze's
+    "xmpp_server"), and the protocol's own name is what the command gets."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            value = canonical_dialog_name(value)
+        return super().convert(value, param, ctx)
+
+
+class ProfileName(click.Choice):
+    """A ClientHello profile; s_client's spellings ("tls1_2", "TLSv1.3") are accepted."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            value = canonical_profile_name(value)
+        return super().convert(value, param, ctx)
+
+
 def starttls_option(function):
     return click.option(
-        "--starttls", default="auto", type=click.Choice(starttls_choices()),
-        help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol.",
+        "--starttls", default="auto", type=StarttlsName(starttls_choices()),
+        metavar="auto|none|PROTO",
+        help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol: "
+             f"{', '.join(sorted(DIALOGS))} (openssl s_client's -starttls names; aliases such "
+             "as postgresql, xmpp_server, pop are accepted too).",
     )(function)  # fmt: skip
 
 
@@ -88,6 +111,14 @@ def protocol_values(arguments: dict) -> dict[str, str | None]:
     return {option.name: arguments.get(option.name) for option in command_line_options()}
 
 
+def show_certs_option(function):
+    """--show-certs: every chain's certificates as PEM, after their description."""
+    return click.option(
+        "--show-certs", is_flag=True,
+        help="Print each chain's certificates as PEM too (as s_client -showcerts).",
+    )(function)  # fmt: skip
+
+
 def timeout_option(function):
     return click.option(
         "--timeout", type=click.FloatRange(min=0.01), default=defaults.TIMEOUT_SECONDS,
@@ -97,7 +128,7 @@ def timeout_option(function):
 
 def profile_choice_option(function):
     return click.option(
-        "--profile", default="default", type=click.Choice(list(PROFILES)), show_default=True,
+        "--profile", default="default", type=ProfileName(list(PROFILES)), show_default=True,
         help="ClientHello profile.",
     )(function)  # fmt: skip
 
@@ -108,6 +139,21 @@ def engine_option(function):
         help="Handshake engine: native (certcensus's own chain-capture client, which stops once "
              "it has the certificates) or openssl (a full handshake through OpenSSL).",
     )(function)  # fmt: skip
+
+
+def rate_option(function):
+    return click.option(
+        "--rate", type=click.FloatRange(min=0), default=defaults.RATE_PER_ADDRESS,
+        show_default=True, help="Probes per second per address; 0 = as fast as possible.",
+    )(function)  # fmt: skip
+
+
+def concurrency_option(default: int, scope: str = "") -> Decorator:
+    """--concurrency: None unless given, so the plan applies the polite per-target limits."""
+    return click.option(
+        "--concurrency", type=click.IntRange(min=1), default=None,
+        help=f"Probes in flight at once{scope} [default: {default}; 2 per RDP target].",
+    )  # fmt: skip
 
 
 def parse_duration(text: str | None, option: str = "--duration") -> float | None:
