@@ -34,9 +34,11 @@ def test_check_with_either_engine(two_chains, capsys, engine):
     from certcensus.cli.check import check
 
     with running_pool([two_chains.old], protocol="smtp") as pool:
-        code, out, _ = run(check, capsys, f"127.0.0.1:{pool.port}", "--starttls", "smtp",
+        port = pool.port
+        code, out, _ = run(check, capsys, f"127.0.0.1:{port}", "--starttls", "smtp",
                            "--rate", "0", "--engine", engine)  # fmt: skip
-    assert code == 0 and out.startswith("CERTCENSUS OK - 1 chain, 30/30 probes ok")
+    assert code == 0
+    assert out.startswith(f"CERTCENSUS OK - 127.0.0.1:{port}: 1 chain, 30/30 probes ok")
 
 
 def test_check_refuses_a_real_client_profile_with_openssl(capsys):
