@@ -187,7 +187,7 @@ def _run_check(target, starttls, sni, profile, timeout, thresholds, trust_stores
         raise UsageError(str(error)) from None
     check_engine([profile], engine)
     phase_timeout = min(timeout, defaults.TIMEOUT_SECONDS)
-    plan = build_plan([parsed], ProbeOptions(phase_timeout, sni, False, protocol_options, engine),
+    plan = build_plan([parsed], ProbeOptions(phase_timeout, sni, False, protocol_options, engine=engine),
                       profiles=[profile], count=count, rate=rate,
                       default_concurrency=defaults.CHECK_CONCURRENCY)  # fmt: skip
     judge = load_watch_judge(trust_stores)

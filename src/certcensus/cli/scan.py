@@ -16,6 +16,7 @@ from certcensus.cli.options import (
     concurrency_option,
     db_option,
     engine_option,
+    identity_options,
     parse_duration,
     parse_targets,
     protocol_options,
@@ -60,6 +61,7 @@ from certcensus.probe.scheduler import ScanResult
 @rate_option
 @concurrency_option(defaults.SCAN_CONCURRENCY, ", over all targets")
 @timeout_option
+@identity_options
 @click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
 @click.option("--no-sni", is_flag=True, help="Send no server name.")
 @click.option(
@@ -131,7 +133,8 @@ from certcensus.probe.scheduler import ScanResult
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @sclient_options("-connect", "-starttls", "-servername", "-noservername", "-CAfile", "-CApath",
                  "-showcerts", "-tls1_2", "-tls1_3")  # fmt: skip
-def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
+def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, http_head,
+         identity_headers, sni, no_sni,
          source_address, profile_list, engine, confidence, min_share, spread, workers, resolve_every,
          db_path, trust_stores, store_password, offline, cache_dir, as_json, json_lines, save_pem,
          show_certs, quiet, **protocol_arguments):  # fmt: skip
@@ -160,7 +163,10 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)
-    options = ProbeOptions(timeout, sni, no_sni, protocol_values(protocol_arguments), engine)
+    options = ProbeOptions(
+        timeout, sni, no_sni, protocol_values(protocol_arguments), http_head=http_head,
+        identity_headers=tuple(identity_headers), engine=engine,
+    )  # fmt: skip
     plan = build_plan(
         parsed, options, profiles=profiles, count=count, duration=seconds, rate=rate,
         concurrency=concurrency, ip_mode=ip_mode, resolve_every=resolve_every,

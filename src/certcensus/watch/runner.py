@@ -66,7 +66,7 @@ def build_plans(watch_targets: list[WatchTarget], settings: WatchSettings) -> li
     return [
         build_plan(
             targets,
-            ProbeOptions(timeout, sni, False, dict(options), settings.engine),
+            ProbeOptions(timeout, sni, False, dict(options), engine=settings.engine),
             profiles=[profile],
             count=count,
             rate=rate,

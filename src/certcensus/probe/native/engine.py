@@ -147,6 +147,15 @@ class ChainCapture:
         return self._state is _State.DONE
 
     @property
+    def server_hello(self) -> ServerHello | None:
+        """The ServerHello once read (also when the capture fails after it)."""
+        return self._server_hello
+
+    @property
+    def hello_retry_request(self) -> ServerHello | None:
+        return self._hello_retry
+
+    @property
     def version(self) -> int | None:
         return self._server_hello.version if self._server_hello else None
 
