@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import re
 import socket
 import ssl
 import struct
@@ -346,13 +347,35 @@ def _not_tls(first_bytes: bytes) -> _HandshakeError:
     )
 
 
+# Received alerts whose OpenSSL reason lacks "ALERT" (ssl/ssl_err.c: SSL_AD_REASON_OFFSET + 110
+# to 114); and Python's _ssl has no reason name for newer ones, which it reports only in the
+# message ("[SSL] tlsv1 alert no application protocol"). Found by the native engine's agreement
+# tests: both engines now name every alert alike.
+_ALERTS_NAMED_WITHOUT_ALERT = {
+    "TLSV1_UNSUPPORTED_EXTENSION": "unsupported extension",
+    "TLSV1_CERTIFICATE_UNOBTAINABLE": "certificate unobtainable",
+    "TLSV1_UNRECOGNIZED_NAME": "unrecognized name",
+    "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE": "bad certificate status response",
+    "TLSV1_BAD_CERTIFICATE_HASH_VALUE": "bad certificate hash value",
+}
+_UNNAMED_ALERT = re.compile(r"\] tlsv1[3]? alert ([a-z ]+) \(")
+# A close_notify alert (RFC 8446 section 6.1) as a server's first record: 21, 3.x, length 2,
+# warning, close_notify. OpenSSL 3.0 reports it mid-handshake as an "unknown error".
+_CLOSE_NOTIFY_RECORD = re.compile(rb"\x15\x03[\x00-\x04]\x00\x02[\x01\x02]\x00")
+
+
 def _classify_ssl_error(error: ssl.SSLError, first_bytes: bytes) -> _HandshakeError:
     reason = getattr(error, "reason", None) or ""
     if reason in _NOT_TLS_REASONS:
         return _not_tls(first_bytes)
-    if "ALERT" in reason:
-        alert = reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+    unnamed = _UNNAMED_ALERT.search(str(error)) if not reason else None
+    if "ALERT" in reason or reason in _ALERTS_NAMED_WITHOUT_ALERT or unnamed:
+        alert = _ALERTS_NAMED_WITHOUT_ALERT.get(reason) or (
+            unnamed[1] if unnamed else reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+        )
         return _HandshakeError(Outcome.TLS_ALERT, f"server sent TLS alert: {alert}")
+    if not reason and _CLOSE_NOTIFY_RECORD.match(first_bytes):
+        return _HandshakeError(Outcome.CLOSED, "server closed the connection during handshake")
     if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
         return _HandshakeError(Outcome.CLOSED, "server closed the connection during handshake")
     return _HandshakeError(Outcome.HANDSHAKE_FAILED, printable(reason or str(error)))
