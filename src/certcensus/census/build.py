@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from certcensus.census.assessment import ProbeSample, assess_target
+from certcensus.census.backends import count_backends
 from certcensus.census.model import Census, ChainCount, ProbePoint, TargetCensus
 from certcensus.census.strata import count_strata, where_seen
 from certcensus.certs.compare import diff_chains
@@ -15,6 +16,7 @@ from certcensus.certs.info import describe_certificate
 from certcensus.model.defaults import CONFIDENCE
 from certcensus.model.outcomes import Outcome
 from certcensus.store.base import Store, StoredProbe
+from certcensus.trust.chain_issues import chain_issues
 
 
 def build_census(
@@ -90,6 +92,7 @@ def _census_of(
     for chain in by_chain.values():
         chain.ders = certificates[chain.chain_id]
         chain.certificates = [describe_certificate(der) for der in chain.ders]
+        chain.issues = chain_issues(chain.ders)  # judged.py adds what needs the stores
     census.chains = sorted(by_chain.values(), key=lambda c: (-c.count, c.first_seen))
     for chain in census.chains:
         chain.share = chain.count / census.ok
@@ -101,6 +104,10 @@ def _census_of(
     for chain in census.chains:
         chain.seen_only = where_seen(chain.chain_id, census.strata)
     census.assessment = assess_target(_samples(observations), confidence)
+    chain_order = [chain.chain_id for chain in census.chains]
+    census.backends = count_backends(store.backend_counts(name, run_ids), chain_order, confidence)
+    for chain in census.chains:
+        chain.backends = census.backends.backends_of(chain.chain_id)
     for vantage in census.vantages:  # what a client at each vantage alone can be told
         mine = [p for p in observations if p.vantage == vantage]
         census.vantage_coverage[vantage] = assess_target(_samples(mine), confidence).coverage

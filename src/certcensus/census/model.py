@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from certcensus.census.assessment import TargetAssessment
+from certcensus.census.backends import BackendCensus
 from certcensus.census.clients import ClientImpact
 from certcensus.census.coverage import RANDOM_CHOICE, Coverage
 from certcensus.census.splits import ChainSplit, chain_split
@@ -19,6 +20,7 @@ from certcensus.census.strata import StratumCount
 from certcensus.certs.compare import ChainDiff, PositionDiff
 from certcensus.certs.info import CertificateInfo
 from certcensus.model.names import name_a_client_checks
+from certcensus.trust.chain_issues import ChainIssues
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import StoreVerdict
 
@@ -46,6 +48,8 @@ class ChainCount:
     seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
     vantages: Counter = field(default_factory=Counter)  # probes per vantage (when probed from any)
     trust: dict[str, StoreVerdict] | None = None  # by store name, once judged
+    issues: ChainIssues | None = None  # SSL Labs' chain issues (trust/chain_issues.py)
+    backends: Counter = field(default_factory=Counter)  # backend identity (None too) -> probes
 
     @property
     def differences(self) -> list[PositionDiff]:
@@ -87,6 +91,7 @@ class TargetCensus:
     timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
     assessment: TargetAssessment | None = None
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
+    backends: BackendCensus | None = None  # who served which chain (census/backends.py)
     clients: list[ClientImpact] | None = None  # what it means per store's clients, once judged
     # Probed from named vantage points (`certcensus worker --vantage`): probes per vantage, and
     # the coverage statement for each vantage alone (empty when probed from this host only).

@@ -14,7 +14,14 @@ import click
 from certcensus.model import defaults
 from certcensus.model.errors import TargetError, UsageError
 from certcensus.probe.dialogs import DIALOGS, canonical_dialog_name, command_line_options
-from certcensus.probe.profiles import PROFILES, canonical_profile_name, parse_profiles
+from certcensus.probe.profiles import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    PROFILES,
+    canonical_profile_name,
+    engine_refusal,
+    parse_profiles,
+)
 from certcensus.probe.targets import Target, parse_target
 
 Decorator = Callable[[Callable], Callable]
@@ -45,8 +52,10 @@ def trust_options(default_store: str | None = None) -> Decorator:
     return _apply([
         click.option("--trust-store", "trust_stores", multiple=True, metavar="[NAME=]SPEC",
                      help="A trust store to judge chains against: PEM bundle, directory, .p7b, "
-                          "Java keystore (PKCS#12 or JKS), 'system' or 'mozilla'. Repeatable."
-                          + default_note),
+                          "Java keystore (PKCS#12 or JKS), 'system' (the OS store), 'mozilla' "
+                          "(certifi), or 'java' (the system Java cacerts, wherever the installed "
+                          "JRE keeps it: $JAVA_HOME, the java on PATH, /etc/ssl/certs/java/cacerts, "
+                          "/usr/lib/jvm/*). Repeatable." + default_note),
         click.option("--store-password", default=defaults.STORE_PASSWORD, show_default=True,
                      help="Password of Java keystores ('' reads a JKS without its integrity "
                           "check)."),
@@ -105,6 +114,18 @@ def protocol_values(arguments: dict) -> dict[str, str | None]:
     return {option.name: arguments.get(option.name) for option in command_line_options()}
 
 
+def identity_options(function):
+    """--http-head and --identity-header: learning which backend answered an HTTPS probe."""
+    return _apply([
+        click.option("--http-head", is_flag=True,
+                     help="After the handshake of HTTPS targets, send HEAD / and record the "
+                          "headers that name a backend (Server, Via, X-Served-By, CF-Ray, ...)."),
+        click.option("--identity-header", "identity_headers", multiple=True, metavar="NAME",
+                     help="One more response header that names a backend (with --http-head). "
+                          "Repeatable."),
+    ])(function)  # fmt: skip
+
+
 def show_certs_option(function):
     """--show-certs: every chain's certificates as PEM, after their description."""
     return click.option(
@@ -124,6 +145,14 @@ def profile_choice_option(function):
     return click.option(
         "--profile", default="default", type=ProfileName(list(PROFILES)), show_default=True,
         help="ClientHello profile.",
+    )(function)  # fmt: skip
+
+
+def engine_option(function):
+    return click.option(
+        "--engine", default=DEFAULT_ENGINE, type=click.Choice(ENGINES), show_default=True,
+        help="Handshake engine: native (certcensus's own chain-capture client, which stops once "
+             "it has the certificates) or openssl (a full handshake through OpenSSL).",
     )(function)  # fmt: skip
 
 
@@ -172,8 +201,17 @@ def parse_targets(texts: Iterable[str], starttls: str) -> list[Target]:
     return list(parsed.values())
 
 
-def checked_profiles(text: str) -> list[str]:
+def checked_profiles(text: str, engine: str = DEFAULT_ENGINE) -> list[str]:
+    """The profiles `text` names, each one `engine` can speak, or a one-line usage error."""
     try:
-        return parse_profiles(text)
+        profiles = parse_profiles(text, engine)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    check_engine(profiles, engine)
+    return profiles
+
+
+def check_engine(profiles: list[str], engine: str) -> None:
+    refusal = engine_refusal(profiles, engine)
+    if refusal:
+        raise UsageError(refusal)

@@ -16,6 +16,8 @@ from certcensus.cli.options import (
     checked_profiles,
     concurrency_option,
     db_option,
+    engine_option,
+    identity_options,
     parse_duration,
     parse_targets,
     protocol_options,
@@ -60,6 +62,7 @@ from certcensus.probe.scheduler import ScanResult
 @rate_option
 @concurrency_option(defaults.SCAN_CONCURRENCY, ", over all targets")
 @timeout_option
+@identity_options
 @click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
 @click.option("--no-sni", is_flag=True, help="Send no server name.")
 @click.option(
@@ -74,8 +77,11 @@ from certcensus.probe.scheduler import ScanResult
     default="default",
     show_default=True,
     metavar="P,P,...|all",
-    help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa, or all.",
+    help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa; real clients "
+    "(native engine): openssl-1.0.2, java-8, java-17, ibmi-7.4, windows-schannel, android-7, "
+    "curl-openssl3; all (every profile the engine speaks); clients (every real client).",
 )
+@engine_option
 @click.option(
     "--confidence",
     type=click.FloatRange(0.5, 0.999999),
@@ -129,8 +135,9 @@ from certcensus.probe.scheduler import ScanResult
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @sclient_options("-connect", "-starttls", "-servername", "-noservername", "-CAfile", "-CApath",
                  "-showcerts", "-tls1_2", "-tls1_3")  # fmt: skip
-def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
-         source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
+def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, http_head,
+         identity_headers, sni, no_sni,
+         source_address, profile_list, engine, confidence, min_share, spread, workers, resolve_every,
          dask_spec, vantage_list, db_path, trust_stores, store_password, offline, cache_dir, as_json, json_lines, save_pem,
          show_certs, quiet, **protocol_arguments):  # fmt: skip
     """Probe TARGETS again and again and count every chain they present.
@@ -154,7 +161,7 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
         raise UsageError("give --json or --json-lines, not both")
     parsed = parse_targets(targets, starttls)
     seconds = parse_duration(duration)
-    profiles = checked_profiles(profile_list)
+    profiles = checked_profiles(profile_list, engine)
     vantages = parse_vantages(vantage_list, dask_spec)
     if dask_spec is not None:
         from certcensus.fleet.cluster import parse_dask
@@ -165,7 +172,10 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)
-    options = ProbeOptions(timeout, sni, no_sni, protocol_values(protocol_arguments))
+    options = ProbeOptions(
+        timeout, sni, no_sni, protocol_values(protocol_arguments), http_head=http_head,
+        identity_headers=tuple(identity_headers), engine=engine,
+    )  # fmt: skip
     plan = build_plan(
         parsed, options, profiles=profiles, count=count, duration=seconds, rate=rate,
         concurrency=concurrency, ip_mode=ip_mode, resolve_every=resolve_every,

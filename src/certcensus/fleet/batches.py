@@ -27,7 +27,7 @@ from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs import DialogOptions
 from certcensus.probe.prober import ProbeSettings
 from certcensus.probe.probers import Prober, start_probers
-from certcensus.probe.profiles import PROFILES, client_context
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES, client_context
 from certcensus.probe.resolve import resolve_addresses
 from certcensus.probe.targets import Target
 
@@ -50,6 +50,9 @@ class BatchRequest:
     deadline: float | None = None  # Unix time after which no probe starts
     store_url: str | None = None  # write the batch straight into this store
     concurrency: int = 64  # probes in flight per worker process over all its batches
+    http_head: bool = False  # ProbeSettings' own fields, as the plan set them
+    identity_headers: tuple[str, ...] = ()
+    engine: str = DEFAULT_ENGINE
 
 
 @dataclass
@@ -79,10 +82,10 @@ class _WorkerState:
             self.contexts[profile] = client_context(profile)
         return self.contexts[profile]
 
-    async def prober(self, profile: str) -> Prober:
+    async def prober(self, profile: str, engine: str) -> Prober:
         async with self.prober_lock:
             if profile not in self.probers:
-                workers = {profile: 1} if PROFILES[profile].needs_worker else {}
+                workers = {profile: 1} if PROFILES[profile].needs_worker_with(engine) else {}
                 self.probers.update(await start_probers(workers, [profile]))
             return self.probers[profile]
 
@@ -122,11 +125,12 @@ async def run_batch(request: BatchRequest) -> BatchResult:
     """Make the batch's probes (paced, `parallel` at a time, under the worker's cap) and hand
     them back, or write them into the store. Never raises for what a server does."""
     state = _state()
-    prober = await state.prober(request.profile)
+    prober = await state.prober(request.profile, request.engine)
     settings = ProbeSettings(
         state.context(request.profile), request.timeout, request.sni,
         DialogOptions(host=request.target.host, values=dict(request.protocol_options)),
-        request.profile,
+        request.profile, http_head=request.http_head,
+        identity_headers=tuple(request.identity_headers), engine=request.engine,
     )  # fmt: skip
     slots = state.semaphore(request.concurrency)
     mine = asyncio.Semaphore(max(1, request.parallel))

@@ -286,6 +286,8 @@ class FleetScan:
                 protocol_options=dict(options.values) if options else {},
                 source_addresses=tuple(plan.source_addresses), vantage=stratum.vantage,
                 deadline=deadline, store_url=self.shared_url, concurrency=plan.concurrency,
+                http_head=settings.http_head, identity_headers=settings.identity_headers,
+                engine=settings.engine,
             )  # fmt: skip
             stratum.batches += 1
             async with self._in_flight:

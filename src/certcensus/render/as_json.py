@@ -10,8 +10,11 @@ import dataclasses
 import datetime as dt
 import json
 
+from certcensus.census.backends import BackendCensus, ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
+from certcensus.probe.identity.server_hello import ja3s_of
+from certcensus.trust.chain_issues import ChainIssues
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
@@ -46,11 +49,28 @@ def missing_cas_to_dict(missing: MissingCAs) -> dict:
     return {
         "store": missing.store,
         "certificates": [
-            {"sha256": c.sha256, "subject": c.subject.rfc4514_string(), "root": c.is_self_issued}
+            {"sha256": c.sha256, "subject": c.subject.rfc4514_string(), "root": c.is_root}
             for c in missing.certificates
         ],
         "needed_by": missing.needed_by,
         "unfixable": missing.unfixable,
+        "unknown_issuers": {
+            chain_id: dataclasses.asdict(unknown)
+            for chain_id, unknown in missing.unknown_issuers.items()
+        },
+        "complete": missing.complete,
+    }
+
+
+def chain_issues_to_dict(issues: ChainIssues) -> dict:
+    return {
+        "issues": [
+            {"kind": str(i.kind), "detail": i.detail, "certificates": list(i.certificates)}
+            for i in issues
+        ],
+        "path_as_sent": list(issues.path),
+        "root_sent": issues.root_sent,
+        "ends_at_issuer": issues.ends_at_issuer,
     }
 
 
@@ -75,6 +95,12 @@ def chain_to_dict(chain: ChainCount) -> dict:
         ],
         **({"difference": chain.difference.summary} if chain.difference is not None else {}),
         "seen_only": chain.seen_only,
+        # identity -> probes; probes that learned no identity are under "null" (JSON keys are
+        # strings), never dropped.
+        "backends": dict(ranked(chain.backends)),
+        **(
+            {"chain_issues": chain_issues_to_dict(chain.issues)} if chain.issues is not None else {}
+        ),
         **({"vantages": dict(sorted(chain.vantages.items()))} if chain.vantages else {}),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
@@ -113,6 +139,7 @@ def target_to_dict(target: TargetCensus) -> dict:
             for stratum in target.strata
         ],
         **coverage_to_dict(target),
+        **backends_to_dict(target.backends),
         **vantages_to_dict(target),
         **(
             {"missing_cas": {n: missing_cas_to_dict(m) for n, m in target.missing_cas.items()}}
@@ -153,6 +180,45 @@ def vantages_to_dict(target: TargetCensus) -> dict:
             }
             for vantage, probes in sorted(target.vantages.items())
         }
+    }
+
+
+def backends_to_dict(backends: BackendCensus | None) -> dict:
+    """The target's `backends`, `backend_estimate`, `server_hellos` and the sentences."""
+    if backends is None:
+        return {}
+    estimate = backends.estimate
+    return {
+        "backends": [
+            {
+                "identity": backend.identity,
+                "count": backend.probes,
+                "chains": dict(ranked(backend.chains)),
+                "failed": backend.failed,
+                "server_hello": [
+                    fingerprint for fingerprint, _ in backend.server_hellos.most_common()
+                ],
+                "serves_several_chains": backend.serves_several_chains,
+                "why_several_chains": backend.why_several_chains,
+            }
+            for backend in backends.backends
+        ],
+        "backend_estimate": (
+            estimate.to_dict()
+            if estimate is not None
+            else {"seen": 0, "estimated": 0, "low": 0, "high": 0, "confidence": None}
+        ),
+        "split_by_backend": backends.split_by_backend,
+        "server_hellos": [
+            {
+                "fingerprint": fingerprint,
+                "ja3s": ja3s_of(fingerprint),
+                "count": count,
+                "chains": dict(backends.by_server_hello.get(fingerprint, {})),
+            }
+            for fingerprint, count in backends.server_hello_probes.most_common()
+        ],
+        "backend_summary": backends.sentences(),
     }
 
 

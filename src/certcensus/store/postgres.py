@@ -382,13 +382,14 @@ class PostgresStore(Store):
                     yield StoredProbe(
                         probe_id=row[0], run_id=row[5], target=target, host=host, port=port,
                         protocol=protocol, address=words[row[7]], started_at=row[1],
-                        outcome=Outcome(words[row[8]]), detail=row[19],
+                        outcome=Outcome(words[row[8]]), detail=row[22],
                         chain_id=None if row[9] is None else chains[row[9]], sni=word(row[10]),
                         profile=words[row[11]], source_address=word(row[12]),
                         source_port=row[13], tls_version=word(row[14]), cipher=word(row[15]),
                         connect_seconds=row[2], starttls_seconds=row[3],
-                        handshake_seconds=row[4], source=words[row[16]], leaf_only=row[18],
-                        vantage=word(row[17]),
+                        handshake_seconds=row[4], source=words[row[16]], leaf_only=row[21],
+                        vantage=word(row[17]), server_identity=word(row[18]),
+                        server_identity_detail=word(row[19]) or "", server_hello=word(row[20]),
                     )  # fmt: skip
         except psycopg.Error as error:
             self._reader_failed(connection)
@@ -402,7 +403,7 @@ class PostgresStore(Store):
 
     def _learn_keys(self, rows: list[tuple]) -> None:
         """Names for the word and chain keys in `rows` not seen yet, one query each."""
-        word_columns = (7, 8, 10, 11, 12, 14, 15, 16, 17)
+        word_columns = (7, 8, 10, 11, 12, 14, 15, 16, 17, 18, 19, 20)
         words = {row[i] for row in rows for i in word_columns} - {None}
         missing = [key for key in words if key not in self._words_by_key]
         if missing:

@@ -20,9 +20,10 @@ PROBE_COLUMNS = (
     "started_at", "connect_seconds", "starttls_seconds", "handshake_seconds", "run_id",
     "endpoint_key", "address_key", "outcome_key", "chain_key", "sni_key", "profile_key",
     "source_address_key", "source_port", "tls_version_key", "cipher_key", "source_key",
-    "vantage_key", "leaf_only", "detail",
+    "vantage_key", "server_identity_key", "server_identity_detail_key", "server_hello_key",
+    "leaf_only", "detail",
 )  # fmt: skip
-PROBE_TYPES = ["float8"] * 4 + ["int4"] * 13 + ["bool", "text"]
+PROBE_TYPES = ["float8"] * 4 + ["int4"] * 16 + ["bool", "text"]
 
 
 @dataclass
@@ -61,7 +62,9 @@ class RowWriter:
         for obs in observations:
             words.update((obs.address, str(obs.outcome), obs.profile, obs.source))
             words.update(
-                w for w in (obs.sni, obs.source_address, obs.tls_version, obs.cipher, obs.vantage)
+                w for w in (obs.sni, obs.source_address, obs.tls_version, obs.cipher, obs.vantage,
+                            obs.server_identity, obs.server_identity_detail or None,
+                            obs.server_hello)
                 if w is not None
             )  # fmt: skip
             endpoints.setdefault((obs.target, obs.host, obs.port, obs.protocol), None)
@@ -97,7 +100,8 @@ class RowWriter:
                         chain[chain_fingerprint(obs.chain)] if obs.chain else None,
                         key(obs.sni), key(obs.profile), key(obs.source_address), obs.source_port,
                         key(obs.tls_version), key(obs.cipher), key(obs.source), key(obs.vantage),
-                        obs.leaf_only, text(obs.detail),
+                        key(obs.server_identity), key(obs.server_identity_detail or None),
+                        key(obs.server_hello), obs.leaf_only, text(obs.detail),
                     )
                 )  # fmt: skip
 

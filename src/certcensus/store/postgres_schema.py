@@ -22,7 +22,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {}
 
 # Why the layout is what it is:
 # - A probe row holds integers, not strings: the target, address, SNI, profile, outcome, TLS
-#   version, cipher, source and vantage repeat on nearly every probe, so they are interned
+#   version, cipher, source, vantage and what the server said about itself (backend identity,
+#   ServerHello fingerprint) repeat on nearly every probe, so they are interned
 #   (`endpoints`, `words`) and a row is ~100 bytes instead of ~350.
 # - 8-byte columns come first, then 4-byte ones, then the rest: PostgreSQL aligns each column,
 #   and this order wastes no padding.
@@ -96,6 +97,9 @@ CREATE TABLE {NAMESPACE}.probes (
     cipher_key integer,
     source_key integer NOT NULL,
     vantage_key integer,
+    server_identity_key integer,
+    server_identity_detail_key integer,
+    server_hello_key integer,
     leaf_only boolean NOT NULL,
     detail text NOT NULL
 );
