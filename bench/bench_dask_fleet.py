@@ -1,8 +1,8 @@
 """Fleet benchmarks: many targets over Dask, 1M probes in PostgreSQL, a two-vantage run.
 
-    .venv/bin/python bench/bench_fleet.py                  # everything, ~25 min; RESULTS.md
-    .venv/bin/python bench/bench_fleet.py --only store     # one part: dask, store or vantage
-    .venv/bin/python bench/bench_fleet.py --targets 200 --probes 10000,100000 --no-record
+    .venv/bin/python bench/bench_dask_fleet.py                  # everything, ~25 min; RESULTS.md
+    .venv/bin/python bench/bench_dask_fleet.py --only store     # one part: dask, store or vantage
+    .venv/bin/python bench/bench_dask_fleet.py --targets 200 --probes 10000,100000 --no-record
 
 1. dask: TARGETS loopback targets (distinct 127.0.x.y addresses, each a `listen` of one nginx),
    20 probes each, `--rate 0`: one `certcensus scan` process against `--dask local:2`. Wall time
@@ -44,7 +44,7 @@ from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
 from nginx import NginxServer  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
-START, END = "<!-- fleet:start -->", "<!-- fleet:end -->"
+START, END = "<!-- dask-fleet:start -->", "<!-- dask-fleet:end -->"
 CERTCENSUS = [sys.executable, "-m", "certcensus"]
 
 
@@ -289,7 +289,7 @@ def render(results: dict) -> str:
     lines = [
         START,
         "## Fleets: many targets over Dask, 1M probes in PostgreSQL, two vantages "
-        "(`bench/bench_fleet.py`)",
+        "(`bench/bench_dask_fleet.py`)",
         "",
         f"Rendered {today} (each part measured on its own, `--only`); on this shared 2-core "
         "machine, with other developers' test suites running: medians of interleaved "
@@ -414,11 +414,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument(
-        "--render", action="store_true", help="Re-render the section from fleet-results.json."
+        "--render", action="store_true", help="Re-render the section from dask-fleet-results.json."
     )
     args = parser.parse_args()
     if args.render:
-        record(render(json.loads((HERE / "fleet-results.json").read_text())))
+        record(render(json.loads((HERE / "dask-dask-fleet-results.json").read_text())))
         return
     parts = args.only or ["dask", "store", "vantage"]
     started = time.perf_counter()
@@ -436,7 +436,7 @@ def main() -> None:
         print(render(results))
         return
     # Parts run on their own (--only) keep the other parts' last results in the section.
-    raw = HERE / "fleet-results.json"
+    raw = HERE / "dask-dask-fleet-results.json"
     kept = json.loads(raw.read_text()) if raw.exists() else {}
     kept.update(results)
     raw.write_text(json.dumps(kept, indent=1) + "\n")
