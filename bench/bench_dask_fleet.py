@@ -418,7 +418,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.render:
-        record(render(json.loads((HERE / "dask-dask-fleet-results.json").read_text())))
+        record(render(json.loads((HERE / "dask-fleet-results.json").read_text())))
         return
     parts = args.only or ["dask", "store", "vantage"]
     started = time.perf_counter()
@@ -436,7 +436,7 @@ def main() -> None:
         print(render(results))
         return
     # Parts run on their own (--only) keep the other parts' last results in the section.
-    raw = HERE / "dask-dask-fleet-results.json"
+    raw = HERE / "dask-fleet-results.json"
     kept = json.loads(raw.read_text()) if raw.exists() else {}
     kept.update(results)
     raw.write_text(json.dumps(kept, indent=1) + "\n")
