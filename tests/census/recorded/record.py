@@ -35,7 +35,6 @@ from certcensus.lab.pool import Backend, running_pool  # noqa: E402
 from certcensus.render.as_json import census_to_dict  # noqa: E402
 from certcensus.render.html_timeline import timeline_of  # noqa: E402
 from certcensus.store import open_store  # noqa: E402
-
 from tests.census.recorded.synthetic import SYNTHETIC, write_synthetic  # noqa: E402
 
 # (name, pool options, scan arguments)
