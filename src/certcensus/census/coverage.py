@@ -140,10 +140,15 @@ class Coverage:
 
 def coverage_of(chain_ids: Sequence[str], confidence: float = 0.99) -> Coverage:
     """Coverage of one stratum from its chain ids in probe order (failed probes left out)."""
+    return coverage_of_counts(Counter(chain_ids).values(), confidence)
+
+
+def coverage_of_counts(chain_counts: Iterable[int], confidence: float = 0.99) -> Coverage:
+    """Coverage of one stratum from how many probes got each chain: all the bound needs."""
     _check_confidence(confidence)
-    counts = Counter(chain_ids)
-    n = sum(counts.values())
-    frequency_of_frequencies = Counter(counts.values())
+    counts = [c for c in chain_counts if c > 0]
+    n = sum(counts)
+    frequency_of_frequencies = Counter(counts)
     f1, f2 = frequency_of_frequencies.get(1, 0), frequency_of_frequencies.get(2, 0)
     coverage = Coverage(
         probes=n,
@@ -201,13 +206,27 @@ def target_coverage(
     there; any such stratum withdraws the whole target's statement (its bound is not valid,
     and the worst stratum would otherwise silently be left out).
     """
+    return target_coverage_of_counts(
+        {key: Counter(ids) for key, ids in chain_ids.items()}, confidence, not_applicable
+    )
+
+
+def target_coverage_of_counts(
+    chain_counts: Mapping[Hashable, Mapping[str, int]],
+    confidence: float = 0.99,
+    not_applicable: Mapping[Hashable, str] | None = None,
+) -> Coverage:
+    """target_coverage from each stratum's probes per chain (stratum -> chain -> probes)."""
     delta = _check_confidence(confidence)
-    answered = {key: ids for key, ids in chain_ids.items() if len(ids) > 0}
-    pooled = coverage_of([chain_id for ids in answered.values() for chain_id in ids], confidence)
+    answered = {key: counts for key, counts in chain_counts.items() if sum(counts.values()) > 0}
+    pooled_counts: Counter = Counter()
+    for counts in answered.values():
+        pooled_counts.update(counts)
+    pooled = coverage_of_counts(pooled_counts.values(), confidence)
     if not answered:
         return replace(pooled, strata=0)
     per_stratum_confidence = 1.0 - delta / len(answered)
-    worst = [coverage_of(ids, per_stratum_confidence) for ids in answered.values()]
+    worst = [coverage_of_counts(c.values(), per_stratum_confidence) for c in answered.values()]
     combined = replace(
         pooled,
         unseen_mass_estimate=max(c.unseen_mass_estimate for c in worst),

@@ -20,6 +20,12 @@ from certcensus.model.names import name_a_client_checks
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import StoreVerdict
 
+# The timeline keeps every probe of an address while there are at most this many (browsers
+# draw ~10k SVG marks smoothly; a report has a few addresses), and past that counts per time
+# slice: TIMELINE_BINS slices of the target's span, so its size never depends on the probes.
+TIMELINE_MAX_MARKS = 1500
+TIMELINE_BINS = 300
+
 
 class ProbePoint(NamedTuple):
     """One probe, as the timeline draws it."""
@@ -28,6 +34,62 @@ class ProbePoint(NamedTuple):
     address: str
     chain_id: str | None  # None: the probe failed (or was a leaf-only capture)
     outcome: str
+
+
+class BinCount(NamedTuple):
+    """Probes of one time slice that got one chain (or failed with one outcome)."""
+
+    chain_id: str | None  # None: failed (or leaf-only), see `outcome`
+    outcome: str
+    probes: int
+
+
+class TimelineBin(NamedTuple):
+    """One time slice of an address's lane: [start, end) (the last slice includes its end)."""
+
+    number: int  # 0 .. TIMELINE_BINS - 1
+    start: float
+    end: float
+    counts: tuple[BinCount, ...]  # most probes first; ties: the one seen first in the slice
+
+    @property
+    def probes(self) -> int:
+        return sum(count.probes for count in self.counts)
+
+
+@dataclass
+class TimelineLane:
+    """One address's probes over time: every probe (`marks`) or per-slice counts (`bins`)."""
+
+    address: str
+    probes: int
+    marks: list[ProbePoint] = field(default_factory=list)  # when probes <= TIMELINE_MAX_MARKS
+    bins: list[TimelineBin] = field(default_factory=list)  # otherwise; empty slices left out
+
+    @property
+    def binned(self) -> bool:
+        return not self.marks and bool(self.bins)
+
+
+@dataclass
+class Timeline:
+    """Which chain was served when, per address: bounded by TIMELINE_MAX_MARKS marks or
+    TIMELINE_BINS slices per lane, whatever the number of probes."""
+
+    start: float
+    end: float
+    lanes: list[TimelineLane] = field(default_factory=list)  # in order of first probe
+
+    @property
+    def probes(self) -> int:
+        return sum(lane.probes for lane in self.lanes)
+
+    @property
+    def bin_seconds(self) -> float:
+        return max(self.end - self.start, 1e-3) / TIMELINE_BINS
+
+    def __bool__(self) -> bool:
+        return bool(self.lanes)
 
 
 @dataclass
@@ -79,7 +141,7 @@ class TargetCensus:
     last_probe: float | None = None
     sni: str | None = None  # the first SNI the probes sent, if any
     strata: list[StratumCount] = field(default_factory=list)
-    timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
+    timeline: Timeline | None = field(default=None, repr=False)  # bounded, see Timeline
     assessment: TargetAssessment | None = None
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
 

@@ -19,7 +19,7 @@ from certcensus.census.coverage import Coverage
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.render.as_json import iso_time
-from certcensus.render.html_timeline import chain_colour, timeline_of, timeline_svg
+from certcensus.render.html_timeline import chain_colour, timeline_svg
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
 # A certificate this close to its notAfter is flagged: 30 days is what blackbox_exporter's
@@ -118,7 +118,7 @@ def _target_section(number: int, target: TargetCensus, store: str | None, now: d
         parts.append(_census_table(chains, store))
     if target.timeline:
         parts.append('<h3>Which chain, probe by probe</h3><div class="timeline-box">')
-        parts.append(timeline_svg(timeline_of(target), [chain.chain_id for chain in chains]))
+        parts.append(timeline_svg(target.timeline, [chain.chain_id for chain in chains]))
         parts.append(_legend(chains) + "</div>")
     parts += [_chain_article(n, chain, store, now) for n, chain in enumerate(chains, 1)]
     if errors:

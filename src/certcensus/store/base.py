@@ -188,7 +188,7 @@ class Store(abc.ABC):
                     value = probe.probe_id if column == "probe_id" else values[column]
                     if value is None:
                         value = MISSING_INTEGER if column in INTEGER_COLUMNS else math.nan
-                    result[column].append(value)
+                    result[column].append(value)  # type: ignore[arg-type]
         return result
 
     @abc.abstractmethod

@@ -481,11 +481,14 @@ class SQLiteStore(Store):
         cursor = self._db.execute(
             f"SELECT {expressions} FROM probes {filters} ORDER BY started_at, probe_id", params
         )
-        arrays = [result[c] for c in columns]
+        arrays: list[array.array] = [result[c] for c in columns]
         floats = [c in FLOAT_COLUMNS for c in columns]
         while rows := cursor.fetchmany(FETCH_ROWS):
             for values, out, is_float in zip(zip(*rows), arrays, floats):
-                out.extend([math.nan if v is None else v for v in values] if is_float else values)
+                if is_float:
+                    out.extend([math.nan if v is None else v for v in values])
+                else:
+                    out.extend(values)
         return result
 
     def _key_expression(self, dimension: str) -> str:
@@ -541,7 +544,7 @@ class SQLiteStore(Store):
                 values = [None if v is None else int(bool(v)) for v in values]
             column = self._key_expression(dimension)
             if dimension == "time_bin":
-                params += list(time_bins) * 3  # type: ignore[arg-type]
+                params += list(time_bins) * 3
             known = [v for v in values if v is not None]
             parts = [f"{column} IS NULL"] if None in values else []
             if known:
