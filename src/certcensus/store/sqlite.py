@@ -9,30 +9,19 @@ columns (`probe_columns`), never an object per probe.
 
 from __future__ import annotations
 
-import array
 import json
-import math
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
-from certcensus.store.base import (
-    FLOAT_COLUMNS,
-    INTEGER_COLUMNS,
-    MISSING_INTEGER,
-    ProbeGroup,
-    RunInfo,
-    Store,
-    StoredProbe,
-    _checked_dimensions,
-    _checked_where,
-    _matches,
-)
+from certcensus.store.base import RunInfo, Store, StoredProbe
+from certcensus.store.columnar import encode_chunk
+from certcensus.store.sqlite_aggregates import _TEXT_COLUMNS, SQLiteAggregates
 
 # Commit at least this often while observations arrive; the issue's promise is "lose at most the
 # last second", and one commit per second costs nothing next to the probes themselves.
@@ -103,11 +92,20 @@ CREATE TABLE IF NOT EXISTS probes (
     source_key INTEGER NOT NULL,
     leaf_only INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS probe_chunks (
+    chunk_id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    first_probe_id INTEGER NOT NULL,
+    probes INTEGER NOT NULL,
+    columns TEXT NOT NULL,
+    data BLOB NOT NULL
+);
 """
 SCHEMA = (
     TABLES
     + """
 CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target_key, run_id, started_at);
+CREATE INDEX IF NOT EXISTS probe_chunks_by_run ON probe_chunks(run_id);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
 )
@@ -156,32 +154,23 @@ MIGRATIONS = {
     ),
 }
 
-# Per-probe strings kept in `texts`: dimension -> column of `probes`.
-_TEXT_COLUMNS = {
-    "address": "address_key", "outcome": "outcome_key", "detail": "detail_key",
-    "sni": "sni_key", "profile": "profile_key", "source_address": "source_address_key",
-    "tls_version": "tls_version_key", "cipher": "cipher_key", "source": "source_key",
-}  # fmt: skip
-_TARGET_FIELDS = ("target", "host", "port", "protocol")
-# Dimensions read straight from a column of `probes`.
-_PLAIN_COLUMNS = {
-    "run_id": "run_id", "chain_key": "chain_key", "source_port": "source_port",
-    "leaf_only": "leaf_only", "started_at": "started_at",
+# Where each column of the columnar copy is in a PROBE_COLUMNS row.
+_CHUNK_FIELDS = {
+    "target_key": 1, "address_key": 2, "started_at": 3, "outcome_key": 4, "detail_key": 5,
+    "chain_key": 6, "sni_key": 7, "profile_key": 8, "source_address_key": 9, "source_port": 10,
+    "leaf_only": 17,
 }  # fmt: skip
 PROBE_COLUMNS = (
     "run_id, target_key, address_key, started_at, outcome_key, detail_key, chain_key, sni_key, "
     "profile_key, source_address_key, source_port, tls_version_key, cipher_key, "
     "connect_seconds, starttls_seconds, handshake_seconds, source_key, leaf_only"
 )
-# Rows fetched from SQLite at a time when reading in bulk: large enough that the per-call cost
-# vanishes, small enough that the rows in flight stay a few megabytes.
-FETCH_ROWS = 65536
 # Keep at most this many interned strings in memory for writing; past it the cache starts over
 # (a server whose error texts are all different must not grow the writer without bound).
 TEXT_CACHE_LIMIT = 100_000
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteAggregates, Store):
     def __init__(self, path: Path, *, read_only: bool = False):
         self.path = path
         self.read_only = read_only
@@ -258,6 +247,8 @@ class SQLiteStore(Store):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            if version is not None and version < 3:
+                self._rebuild_chunks()  # the one step that is code, not SQL
             self._db.execute("DELETE FROM schema_version")
             self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
@@ -293,13 +284,52 @@ class SQLiteStore(Store):
         if not self._queue:
             return
         queue, self._queue = self._queue, []
+        self._arrays_cache = None
+        by_run: dict[int, list[Observation]] = {}
+        for run_id, obs in queue:
+            by_run.setdefault(run_id, []).append(obs)
         with self._db:  # one transaction
             self._db.execute("BEGIN")
-            rows = [self._row(run_id, obs) for run_id, obs in queue]
-            placeholders = ", ".join("?" * len(rows[0]))
-            self._db.executemany(
-                f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows
-            )
+            for run_id, observations in by_run.items():
+                rows = [self._row(run_id, obs) for obs in observations]
+                self._insert_rows(run_id, rows)
+
+    def _insert_rows(self, run_id: int, rows: list[tuple]) -> None:
+        """One run's probe rows, and their columnar copy (consecutive probe ids)."""
+        placeholders = ", ".join("?" * len(rows[0]))
+        self._db.executemany(f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows)
+        (last,) = self._db.execute("SELECT last_insert_rowid()").fetchone()
+        self._insert_chunk(run_id, last - len(rows) + 1, rows)
+
+    def _insert_chunk(self, run_id: int, first_probe_id: int, rows: Sequence[tuple]) -> None:
+        """The columnar copy of `rows` (in PROBE_COLUMNS order, probe ids from first_probe_id)."""
+        columns = {name: [row[index] for row in rows] for name, index in _CHUNK_FIELDS.items()}
+        names, data = encode_chunk(columns)
+        self._db.execute(
+            "INSERT INTO probe_chunks (run_id, first_probe_id, probes, columns, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (run_id, first_probe_id, len(rows), names, data),
+        )
+
+    def _rebuild_chunks(self) -> None:
+        """The columnar copy of every stored probe (migrating from schema 2): chunks of
+        FLUSH_BATCH consecutive probe ids of one run."""
+        self._db.execute("DELETE FROM probe_chunks")
+        rows = self._db.execute(f"SELECT probe_id, {PROBE_COLUMNS} FROM probes ORDER BY probe_id")
+        batch: list[tuple] = []
+        first = 0
+        for probe_id, *values in rows:
+            if batch and (
+                values[0] != batch[-1][0] or probe_id != first + len(batch)
+                or len(batch) >= FLUSH_BATCH
+            ):  # fmt: skip
+                self._insert_chunk(batch[0][0], first, batch)
+                batch = []
+            if not batch:
+                first = probe_id
+            batch.append(tuple(values))
+        if batch:
+            self._insert_chunk(batch[0][0], first, batch)
 
     def _row(self, run_id: int, obs: Observation) -> tuple:
         text = self._text_key
@@ -418,241 +448,6 @@ class SQLiteStore(Store):
             values[8] = Outcome(values[8])
             values[21] = bool(values[21])
             yield StoredProbe(*values)
-
-    # -- aggregates --------------------------------------------------------------------------
-
-    def probe_groups(
-        self,
-        by: Sequence[str],
-        *,
-        targets: Iterable[str] | None = None,
-        run_ids: Iterable[int] | None = None,
-        where: Mapping[str, object] | None = None,
-        time_bins: tuple[float, float] | None = None,
-        first_detail: bool = False,
-    ) -> list[ProbeGroup]:
-        """Store.probe_groups in SQL: one GROUP BY over the integer keys, the strings looked up
-        for the groups only (a million probes of one target make a few dozen groups)."""
-        dimensions = _checked_dimensions(by, time_bins)
-        filters, params = self._filters(targets, run_ids, where, time_bins)
-        if filters is None:
-            return []
-        selected = [self._key_expression(d) for d in dimensions]
-        bins = list(time_bins) if time_bins is not None and "time_bin" in dimensions else []
-        bin_params = bins * 3 * dimensions.count("time_bin")
-        group = ", ".join(selected) if selected else "NULL"
-        sql = (
-            f"SELECT {group}, COUNT(*), MIN(started_at), MAX(started_at) FROM probes "
-            f"{filters} GROUP BY {group}"
-        )
-        found = self._db.execute(sql, (*bin_params, *params, *bin_params)).fetchall()
-        details: dict[tuple, str] = {}
-        if first_detail:
-            # SQLite returns a bare column from the row where the only MIN() is reached.
-            sql = (
-                f"SELECT {group}, detail_key, MIN(started_at) FROM probes {filters} "
-                f"GROUP BY {group}"
-            )
-            rows = self._db.execute(sql, (*bin_params, *params, *bin_params)).fetchall()
-            width = len(dimensions) or 1
-            text = self._texts_of({row[width] for row in rows})
-            details = {tuple(row[:width]): text.get(row[width], "") for row in rows}
-        return self._resolved_groups(dimensions, found, details)
-
-    def probe_columns(
-        self,
-        columns: Sequence[str],
-        *,
-        target: str,
-        run_ids: Iterable[int] | None = None,
-        where: Mapping[str, object] | None = None,
-    ) -> dict[str, array.array]:
-        """Store.probe_columns: one indexed query, read FETCH_ROWS rows at a time."""
-        for column in columns:
-            if column not in INTEGER_COLUMNS + FLOAT_COLUMNS:
-                raise ValueError(f"probe_columns cannot read {column!r}")
-        result = {c: array.array("q" if c in INTEGER_COLUMNS else "d") for c in columns}
-        filters, params = self._filters([target], run_ids, where, None)
-        if filters is None or not columns:
-            return result
-        expressions = ", ".join(
-            f"COALESCE({c}, {MISSING_INTEGER})" if c in INTEGER_COLUMNS else c for c in columns
-        )
-        cursor = self._db.execute(
-            f"SELECT {expressions} FROM probes {filters} ORDER BY started_at, probe_id", params
-        )
-        arrays: list[array.array] = [result[c] for c in columns]
-        floats = [c in FLOAT_COLUMNS for c in columns]
-        while rows := cursor.fetchmany(FETCH_ROWS):
-            for values, out, is_float in zip(zip(*rows), arrays, floats):
-                if is_float:
-                    out.extend([math.nan if v is None else v for v in values])
-                else:
-                    out.extend(values)
-        return result
-
-    def _key_expression(self, dimension: str) -> str:
-        if dimension in _TEXT_COLUMNS:
-            return _TEXT_COLUMNS[dimension]
-        if dimension in _TARGET_FIELDS:
-            return "target_key"
-        if dimension == "chain":
-            return "chain_key"
-        if dimension == "time_bin":
-            # floor() for any sign: CAST truncates toward zero.
-            return (
-                "(CAST((started_at - ?) / ? AS INTEGER) - "
-                "((started_at - ?) / ? < CAST((started_at - ?) / ? AS INTEGER)))"
-            )
-        return _PLAIN_COLUMNS[dimension]
-
-    def _filters(self, targets, run_ids, where, time_bins) -> tuple[str | None, list]:
-        """The WHERE clause for a selection, or None when nothing can match."""
-        clauses: list[str] = []
-        params: list = []
-        conditions = _checked_where(where, time_bins)
-        target_rows = None
-        if targets is not None or any(d in _TARGET_FIELDS for d in conditions):
-            names = set(targets) if targets is not None else None
-            target_rows = [
-                key
-                for key, *fields in self._db.execute(
-                    "SELECT target_key, target, host, port, protocol FROM targets"
-                )
-                if (names is None or fields[0] in names)
-                and all(
-                    _matches(fields[_TARGET_FIELDS.index(d)], wanted)
-                    for d, wanted in conditions.items()
-                    if d in _TARGET_FIELDS
-                )
-            ]
-            if not target_rows:
-                return None, []
-            clauses.append(f"target_key IN ({', '.join(map(str, target_rows))})")
-        if run_ids is not None:
-            ids = [int(r) for r in run_ids]
-            if not ids:
-                return None, []
-            clauses.append(f"run_id IN ({', '.join(map(str, ids))})")
-        for dimension, wanted in conditions.items():
-            if dimension in _TARGET_FIELDS:
-                continue
-            values = list(wanted) if isinstance(wanted, tuple) else [wanted]
-            if dimension in _TEXT_COLUMNS or dimension == "chain":
-                values = self._keys_of(dimension, values)
-            elif dimension == "leaf_only":
-                values = [None if v is None else int(bool(v)) for v in values]
-            column = self._key_expression(dimension)
-            if dimension == "time_bin":
-                params += list(time_bins) * 3
-            known = [v for v in values if v is not None]
-            parts = [f"{column} IS NULL"] if None in values else []
-            if known:
-                parts.append(f"{column} IN ({', '.join('?' * len(known))})")
-                params += known
-            if not parts:
-                return None, []
-            clauses.append("(" + " OR ".join(parts) + ")")
-        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-    def _keys_of(self, dimension: str, values: list) -> list:
-        """Integer keys of the string values in `values` (None stays None; unknown ones go)."""
-        known = [v for v in values if v is not None]
-        if dimension == "chain":
-            table, key, column = "chains", "chain_key", "chain_id"
-        else:
-            table, key, column = "texts", "text_key", "value"
-        found = []
-        for start in range(0, len(known), 900):
-            batch = known[start : start + 900]
-            found += [
-                k
-                for (k,) in self._db.execute(
-                    f"SELECT {key} FROM {table} WHERE {column} IN ({', '.join('?' * len(batch))})",
-                    batch,
-                )
-            ]
-        return found + ([None] if None in values else [])
-
-    def _texts_of(self, keys: Iterable) -> dict[int, str]:
-        wanted = [k for k in keys if k is not None]
-        found: dict[int, str] = {}
-        for start in range(0, len(wanted), 900):
-            batch = wanted[start : start + 900]
-            found.update(
-                self._db.execute(
-                    f"SELECT text_key, value FROM texts WHERE text_key IN ({', '.join('?' * len(batch))})",
-                    batch,
-                ).fetchall()
-            )
-        return found
-
-    def _resolved_groups(
-        self, dimensions: list[str], rows: list, details: dict[tuple, str]
-    ) -> list[ProbeGroup]:
-        """Groups with strings for keys; groups whose keys name the same values are merged
-        (two target keys share a name when one target was probed with two protocols)."""
-        width = len(dimensions) or 1
-        lookups: list = []
-        for index, dimension in enumerate(dimensions):
-            keys = {row[index] for row in rows}
-            if dimension in _TEXT_COLUMNS:
-                text = self._texts_of(keys)
-                lookups.append(lambda k, text=text: None if k is None else text[k])
-            elif dimension in _TARGET_FIELDS:
-                field = _TARGET_FIELDS.index(dimension)
-                fields = self._target_fields(keys)
-                lookups.append(lambda k, f=fields, i=field: f[k][i])
-            elif dimension == "chain":
-                chains = self._chain_ids_of(keys)
-                lookups.append(lambda k, chains=chains: None if k is None else chains[k])
-            elif dimension == "leaf_only":
-                lookups.append(bool)
-            else:
-                lookups.append(None)
-        merged: dict[tuple, ProbeGroup] = {}
-        for row in rows:
-            raw = tuple(row[:width])
-            key = tuple(
-                value if lookup is None else lookup(value) for value, lookup in zip(raw, lookups)
-            )
-            count, first, last = row[width:]
-            group = ProbeGroup(key, count, first, last, details.get(raw, ""))
-            earlier = merged.get(key)
-            if earlier is not None:
-                group = ProbeGroup(
-                    key, earlier.probes + count, min(earlier.first_at, first),
-                    max(earlier.last_at, last),
-                    earlier.first_detail if earlier.first_at <= first else group.first_detail,
-                )  # fmt: skip
-            merged[key] = group
-        return list(merged.values())
-
-    def _target_fields(self, keys: Iterable) -> dict[int, tuple]:
-        wanted = [k for k in keys if k is not None]
-        found: dict[int, tuple] = {}
-        for start in range(0, len(wanted), 900):
-            batch = wanted[start : start + 900]
-            for key, *fields in self._db.execute(
-                "SELECT target_key, target, host, port, protocol FROM targets "
-                f"WHERE target_key IN ({', '.join('?' * len(batch))})",
-                batch,
-            ):
-                found[key] = tuple(fields)
-        return found
-
-    def _chain_ids_of(self, keys: Iterable) -> dict[int, str]:
-        wanted = [k for k in keys if k is not None]
-        found: dict[int, str] = {}
-        for start in range(0, len(wanted), 900):
-            batch = wanted[start : start + 900]
-            found.update(
-                self._db.execute(
-                    f"SELECT chain_key, chain_id FROM chains WHERE chain_key IN ({', '.join('?' * len(batch))})",
-                    batch,
-                ).fetchall()
-            )
-        return found
 
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         rows = self._db.execute(
