@@ -24,6 +24,7 @@ from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
 from certcensus.probe.dialogs.base import printable
+from certcensus.probe.socket_clock import ExchangeClock, kernel_connect_seconds
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
 
@@ -76,28 +77,32 @@ async def probe_once(
         # One timer per probe, moved at each phase: --timeout applies to each phase in turn.
         async with asyncio.timeout(None) as deadline:
             deadline.reschedule(loop.time() + settings.timeout)
-            clock = time.perf_counter()
+            # Durations come from the socket's events (socket_clock.py), not the loop's.
+            exchanges = ExchangeClock(sock)
+            connect_began, clock = time.time(), time.perf_counter()
             await loop.sock_connect(sock, (address, target.port))
-            record["connect_seconds"] = time.perf_counter() - clock
+            around = time.perf_counter() - clock
+            record["connect_seconds"] = kernel_connect_seconds(sock) or around
             record["source_port"] = sock.getsockname()[1]
             dialog = None
             if target.dialog:
                 phase = "starttls"
                 deadline.reschedule(loop.time() + settings.timeout)
-                clock = time.perf_counter()
+                # The server speaks first: its greeting answers the connection.
+                exchanges.start_phase(waiting_since=connect_began + record["connect_seconds"])
                 options = settings.dialog_options or DialogOptions(host=target.host)
                 dialog = dialog_class(target.dialog)(options)
-                await _run_dialog(loop, sock, dialog)
-                record["starttls_seconds"] = time.perf_counter() - clock
+                await _run_dialog(loop, sock, dialog, exchanges)
+                record["starttls_seconds"] = exchanges.phase_seconds()
                 if dialog.refusal:
                     return Observation(
                         **record, outcome=dialog.refusal.outcome, detail=dialog.refusal.server_said
                     )
             phase = "handshake"
             deadline.reschedule(loop.time() + settings.timeout)
-            clock = time.perf_counter()
-            ssl_object = await _handshake(loop, sock, settings, dialog)
-            record["handshake_seconds"] = time.perf_counter() - clock
+            exchanges.start_phase()
+            ssl_object = await _handshake(loop, sock, settings, dialog, exchanges)
+            record["handshake_seconds"] = exchanges.phase_seconds()
         chain = unverified_chain_der(ssl_object)
         cipher = ssl_object.cipher()
         record.update(tls_version=ssl_object.version(), cipher=cipher[0] if cipher else None)
@@ -126,14 +131,16 @@ async def probe_once(
             sock.close()
 
 
-async def _run_dialog(loop, sock: socket.socket, dialog: Dialog) -> None:
+async def _run_dialog(loop, sock: socket.socket, dialog: Dialog, exchanges: ExchangeClock) -> None:
     out = dialog.initiate()
     if out:
+        exchanges.sent()
         await loop.sock_sendall(sock, out)
     while not dialog.done:
-        data = await loop.sock_recv(sock, RECEIVE_SIZE)
+        data = await exchanges.receive(loop, RECEIVE_SIZE)
         out = dialog.receive_data(data)  # b"" (EOF) raises DialogError inside
         if out:
+            exchanges.sent()
             await loop.sock_sendall(sock, out)
 
 
@@ -156,7 +163,7 @@ _NOT_TLS_REASONS = {
 }
 
 
-async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None):
+async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None, exchanges):
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     ssl_object = settings.context.wrap_bio(
         incoming, outgoing, server_side=False, server_hostname=settings.sni
@@ -178,8 +185,9 @@ async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None)
             raise _classify_ssl_error(error, first_bytes) from None
         pending = outgoing.read()
         if pending:
+            exchanges.sent()
             await loop.sock_sendall(sock, dialog.wrap_tls(pending) if dialog else pending)
-        data = await loop.sock_recv(sock, RECEIVE_SIZE)
+        data = await exchanges.receive(loop, RECEIVE_SIZE)
         if not data:
             if first_bytes and not first_bytes.startswith((b"\x15", b"\x16")):
                 raise _not_tls(first_bytes)
