@@ -46,11 +46,12 @@ class AlertEvent:
 def chains_in_store(store: Store, targets: Iterable[str]) -> dict[str, set[str]]:
     """Every chain id each target has ever served, from the store (targets with no probes left
     out: their first round is a baseline)."""
-    history = {}
-    for name in targets:
-        seen = {probe.chain_id for probe in store.probes(name, None) if probe.chain_id}
-        if seen:
-            history[name] = seen
+    history: dict[str, set[str]] = {}
+    # One aggregate over the whole history, not every probe of a watch that ran for weeks.
+    for group in store.probe_groups(("target", "chain"), targets=list(targets)):
+        target, chain_id = group.key
+        if chain_id:
+            history.setdefault(target, set()).add(chain_id)
     return history
 
 
