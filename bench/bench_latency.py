@@ -124,7 +124,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--delay-ms", type=int, default=200)
-    parser.add_argument("--baseline-src", default=None, help="a src/ folder of other certcensus code")
+    parser.add_argument(
+        "--baseline-src", default=None, help="a src/ folder of other certcensus code"
+    )
     parser.add_argument("--no-record", action="store_true")
     options = parser.parse_args()
     enter_private_network()
@@ -140,7 +142,10 @@ def main() -> None:
     if options.baseline_src:
         contenders.insert(0, ("baseline", options.baseline_src))
     results: dict[tuple[str, int], dict] = {}
-    with NginxServer(cert, key, listen="127.0.0.1") as nginx, DelayingProxy(nginx.port, options.delay_ms) as proxy:
+    with (
+        NginxServer(cert, key, listen="127.0.0.1") as nginx,
+        DelayingProxy(nginx.port, options.delay_ms) as proxy,
+    ):
         targets = [f"{a}:{proxy.port}" for a in loopback_addresses(options.targets)]
         latency = scan(targets[:1], 1, 20, 60, work / "l.sqlite", None)["server_time"]
         print(f"L (median connect + handshake at C=1): {latency * 1000:.1f} ms", flush=True)

@@ -82,9 +82,7 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: floa
 class NginxServer:
     """`with NginxServer(cert_path, key_path) as server: ... server.port ...`"""
 
-    def __init__(
-        self, certificate: Path, key: Path, *, workers: str = "1", listen: str = LOOPBACK
-    ):
+    def __init__(self, certificate: Path, key: Path, *, workers: str = "1", listen: str = LOOPBACK):
         self.certificate = Path(certificate)
         self.key = Path(key)
         self.workers = workers

@@ -73,6 +73,9 @@ def test_groups_count_probes_per_value_of_each_dimension(store):
     }
     every_run = store.probe_groups(["target"])
     assert as_table(every_run)[("a.test:443",)][:3] == (6, 101.0, 200.0)
+    assert as_table(store.probe_groups([])) == {(): (7, 100.5, 200.0, "")}
+    assert as_table(store.probe_groups([], where={"profile": "default", "outcome": "ok"})) == {
+        (): (5, 100.5, 200.0, "")}  # fmt: skip
 
 
 def test_groups_filter_by_target_run_and_values(store):

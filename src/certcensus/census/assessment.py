@@ -21,6 +21,7 @@ from certcensus.census.randomness import (
     RandomnessReport,
     attribute_finding_of_tables,
     randomness_report_of_codes,
+    untestable_report,
 )
 
 if TYPE_CHECKING:
@@ -166,12 +167,9 @@ def assess_strata(strata: Sequence[StratumCounts], confidence: float = 0.99) -> 
 
 
 def _stratum_report(stratum: StratumCounts) -> RandomnessReport:
-    import numpy as np
-
     distinct = sum(1 for c in stratum.chains.values() if c)
     if distinct < 2 or stratum.probes < MIN_PROBES_FOR_TESTS or stratum.sequences is None:
-        empty = np.zeros(stratum.probes, dtype=np.int64)  # only its length is read
-        return randomness_report_of_codes(empty, distinct, None)
+        return untestable_report(stratum.probes, distinct)
     codes, ports = stratum.sequences()
     return randomness_report_of_codes(codes, distinct, ports)
 

@@ -273,13 +273,16 @@ def _sequence_reader(store, name, run_ids, stratum: StratumCounts, chain_of_key:
         keys = np.frombuffer(columns["chain_key"], dtype=np.int64)
         ports = np.frombuffer(columns["source_port"], dtype=np.int64)
         keep = keys != MISSING_INTEGER
-        keys, ports = keys[keep], ports[keep]
+        if not keep.all():
+            keys, ports = keys[keep], ports[keep]
         # Chain numbers as StratumCounts.chains has them (first seen first).
         number = {chain: i for i, chain in enumerate(stratum.chains)}
         known = np.array(sorted(chain_of_key), dtype=np.int64)
         numbers = np.array([number[chain_of_key[k]] for k in known.tolist()], dtype=np.int64)
-        codes = numbers[np.searchsorted(known, keys)]
-        return codes, (None if (ports == MISSING_INTEGER).any() else ports)
+        codes = numbers[np.searchsorted(known, keys)].astype(np.int32)
+        if (ports == MISSING_INTEGER).any():
+            return codes, None
+        return codes, ports.astype(np.int32)  # ports fit; half the memory of int64
 
     return read
 

@@ -21,10 +21,11 @@ Three numbers, from strongest guarantee to softest estimate:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from certcensus.model.coverage_bound import (  # noqa: F401 - re-exported for callers
     _check_confidence,
@@ -116,7 +117,8 @@ class Coverage:
     strata: int = 1  # how many strata this statement covers (target-level: all of them)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value, 40% of a 10,000-target report.
+        return {name: getattr(self, name) for name in _COVERAGE_FIELDS}
 
     def marked_not_applicable(self, reason: str) -> Coverage:
         """The same counts, but the random-choice statement withdrawn, with the reason."""
@@ -138,6 +140,9 @@ class Coverage:
         )
 
 
+_COVERAGE_FIELDS = tuple(f.name for f in fields(Coverage))
+
+
 def coverage_of(chain_ids: Sequence[str], confidence: float = 0.99) -> Coverage:
     """Coverage of one stratum from its chain ids in probe order (failed probes left out)."""
     return coverage_of_counts(Counter(chain_ids).values(), confidence)
@@ -145,8 +150,13 @@ def coverage_of(chain_ids: Sequence[str], confidence: float = 0.99) -> Coverage:
 
 def coverage_of_counts(chain_counts: Iterable[int], confidence: float = 0.99) -> Coverage:
     """Coverage of one stratum from how many probes got each chain: all the bound needs."""
+    return _coverage_of_sorted_counts(tuple(sorted(c for c in chain_counts if c > 0)), confidence)
+
+
+@functools.lru_cache(maxsize=4096)
+def _coverage_of_sorted_counts(counts: tuple[int, ...], confidence: float) -> Coverage:
+    """Cached (Coverage is immutable): a fleet's targets mostly share the same few counts."""
     _check_confidence(confidence)
-    counts = [c for c in chain_counts if c > 0]
     n = sum(counts)
     frequency_of_frequencies = Counter(counts)
     f1, f2 = frequency_of_frequencies.get(1, 0), frequency_of_frequencies.get(2, 0)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from certcensus.census.contingency import (
@@ -89,7 +89,8 @@ class Finding:
     p_value: float
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"kind": self.kind, "words": self.words, "statistic": self.statistic,
+                "p_value": self.p_value}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +317,13 @@ def randomness_report(
     )
 
 
+def untestable_report(probes: int, chains: int) -> RandomnessReport:
+    """The report of a stratum too small or too uniform to test (no sequence needed)."""
+    if chains < 2:
+        return RandomnessReport([], ["only one chain seen: nothing to test"] if probes else [])
+    return RandomnessReport([], [f"fewer than {MIN_PROBES_FOR_TESTS} probes: too few to test"])
+
+
 def randomness_report_of_codes(
     in_time_order: np.ndarray,
     chains: int,
@@ -331,12 +339,8 @@ def randomness_report_of_codes(
     findings: list[Finding] = []
     untested: list[str] = []
     n = len(in_time_order)
-    if chains < 2:
-        return RandomnessReport(findings, ["only one chain seen: nothing to test"] if n else [])
-    if n < MIN_PROBES_FOR_TESTS:
-        return RandomnessReport(
-            findings, [f"fewer than {MIN_PROBES_FOR_TESTS} probes: too few to test"]
-        )
+    if chains < 2 or n < MIN_PROBES_FOR_TESTS:
+        return untestable_report(n, chains)
     periodic = periodic_finding_of_codes(in_time_order)
     if periodic:
         findings.append(periodic)

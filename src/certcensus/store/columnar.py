@@ -95,16 +95,16 @@ def decode_chunks(chunks: Iterable[tuple[int, int, int, str, bytes]]) -> ProbeAr
             np.arange(first_probe_id, first_probe_id + probes, dtype=np.int64)
         )
         pieces["run_id"].append(np.full(probes, run_id, dtype=np.uint32))
-    return ProbeArrays(
-        {
-            name: (
-                np.concatenate(parts)
-                if parts
-                else np.zeros(0, np.float64 if name == "started_at" else np.int64)
-            )
-            for name, parts in pieces.items()
-        }
-    )
+    columns = {}
+    for name, parts in pieces.items():
+        if not parts:
+            columns[name] = np.zeros(0, np.float64 if name == "started_at" else np.int64)
+            continue
+        values = np.concatenate(parts)
+        if name == "probe_id" and values.max() < 1 << 32:
+            values = values.astype(np.uint32)  # 4 bytes a probe instead of 8
+        columns[name] = values
+    return ProbeArrays(columns)
 
 
 def grouped(arrays: ProbeArrays, columns: Sequence[np.ndarray]) -> list[tuple]:

@@ -138,7 +138,7 @@ class SQLiteAggregates:
                 else int(value) if d == "time_bin" else value
                 for d, value in zip(dimensions, row[: len(dimensions)])
             ]  # fmt: skip
-            rows.append((*keys, *row[len(dimensions) :]))
+            rows.append((*(keys or [None]), *row[len(dimensions) :]))
         return self._resolved_groups(list(dimensions), rows, first_detail)
 
     def _array_columns(self, columns, target, run_ids, conditions) -> dict[str, array.array]:
@@ -342,29 +342,29 @@ class SQLiteAggregates:
         one target was probed with two protocols)."""
         width = len(dimensions) or 1
         details = self._texts_of({row[-1] for row in rows}) if first_detail else {}
-        lookups: list = []
+        # Each dimension's values resolved a column at a time (a fleet has 100,000s of groups).
+        resolved: list[list] = []
         for index, dimension in enumerate(dimensions):
-            keys = {row[index] for row in rows}
+            raw = [row[index] for row in rows]
             if dimension in _TEXT_COLUMNS:
-                text = self._texts_of(keys)
-                lookups.append(lambda k, text=text: None if k is None else text[k])
+                text = self._texts_of(set(raw))
+                text[None] = None  # type: ignore[index]
+                resolved.append([text[k] for k in raw])
             elif dimension in _TARGET_FIELDS:
                 field = _TARGET_FIELDS.index(dimension)
-                fields = self._target_fields(keys)
-                lookups.append(lambda k, f=fields, i=field: f[k][i])
+                fields = self._target_fields(set(raw))
+                resolved.append([fields[k][field] for k in raw])
             elif dimension == "chain":
-                chains = self._chain_ids_of(keys)
-                lookups.append(lambda k, chains=chains: None if k is None else chains[k])
+                chains = self._chain_ids_of(set(raw))
+                chains[None] = None  # type: ignore[index]
+                resolved.append([chains[k] for k in raw])
             elif dimension == "leaf_only":
-                lookups.append(bool)
+                resolved.append([bool(k) for k in raw])
             else:
-                lookups.append(None)
+                resolved.append(raw)
+        keys = list(zip(*resolved)) if dimensions else [()] * len(rows)
         merged: dict[tuple, ProbeGroup] = {}
-        for row in rows:
-            raw = tuple(row[: len(dimensions)])
-            key = tuple(
-                value if lookup is None else lookup(value) for value, lookup in zip(raw, lookups)
-            )
+        for key, row in zip(keys, rows):
             count, first, last, detail_key = row[width:]
             group = ProbeGroup(key, count, first, last, details.get(detail_key, ""))
             earlier = merged.get(key)
