@@ -347,16 +347,14 @@ class SQLiteAggregates:
         for index, dimension in enumerate(dimensions):
             raw = [row[index] for row in rows]
             if dimension in _TEXT_COLUMNS:
-                text = self._texts_of(set(raw))
-                text[None] = None  # type: ignore[index]
+                text: dict = {**self._texts_of(set(raw)), None: None}
                 resolved.append([text[k] for k in raw])
             elif dimension in _TARGET_FIELDS:
                 field = _TARGET_FIELDS.index(dimension)
                 fields = self._target_fields(set(raw))
                 resolved.append([fields[k][field] for k in raw])
             elif dimension == "chain":
-                chains = self._chain_ids_of(set(raw))
-                chains[None] = None  # type: ignore[index]
+                chains: dict = {**self._chain_ids_of(set(raw)), None: None}
                 resolved.append([chains[k] for k in raw])
             elif dimension == "leaf_only":
                 resolved.append([bool(k) for k in raw])
