@@ -23,6 +23,7 @@ from certcensus.census.randomness import (
     randomness_report_of_codes,
     untestable_report,
 )
+from certcensus.model.defaults import CONFIDENCE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,7 +85,9 @@ def _json_key(key: Hashable) -> object:
     return key if isinstance(key, (str, int, float, bool, type(None))) else str(key)
 
 
-def assess_target(samples: Sequence[ProbeSample], confidence: float = 0.99) -> TargetAssessment:
+def assess_target(
+    samples: Sequence[ProbeSample], confidence: float = CONFIDENCE
+) -> TargetAssessment:
     """assess_strata for per-probe samples (in time order)."""
     import numpy as np
 
@@ -118,7 +121,9 @@ def _given(sequences: Sequences) -> Callable[[], Sequences]:
     return lambda: sequences
 
 
-def assess_strata(strata: Sequence[StratumCounts], confidence: float = 0.99) -> TargetAssessment:
+def assess_strata(
+    strata: Sequence[StratumCounts], confidence: float = CONFIDENCE
+) -> TargetAssessment:
     """Per-stratum coverage and randomness, and one target-level statement. `strata` in order
     of their first successful probe.
 

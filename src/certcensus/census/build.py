@@ -138,8 +138,27 @@ def build_census(
         ],
         run_list,
     )
+    _add_protocols(store, census, wanted, run_list)
     _add_timelines(store, census, grouped, run_list)
     return census
+
+
+def _add_protocols(store: Store, census: Census, targets, run_ids) -> None:
+    """Successful probes per TLS version and per cipher suite, for each target."""
+    by_name = {t.target: t for t in census.targets}
+    groups = store.probe_groups(
+        ("target", "tls_version", "cipher", "chain_key", "leaf_only"),
+        targets=targets, run_ids=run_ids, where={"outcome": _OK},
+    )  # fmt: skip
+    for group in sorted(groups, key=lambda g: g.first_at):  # Counter order: first seen first
+        name, version, cipher, chain_key, leaf_only = group.key
+        target = by_name.get(name)
+        if target is None or chain_key is None or leaf_only:
+            continue
+        if version:
+            target.tls_versions[version] += group.probes
+        if cipher:
+            target.ciphers[cipher] += group.probes
 
 
 def _counts(group: ProbeGroup) -> tuple[int, float, float]:

@@ -34,6 +34,7 @@ from certcensus.model.coverage_bound import (  # noqa: F401 - re-exported for ca
     miss_probability_bound,
     probes_needed,
 )
+from certcensus.model.defaults import CONFIDENCE
 
 
 def good_turing_unseen_mass(singletons: int, n_probes: int) -> float:
@@ -143,12 +144,12 @@ class Coverage:
 _COVERAGE_FIELDS = tuple(f.name for f in fields(Coverage))
 
 
-def coverage_of(chain_ids: Sequence[str], confidence: float = 0.99) -> Coverage:
+def coverage_of(chain_ids: Sequence[str], confidence: float = CONFIDENCE) -> Coverage:
     """Coverage of one stratum from its chain ids in probe order (failed probes left out)."""
     return coverage_of_counts(Counter(chain_ids).values(), confidence)
 
 
-def coverage_of_counts(chain_counts: Iterable[int], confidence: float = 0.99) -> Coverage:
+def coverage_of_counts(chain_counts: Iterable[int], confidence: float = CONFIDENCE) -> Coverage:
     """Coverage of one stratum from how many probes got each chain: all the bound needs."""
     return _coverage_of_sorted_counts(tuple(sorted(c for c in chain_counts if c > 0)), confidence)
 
@@ -185,7 +186,7 @@ def chain_ids_by_stratum(records: Iterable[tuple[Hashable, str]]) -> dict[Hashab
 
 
 def coverage_by_stratum(
-    chain_ids: Mapping[Hashable, Sequence[str]], confidence: float = 0.99
+    chain_ids: Mapping[Hashable, Sequence[str]], confidence: float = CONFIDENCE
 ) -> dict[Hashable, Coverage]:
     """Per-stratum coverage, each at the full `confidence` (a statement about that stratum)."""
     return {key: coverage_of(ids, confidence) for key, ids in chain_ids.items()}
@@ -200,7 +201,7 @@ def describe_stratum(key: Hashable) -> str:
 
 def target_coverage(
     chain_ids: Mapping[Hashable, Sequence[str]],
-    confidence: float = 0.99,
+    confidence: float = CONFIDENCE,
     not_applicable: Mapping[Hashable, str] | None = None,
 ) -> Coverage:
     """One conservative statement for a whole target made of several strata.
@@ -223,7 +224,7 @@ def target_coverage(
 
 def target_coverage_of_counts(
     chain_counts: Mapping[Hashable, Mapping[str, int]],
-    confidence: float = 0.99,
+    confidence: float = CONFIDENCE,
     not_applicable: Mapping[Hashable, str] | None = None,
 ) -> Coverage:
     """target_coverage from each stratum's probes per chain (stratum -> chain -> probes)."""

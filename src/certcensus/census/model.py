@@ -8,6 +8,7 @@ JSON (`render/as_json.py`) is one rendering of these objects, not the interface.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -91,6 +92,48 @@ class Timeline:
     def __bool__(self) -> bool:
         return bool(self.lanes)
 
+    @classmethod
+    def of_points(cls, points: Iterable[ProbePoint]) -> Timeline:
+        """The timeline of probes given one by one (census objects made by hand, tests): the
+        same marks-or-slices rule as the census built from the store."""
+        ordered = sorted(points, key=lambda p: p.started_at)
+        if not ordered:
+            return cls(0.0, 0.0)
+        timeline = cls(ordered[0].started_at, ordered[-1].started_at)
+        lanes: dict[str, list[ProbePoint]] = {}
+        for point in ordered:
+            lanes.setdefault(point.address, []).append(point)
+        width = timeline.bin_seconds
+        for address, lane_points in lanes.items():
+            lane = TimelineLane(address, len(lane_points))
+            if len(lane_points) <= TIMELINE_MAX_MARKS:
+                lane.marks = lane_points
+            else:
+                slices: dict[int, Counter] = {}
+                for p in lane_points:
+                    number = min(TIMELINE_BINS - 1, int((p.started_at - timeline.start) / width))
+                    slices.setdefault(number, Counter())[(p.chain_id, p.outcome)] += 1
+                for number, counts in sorted(slices.items()):
+                    start = timeline.start + number * width
+                    lane.bins.append(TimelineBin(number, start, start + width, tuple(
+                        BinCount(c, o, n) for (c, o), n in counts.most_common())))  # fmt: skip
+            timeline.lanes.append(lane)
+        return timeline
+
+    def ok_probes_before(self, moment: float) -> int:
+        """Probes that got a chain and started before `moment`: exact in lanes of marks; in
+        binned lanes whole slices before it count, and the slice holding it pro rata."""
+        total = 0.0
+        for lane in self.lanes:
+            total += sum(1 for p in lane.marks if p.chain_id and p.started_at < moment)
+            for slice_ in lane.bins:
+                good = sum(c.probes for c in slice_.counts if c.chain_id)
+                if slice_.end <= moment:
+                    total += good
+                elif slice_.start < moment:
+                    total += good * (moment - slice_.start) / (slice_.end - slice_.start)
+        return int(total)
+
 
 @dataclass
 class ChainCount:
@@ -140,6 +183,8 @@ class TargetCensus:
     first_probe: float | None = None
     last_probe: float | None = None
     sni: str | None = None  # the first SNI the probes sent, if any
+    tls_versions: Counter = field(default_factory=Counter)  # successful probes per version
+    ciphers: Counter = field(default_factory=Counter)  # successful probes per cipher suite
     strata: list[StratumCount] = field(default_factory=list)
     timeline: Timeline | None = field(default=None, repr=False)  # bounded, see Timeline
     assessment: TargetAssessment | None = None

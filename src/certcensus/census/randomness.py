@@ -46,6 +46,7 @@ from certcensus.census.contingency import (
 )
 from certcensus.census.coverage import Coverage, coverage_of
 from certcensus.census.tails import binomial_upper_tail_bound, runs_tails
+from certcensus.model.defaults import CONFIDENCE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -382,7 +383,7 @@ def assess(
     source_ports: Sequence[int] | None = None,
     source_addresses: Sequence[str] | None = None,
     times: Sequence[float] | None = None,
-    confidence: float = 0.99,
+    confidence: float = CONFIDENCE,
 ) -> tuple[Coverage, RandomnessReport]:
     """Coverage of one stratum, withdrawn (not applicable) when the choice is plainly not random."""
     coverage = coverage_of(sequence, confidence)

@@ -4,8 +4,11 @@ The SVG is drawn here in Python, not in the browser, so the report stays one fil
 script and prints the same as it shows. One lane per address, time left to right, one mark per
 probe coloured by chain (failed probes grey and lower). A lane of more than TIMELINE_MAX_MARKS
 probes comes from the census already cut into TIMELINE_BINS time slices (census/model.py's
-Timeline), each drawn in its most frequent chain's colour, so a report of a week-long watch
-stays a few hundred kilobytes and the census never holds every probe.
+Timeline), so a report of a week-long watch stays a few hundred kilobytes and the census never
+holds every probe; each slice is a stack with one part per chain (and one per failure class)
+present in it, each part at least `MIN_PART` high: a chain seen once in a slice of a thousand
+probes still marks that slice, so a rare chain never disappears into its neighbours' majority
+colour.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from html import escape
 
 from certcensus.census.model import (
     TIMELINE_BINS,
+    TIMELINE_MAX_MARKS,
     ProbePoint,
     TargetCensus,
     Timeline,
@@ -24,6 +28,8 @@ from certcensus.render.as_json import iso_time
 # Okabe & Ito's colour-blind-safe palette (2008), black left out: chain 1 is the first colour.
 CHAIN_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 ERROR_COLOUR = "#9a9a9a"
+MIN_PART = 3.0  # px of a lane's 22: the smallest part of a slice, visible on any screen
+MAX_MARKS, BINS = TIMELINE_MAX_MARKS, TIMELINE_BINS  # the census's bounds (census/model.py)
 WIDTH, LANE_HEIGHT, LABEL_WIDTH, AXIS_HEIGHT = 900, 28, 150, 22
 
 
@@ -124,22 +130,35 @@ def _marks(points: list[ProbePoint], x_of, top, colour_of, number_of, plot) -> l
 
 def _bins(bins: list[TimelineBin], top, colour_of, number_of, plot) -> list[str]:
     width = plot / TIMELINE_BINS
+    height = LANE_HEIGHT - 6
     rects = []
     for slice_ in bins:
         if not slice_.counts:
             continue
-        top_count = slice_.counts[0]  # the most probes (first seen on a tie)
-        failed = top_count.chain_id is None
-        key = top_count.chain_id or ""
-        colour = ERROR_COLOUR if failed else colour_of.get(key, "#333")
-        what = top_count.outcome if failed else f"chain #{number_of.get(key, '?')} {key[:12]}"
-        detail = ", ".join(
-            f"{(count.chain_id or count.outcome)[:12]} {count.probes}" for count in slice_.counts
+        total = slice_.probes
+        # Most common chain at the bottom, failures on top; every part at least MIN_PART high.
+        counts = sorted(
+            slice_.counts,
+            key=lambda c: (c.chain_id is None, number_of.get(c.chain_id, len(number_of))),
         )
-        rects.append(
-            f'<rect class="bin" data-chain="{escape(key)}" '
-            f'x="{LABEL_WIDTH + slice_.number * width:.2f}" y="{top + 3}" width="{width:.2f}" '
-            f'height="{LANE_HEIGHT - 6}" fill="{colour}"><title>mostly {escape(what)}: '
-            f"{escape(detail)}</title></rect>"
-        )
+        parts = [max(MIN_PART, height * c.probes / total) for c in counts]
+        excess = sum(parts) - height
+        if excess > 0:  # the minimum heights are taken from the largest part
+            largest = parts.index(max(parts))
+            parts[largest] = max(MIN_PART, parts[largest] - excess)
+        detail = ", ".join(f"{(c.chain_id or c.outcome)[:12]} {c.probes}" for c in slice_.counts)
+        y = top + 3 + height
+        x = LABEL_WIDTH + slice_.number * width
+        for count, part in zip(counts, parts):
+            y -= part
+            key = count.chain_id or ""
+            failed = count.chain_id is None
+            colour = ERROR_COLOUR if failed else colour_of.get(key, "#333")
+            what = count.outcome if failed else f"chain #{number_of.get(key, '?')} {key[:12]}"
+            rects.append(
+                f'<rect class="bin" data-chain="{escape(key)}" '
+                f'data-count="{count.probes}" x="{x:.2f}" y="{y:.2f}" width="{width:.2f}" '
+                f'height="{part:.2f}" fill="{colour}"><title>{escape(what)}: {count.probes} of '
+                f"{total} in this slice ({escape(detail)})</title></rect>"
+            )
     return rects

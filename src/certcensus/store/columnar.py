@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # Stored per probe, in this order. `started_at` is a double; the rest are non-negative keys.
 CHUNK_COLUMNS = (
     "target_key", "address_key", "started_at", "outcome_key", "detail_key", "chain_key",
-    "sni_key", "profile_key", "source_address_key", "source_port", "leaf_only",
+    "sni_key", "profile_key", "source_address_key", "source_port", "tls_version_key",
+    "cipher_key", "leaf_only",
 )  # fmt: skip
 _INTEGER_TYPES = ("B", "H", "I", "Q")  # the first that holds a column's largest value
 
@@ -97,6 +98,8 @@ def decode_chunks(chunks: Iterable[tuple[int, int, int, str, bytes]]) -> ProbeAr
         pieces["run_id"].append(np.full(probes, run_id, dtype=np.uint32))
     columns = {}
     for name, parts in pieces.items():
+        if len(parts) != len(pieces["probe_id"]):  # a column older chunks lack reads as unset
+            raise ValueError(f"probe chunks without {name}: rebuild the columnar copy")
         if not parts:
             columns[name] = np.zeros(0, np.float64 if name == "started_at" else np.int64)
             continue

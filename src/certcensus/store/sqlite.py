@@ -158,7 +158,7 @@ MIGRATIONS = {
 _CHUNK_FIELDS = {
     "target_key": 1, "address_key": 2, "started_at": 3, "outcome_key": 4, "detail_key": 5,
     "chain_key": 6, "sni_key": 7, "profile_key": 8, "source_address_key": 9, "source_port": 10,
-    "leaf_only": 17,
+    "tls_version_key": 11, "cipher_key": 12, "leaf_only": 17,
 }  # fmt: skip
 PROBE_COLUMNS = (
     "run_id, target_key, address_key, started_at, outcome_key, detail_key, chain_key, sni_key, "

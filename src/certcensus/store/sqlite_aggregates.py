@@ -43,10 +43,12 @@ _ARRAY_COLUMNS = {
     "chain": "chain_key", "chain_key": "chain_key", "sni": "sni_key", "profile": "profile_key",
     "source_address": "source_address_key", "source_port": "source_port",
     "leaf_only": "leaf_only", "started_at": "started_at", "time_bin": "started_at",
-    "probe_id": "probe_id",
+    "probe_id": "probe_id", "tls_version": "tls_version_key", "cipher": "cipher_key",
 }  # fmt: skip
 # In the columnar copy 0 means unset for these (keys start at 1; no source port is 0).
-_ZERO_IS_UNSET = {"chain_key", "sni_key", "source_address_key", "source_port"}
+_ZERO_IS_UNSET = {
+    "chain_key", "sni_key", "source_address_key", "source_port", "tls_version_key", "cipher_key",
+}  # fmt: skip
 # Rows fetched from SQLite at a time when reading in bulk: large enough that the per-call cost
 # vanishes, small enough that the rows in flight stay a few megabytes.
 FETCH_ROWS = 65536

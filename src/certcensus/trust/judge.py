@@ -31,6 +31,10 @@ from certcensus.trust.verdict import (
     host_matches,
 )
 
+# Verdicts are cached per (chain, name, moment); a long-running exporter or watch judges at a
+# new moment every scrape or round, so the caches are emptied past this many entries.
+CACHE_LIMIT = 4096
+
 
 @dataclass(frozen=True)
 class TrustRequest:
@@ -132,6 +136,10 @@ class TrustJudge:
         chain_id = chain_fingerprint(chain)
         key = (chain_id, host, at)
         if key not in self._verdicts:
+            if len(self._verdicts) >= CACHE_LIMIT:
+                self._verdicts.clear()
+                self._judged.clear()
+                self._leaves.clear()
             leaf = self._leaves.get(chain_id)
             if leaf is None:
                 leaf = self._leaves[chain_id] = Cert.from_der(chain[0])
@@ -162,6 +170,8 @@ class TrustJudge:
         at = at or self.moment()
         key = (tuple(chain_fingerprint(c) for c in chains), store.name, at, every_ca_of_path)
         if key not in self._missing:
+            if len(self._missing) >= CACHE_LIMIT:
+                self._missing.clear()
             for chain in chains:
                 self._complete(chain)
             self._missing[key] = missing_cas(chains, store, self.pool, at, every_ca_of_path)
