@@ -6,6 +6,7 @@ import os
 import platform
 import resource
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -36,15 +37,39 @@ def machine_line() -> str:
     )
 
 
+# Seconds the last measured process spent runnable but waiting for a core (the machine is
+# shared: this says how much of its wall time other work took).
+last_run_queue_wait = 0.0
+
+
 def run_measured(command: list[str], **options) -> tuple[float, float, float, int]:
     """Run `command` to its end: (wall seconds, CPU seconds, peak RSS in MB, exit status),
-    from the kernel's own accounting of that one child (wait4)."""
+    from the kernel's own accounting of that one child (wait4). While it runs, its
+    /proc/PID/schedstat run-queue wait is sampled into `last_run_queue_wait`."""
+    global last_run_queue_wait
     started = time.perf_counter()
     process = subprocess.Popen(command, **options)
+    waited = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        path = f"/proc/{process.pid}/schedstat"
+        while not done.wait(0.02):
+            try:
+                with open(path) as file:
+                    waited[0] = int(file.read().split()[1]) / 1e9
+            except (OSError, ValueError, IndexError):
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
+    sampler.join()
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
+    last_run_queue_wait = waited[0]
     return wall, cpu, usage.ru_maxrss / 1024, process.returncode
 
 
