@@ -14,16 +14,23 @@ Streaming: the census never holds an object per probe. It asks the store for
 3. for the strata whose randomness can be tested (two chains or more, MIN_PROBES_FOR_TESTS),
    the chain sequence and source ports as two compact arrays (`Store.probe_columns`);
 4. for the timeline, each probe of the addresses with at most TIMELINE_MAX_MARKS probes, and
-   per-slice counts (`time_bin`) for the others.
+   per-slice counts (`time_bin`) for the others;
+5. successful probes per TLS version and cipher suite (one more small GROUP BY).
 
 So memory is O(groups + the largest tested stratum x 16 bytes) and the work per probe is done
-in SQL and NumPy.
+by the store (SQLite: NumPy over its columnar copy, store/columnar.py) and in NumPy.
 
-Adding a grouping dimension (say issue 17's `vantage`): add it to store/base.py's
-GROUP_DIMENSIONS and to each backend, append it to GROUPED_BY here, and add a field to
-the `_Key` namedtuple (GROUPED_BY is its field list, so positions never need counting) and read
-it as `group.key.<name>`. Group sums then split or merge by it like any other dimension; if it defines
-a stratum, put it in `_stratum_key` and `_destination`.
+Adding a grouping dimension (say issue 17's `vantage`, or issue 13's backend identity):
+1. store/base.py: add its name to GROUP_DIMENSIONS and a line to `_probe_values` (the generic
+   answer every backend is checked against);
+2. each backend: a column for it (SQLite: an integer `<name>_key` into `texts`, a MIGRATIONS
+   step, `_TEXT_COLUMNS`; to keep it on the NumPy path, `CHUNK_COLUMNS` in store/columnar.py,
+   `_CHUNK_FIELDS` in store/sqlite.py and `_ARRAY_COLUMNS` in store/sqlite_aggregates.py);
+3. here: add a field to the `_Key` namedtuple (GROUPED_BY is its field list, so no position is
+   ever counted) and read it as `group.key.<name>`. Every sum over groups then splits by it;
+   if it defines a stratum, add it to `StratumKey` and to `destination` in `_stratum_counts`
+   and to the `where` of `_sequence_reader`;
+4. tests/store/test_store_contract.py: one more dimension in the parametrized comparison.
 """
 
 from __future__ import annotations

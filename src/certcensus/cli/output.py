@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from certcensus.census.model import Census
-from certcensus.render.as_json import census_to_json
+from certcensus.render.as_json import write_census_json
 from certcensus.render.console import make_console, print_census
 from certcensus.render.pem_files import save_chains_as_pem
 
@@ -20,7 +20,8 @@ def emit_census(census: Census, *, as_json: bool, pem_directory: str | None) -> 
     if pem_directory:
         save_pem(census, pem_directory)
     if as_json:
-        sys.stdout.write(census_to_json(census) + "\n")
+        write_census_json(census, sys.stdout)
+        sys.stdout.write("\n")
         sys.stdout.flush()
     else:
         print_census(census, make_console())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from typing import TextIO
 
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
@@ -137,3 +138,17 @@ def census_to_json(census: Census) -> str:
     if len(census.targets) > INDENT_UP_TO_TARGETS:
         return json.dumps(census_to_dict(census), separators=(",", ":"))
     return json.dumps(census_to_dict(census), indent=2)
+
+
+def write_census_json(census: Census, file: TextIO) -> None:
+    """census_to_json into `file`, a fleet's targets one at a time: the whole document as
+    dicts (10 KB a target) is never in memory at once."""
+    if len(census.targets) <= INDENT_UP_TO_TARGETS:
+        file.write(census_to_json(census))
+        return
+    file.write('{"targets":[')
+    for index, target in enumerate(census.targets):
+        if index:
+            file.write(",")
+        file.write(json.dumps(target_to_dict(target), separators=(",", ":")))
+    file.write("]}")

@@ -11,7 +11,7 @@ from rich.console import Console
 from certcensus.census.model import Census
 from certcensus.model.errors import UsageError
 from certcensus.render.as_csv import chains_csv, observations_csv
-from certcensus.render.as_json import census_to_json
+from certcensus.render.as_json import census_to_json, write_census_json
 from certcensus.render.console import PIPE_WIDTH, make_console, print_census
 from certcensus.render.html_report import render_html
 from certcensus.store.base import Store
@@ -58,6 +58,16 @@ def write_report(
         else:
             with open(output, "w", encoding="utf-8") as file:  # type: ignore[arg-type]
                 print_census(census, Console(file=file, width=PIPE_WIDTH, highlight=False))
+        return
+    if fmt == "json":  # written a target at a time (a fleet's JSON is tens of megabytes)
+        if to_stdout:
+            write_census_json(census, sys.stdout)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        else:
+            with open(output, "w", encoding="utf-8") as file:  # type: ignore[arg-type]
+                write_census_json(census, file)
+                file.write("\n")
         return
     text = render_report(census, store, fmt, title=title, kit_links=kit_links)
     if to_stdout:
