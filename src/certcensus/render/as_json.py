@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from typing import TextIO
+from typing import IO
 
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
@@ -140,7 +140,7 @@ def census_to_json(census: Census) -> str:
     return json.dumps(census_to_dict(census), indent=2)
 
 
-def write_census_json(census: Census, file: TextIO) -> None:
+def write_census_json(census: Census, file: IO[str]) -> None:
     """census_to_json into `file`, a fleet's targets one at a time: the whole document as
     dicts (10 KB a target) is never in memory at once."""
     if len(census.targets) <= INDENT_UP_TO_TARGETS:
