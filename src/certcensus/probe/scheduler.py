@@ -84,8 +84,11 @@ class _StartSpacer:
         if self.mean_duration is None:
             return  # nothing measured yet: the first wave starts at once
         gap = self.mean_duration / self.concurrency * SPACER_SLACK
-        self._next = max(self._next, now) + gap * self._random.uniform(0.5, 1.5)
-        delay = self._next - now
+        # A start waits only if the previous one was less than a gap ago: starts that are
+        # already spread out (slots freeing one by one) go at once, a burst is spread.
+        start_at = max(now, self._next)
+        self._next = start_at + gap * self._random.uniform(0.5, 1.5)
+        delay = start_at - now
         if delay >= SPACER_MIN_SLEEP:
             await asyncio.sleep(delay)
 
