@@ -79,16 +79,19 @@ class _StartSpacer:
         else:
             self.mean_duration += SPACER_WEIGHT * (seconds - self.mean_duration)
 
-    async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
+    def delay(self, now: float) -> float:
+        """Seconds the start asked for at `now` should wait (and book its place)."""
         if self.mean_duration is None:
-            return  # nothing measured yet: the first wave starts at once
+            return 0.0  # nothing measured yet: the first wave starts at once
         gap = self.mean_duration / self.concurrency * SPACER_SLACK
         # A start waits only if the previous one was less than a gap ago: starts that are
         # already spread out (slots freeing one by one) go at once, a burst is spread.
         start_at = max(now, self._next)
         self._next = start_at + gap * self._random.uniform(0.5, 1.5)
-        delay = start_at - now
+        return start_at - now
+
+    async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        delay = self.delay(loop.time())
         if delay >= SPACER_MIN_SLEEP:
             await asyncio.sleep(delay)
 
