@@ -87,19 +87,15 @@ def table_of_counts(cells: Sequence[tuple[Hashable, int, int, float]], chains: i
     return Table(counts, labels)
 
 
-def merged_rows(table: Table, label_of_row: Sequence[Hashable]) -> Table:
-    """Rows summed by a function of their label (port -> port mod m), first appearance kept."""
+def merged_rows(table: Table, label_of_row: np.ndarray) -> Table:
+    """Rows summed by a function of their label (port -> port mod m), first appearance kept
+    (the rows are in first-appearance order, so a new label's first row is its first probe)."""
     import numpy as np
 
-    numbering: dict[Hashable, int] = {}
-    target = np.fromiter(
-        (numbering.setdefault(label, len(numbering)) for label in label_of_row),
-        np.int64,
-        len(label_of_row),
-    )
-    counts = np.zeros((len(numbering), table.counts.shape[1]), dtype=np.int64)
+    target, labels = first_appearance_codes(np.asarray(label_of_row))
+    counts = np.zeros((len(labels), table.counts.shape[1]), dtype=np.int64)
     np.add.at(counts, target, table.counts)
-    return Table(counts, list(numbering))
+    return Table(counts, labels.tolist())
 
 
 def chi_square_independence(table: Table) -> tuple[float, int, float, float] | None:

@@ -235,9 +235,7 @@ def port_tables(ports: np.ndarray, codes: np.ndarray) -> dict[str, Table]:
     by_port = table_of_sequence(port_codes, codes, distinct.tolist())
     tables = {"source port": by_port}
     for modulus in PORT_BUCKET_MODULI:
-        tables[f"source port mod {modulus}"] = merged_rows(
-            by_port, [port % modulus for port in by_port.labels]
-        )
+        tables[f"source port mod {modulus}"] = merged_rows(by_port, distinct % modulus)
     return tables
 
 
