@@ -125,9 +125,12 @@ def build_census(
     targets: Iterable[str] | None = None,
     run_ids: Iterable[int] | None = None,
     confidence: float = CONFIDENCE,
+    *,
+    timeline: bool = True,
 ) -> Census:
     """Count chains per target over `run_ids` (None: every run) for `targets` (None: all), and
-    say how sure the count is at `confidence`."""
+    say how sure the count is at `confidence`. `timeline=False` leaves `target.timeline` None
+    (for consumers that draw none, such as `trust`)."""
     run_list = list(run_ids) if run_ids is not None else None
     wanted = list(targets) if targets is not None else None
     grouped: dict[str, list[_Group]] = defaultdict(list)
@@ -146,7 +149,8 @@ def build_census(
         run_list,
     )
     _add_protocols(store, census, wanted, run_list)
-    _add_timelines(store, census, grouped, run_list)
+    if timeline:
+        _add_timelines(store, census, grouped, run_list)
     return census
 
 

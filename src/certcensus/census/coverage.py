@@ -222,6 +222,25 @@ def target_coverage(
     )
 
 
+def _combined(pooled: Coverage, worst: list[Coverage]) -> Coverage:
+    """Pooled counts, each bound from the worst stratum (see target_coverage)."""
+    return replace(
+        pooled,
+        unseen_mass_estimate=max(c.unseen_mass_estimate for c in worst),
+        unseen_mass_upper_bound=max(c.unseen_mass_upper_bound for c in worst),
+        max_missed_share=max(c.max_missed_share for c in worst),
+        strata=len(worst),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_stratum(counts: tuple[int, ...], confidence: float) -> Coverage:
+    """_combined for a single stratum (cached: fleets repeat the same counts)."""
+    delta = 1.0 - confidence
+    pooled = _coverage_of_sorted_counts(counts, confidence)
+    return _combined(pooled, [_coverage_of_sorted_counts(counts, 1.0 - delta / 1)])
+
+
 def target_coverage_of_counts(
     chain_counts: Mapping[Hashable, Mapping[str, int]],
     confidence: float = CONFIDENCE,
@@ -230,21 +249,19 @@ def target_coverage_of_counts(
     """target_coverage from each stratum's probes per chain (stratum -> chain -> probes)."""
     delta = _check_confidence(confidence)
     answered = {key: counts for key, counts in chain_counts.items() if sum(counts.values()) > 0}
-    pooled_counts: Counter = Counter()
-    for counts in answered.values():
-        pooled_counts.update(counts)
-    pooled = coverage_of_counts(pooled_counts.values(), confidence)
-    if not answered:
-        return replace(pooled, strata=0)
-    per_stratum_confidence = 1.0 - delta / len(answered)
-    worst = [coverage_of_counts(c.values(), per_stratum_confidence) for c in answered.values()]
-    combined = replace(
-        pooled,
-        unseen_mass_estimate=max(c.unseen_mass_estimate for c in worst),
-        unseen_mass_upper_bound=max(c.unseen_mass_upper_bound for c in worst),
-        max_missed_share=max(c.max_missed_share for c in worst),
-        strata=len(answered),
-    )
+    if len(answered) == 1:  # most targets of a fleet: one way of connecting
+        (counts,) = answered.values()
+        combined = _one_stratum(tuple(sorted(c for c in counts.values() if c > 0)), confidence)
+    else:
+        pooled_counts: Counter = Counter()
+        for counts in answered.values():
+            pooled_counts.update(counts)
+        pooled = coverage_of_counts(pooled_counts.values(), confidence)
+        if not answered:
+            return replace(pooled, strata=0)
+        per_stratum_confidence = 1.0 - delta / len(answered)
+        worst = [coverage_of_counts(c.values(), per_stratum_confidence) for c in answered.values()]
+        combined = _combined(pooled, worst)
     withdrawn = (not_applicable or {}).items()
     reasons = [f"{describe_stratum(key)}: {why}" for key, why in withdrawn if key in answered]
     if reasons:

@@ -64,7 +64,7 @@ def judged_census(db_path, targets, trust_stores, store_password, offline, at, c
         unknown = [t for t in targets if t not in known]
         if unknown:
             raise InputError(f"no probes stored for target(s): {', '.join(unknown)}")
-        census = build_census(store, list(targets) or None, run_ids)
+        census = build_census(store, list(targets) or None, run_ids, timeline=False)
     return judge_census(census, judge), judge
 
 
@@ -72,7 +72,7 @@ def judged_census(db_path, targets, trust_stores, store_password, offline, at, c
 @analysis_options
 def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir, as_json):
     """Say, per chain and trust store, whether a client would trust it, and why not."""
-    from certcensus.render.as_json import store_verdict_to_dict
+    from certcensus.render.as_json import INDENT_UP_TO_TARGETS, store_verdict_to_dict
     from certcensus.render.tables import print_trust_table
 
     census, judge = judged_census(db_path, targets, trust_stores, store_password, offline, at,
@@ -93,7 +93,9 @@ def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir
                     "host": target.server_name,
                     "trust": {n: store_verdict_to_dict(v) for n, v in (chain.trust or {}).items()},
                 }
-        click.echo(json.dumps(document, indent=2))
+        # Indented for people, compact for fleets (json's C encoder only runs without indent).
+        indent = 2 if len(census.targets) <= INDENT_UP_TO_TARGETS else None
+        click.echo(json.dumps(document, indent=indent))
     else:
         print_trust_table(census)
     untrusted = any(
