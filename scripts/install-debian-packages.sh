@@ -10,7 +10,10 @@ PACKAGES=(
   openssl          # s_client / s_server / verify: peers the tests compare against
   haproxy          # TCP load balancer in front of backends serving different chains
   nginx-light      # benchmark target and per-SNI / RSA+ECDSA server
-  default-jre-headless  # keytool, to check exported Java truststores
+  libnginx-mod-mail  # nginx's mail proxy: imaps/smtps greeting after TLS (bench_attribution.py)
+  default-jre-headless  # keytool, to check exported Java truststores; java, whose ClientHello the java-17 profile is
+  gnutls-bin       # gnutls-serv: a second TLS server implementation for the engines' agreement tests
+  curl             # whose ClientHello the curl-openssl3 profile is
   # Real STARTTLS peers, each started by a test fixture on its own loopback port:
   slapd            # ldap StartTLS and ldaps
   prosody          # xmpp and xmpp-server
@@ -24,6 +27,7 @@ PACKAGES=(
   dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd  # imap, pop3, sieve, lmtp
   inn2             # nntp (nnrpd)
   proftpd-core proftpd-mod-crypto  # ftp AUTH TLS (mod_tls)
+  man-db zsh fish  # `man certcensus` and shell completion, tested in the real programs
 )
 
 missing=()

@@ -189,3 +189,34 @@ def test_an_sqlite_file_that_is_not_ours_is_refused(db):
     raw.close()
     with pytest.raises(StoreError, match="not a certcensus one"):
         open_store(db)
+
+
+def test_a_schema_3_database_keeps_its_backend_identities(tmp_path):
+    """Schema 3 (backend identity ids into probe_strings) becomes 4 (keys into texts)."""
+    db = tmp_path / "v3.sqlite"
+    shutil.copy(RECORDED / "round-robin.sqlite", db)
+    raw = sqlite3.connect(db)
+    for column in ("server_identity_id", "server_identity_detail_id", "server_hello_id"):
+        raw.execute(f"ALTER TABLE probes ADD COLUMN {column} INTEGER")
+    raw.execute("CREATE TABLE probe_strings (string_id INTEGER PRIMARY KEY, text TEXT UNIQUE)")
+    raw.executemany("INSERT INTO probe_strings VALUES (?, ?)",
+                    [(1, "backend-a"), (2, "from the greeting"), (3, "tls13/x25519")])  # fmt: skip
+    raw.execute("UPDATE probes SET server_identity_id = 1, server_identity_detail_id = 2, "
+                "server_hello_id = 3 WHERE probe_id % 2 = 0")  # fmt: skip
+    raw.execute("UPDATE schema_version SET version = 3")
+    raw.commit()
+    raw.close()
+    with open_store(db) as store:
+        (target,) = store.targets()
+        probes = list(store.probes(target))
+        counts = store.backend_counts(target)
+    named = [p for p in probes if p.probe_id % 2 == 0]
+    assert named and all(
+        (p.server_identity, p.server_identity_detail, p.server_hello)
+        == ("backend-a", "from the greeting", "tls13/x25519")
+        for p in named
+    )
+    assert all(p.server_identity is None for p in probes if p.probe_id % 2)
+    assert sum(c.probes for c in counts if c.identity == "backend-a") == len(named)
+    tables = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+    assert "probe_strings" not in tables and "texts" in tables

@@ -15,7 +15,8 @@ Streaming: the census never holds an object per probe. It asks the store for
    the chain sequence and source ports as two compact arrays (`Store.probe_columns`);
 4. for the timeline, each probe of the addresses with at most TIMELINE_MAX_MARKS probes, and
    per-slice counts (`time_bin`) for the others;
-5. successful probes per TLS version and cipher suite (one more small GROUP BY).
+5. successful probes per TLS version and cipher suite, and per backend identity and ServerHello
+   (two more small GROUP BYs; census/backends.py reads the second).
 
 So memory is O(groups + the largest tested stratum x 16 bytes) and the work per probe is done
 by the store (SQLite: NumPy over its columnar copy, store/columnar.py) and in NumPy.
@@ -40,6 +41,7 @@ from collections.abc import Iterable
 from typing import NamedTuple, cast
 
 from certcensus.census.assessment import StratumCounts, assess_strata
+from certcensus.census.backends import count_backends
 from certcensus.census.model import (
     TIMELINE_BINS,
     TIMELINE_MAX_MARKS,
@@ -58,7 +60,14 @@ from certcensus.certs.compare import ChainDiff, diff_chains
 from certcensus.certs.info import CertificateInfo, describe_certificate
 from certcensus.model.defaults import CONFIDENCE
 from certcensus.model.outcomes import Outcome
-from certcensus.store.base import MISSING_INTEGER, ProbeGroup, Store
+from certcensus.store.base import (
+    BACKEND_DIMENSIONS,
+    MISSING_INTEGER,
+    BackendProbeCount,
+    ProbeGroup,
+    Store,
+    backend_counts_of,
+)
 
 
 class _Key(NamedTuple):
@@ -140,10 +149,20 @@ def build_census(
         groups.sort(key=lambda g: g.first_at)
     names = wanted if wanted is not None else store.targets(run_list)
     details = _failure_details(store, grouped, wanted, run_list)
+    backends = _backend_counts(store, wanted, run_list)
     shared = _Shared(store, {g.key.chain for gs in grouped.values() for g in gs if g.key.chain})
     census = Census(
         [
-            _census_of(store, name, grouped.get(name, []), details, shared, run_list, confidence)
+            _census_of(
+                store,
+                name,
+                grouped.get(name, []),
+                details,
+                backends,
+                shared,
+                run_list,
+                confidence,
+            )  # fmt: skip
             for name in names
         ],
         run_list,
@@ -176,6 +195,15 @@ def _counts(group: ProbeGroup) -> tuple[int, float, float]:
     return group.probes, group.first_at, group.last_at
 
 
+def _backend_counts(store: Store, targets, run_ids) -> dict[str, list[BackendProbeCount]]:
+    """Store.backend_counts for every target at once (one aggregate, not one per target)."""
+    per_target: dict[str, list[ProbeGroup]] = defaultdict(list)
+    for group in store.probe_groups(("target", *BACKEND_DIMENSIONS), targets=targets,
+                                    run_ids=run_ids):  # fmt: skip
+        per_target[group.key[0]].append(group)
+    return {name: backend_counts_of(groups) for name, groups in per_target.items()}
+
+
 def _failure_details(store, grouped, targets, run_ids) -> dict[tuple[str, str], str]:
     """(target, outcome) -> the detail of that failure class's first probe."""
     failed = {g.key.outcome for gs in grouped.values() for g in gs if g.kind == "failed"}
@@ -206,6 +234,7 @@ def _census_of(
     name: str,
     groups: list[_Group],
     details: dict[tuple[str, str], str],
+    backends: dict[str, list[BackendProbeCount]],
     shared: _Shared,
     run_ids: list[int] | None,
     confidence: float,
@@ -259,6 +288,10 @@ def _census_of(
     for chain in census.chains:
         chain.seen_only = where_seen(chain.chain_id, census.strata)
     census.assessment = assess_strata(_stratum_counts(store, name, groups, run_ids), confidence)
+    chain_order = [chain.chain_id for chain in census.chains]
+    census.backends = count_backends(backends.get(name, []), chain_order, confidence)
+    for chain in census.chains:
+        chain.backends = census.backends.backends_of(chain.chain_id)
     return census
 
 

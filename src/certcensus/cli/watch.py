@@ -12,8 +12,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
 from certcensus.cli.options import (
+    check_engine,
     concurrency_option,
     db_option,
+    engine_option,
     positive_duration,
     profile_choice_option,
     protocol_options,
@@ -22,6 +24,7 @@ from certcensus.cli.options import (
     starttls_option,
     timeout_option,
 )
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, TargetError, UsageError
 
@@ -32,6 +35,7 @@ def watch_probe_options(function):
         starttls_option,
         click.option("--sni", default=None, help="Server name to send (default: the host name)."),
         profile_choice_option,
+        engine_option,
         timeout_option,
         click.option("--warn-days", type=click.FloatRange(min=0), default=30.0, show_default=True,
                      help="Warn when a served certificate expires within this many days."),
@@ -42,6 +46,11 @@ def watch_probe_options(function):
     for option in reversed(options):
         function = option(function)
     return function
+
+
+# The s_client flags watch and check take (see cli/sclient.py).
+WATCH_SCLIENT_FLAGS = ("-connect", "-starttls", "-servername", "-CAfile", "-CApath", "-tls1_2",
+                       "-tls1_3")  # fmt: skip
 
 
 def load_watch_judge(trust_stores):
@@ -132,6 +141,7 @@ FILE_KEYS = {"db": "db_path", "exec": "exec_command"}
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@sclient_options(*WATCH_SCLIENT_FLAGS)
 @click.pass_context
 def watch(ctx, targets, targets_file, starttls, sni, profile, **given):
     """Census TARGETS every --every into the store and alert when what they serve changes.
@@ -163,7 +173,7 @@ def watch(ctx, targets, targets_file, starttls, sni, profile, **given):
     _watch(specs, webhooks, **given)
 
 
-def _watch(specs, webhooks, *, timeout, warn_days, trust_stores, count, every, rounds, rate,
+def _watch(specs, webhooks, *, engine, timeout, warn_days, trust_stores, count, every, rounds, rate,
            concurrency, confidence, min_share, alerts_format, exec_command, exec_timeout,
            webhook_format, metrics_port, metrics_address, db_path, quiet, **protocol_arguments):  # fmt: skip
     from certcensus.store import open_store
@@ -172,9 +182,10 @@ def _watch(specs, webhooks, *, timeout, warn_days, trust_stores, count, every, r
     from certcensus.watch.sinks import ExecSink, StdoutSink, WebhookSink
 
     interval = positive_duration(str(every), "--every")
+    check_engine([spec.profile for spec in specs], engine)
     settings = WatchSettings(count, timeout, rate, concurrency,
                              protocol_options=protocol_values(protocol_arguments),
-                             confidence=confidence, min_share=min_share)  # fmt: skip
+                             confidence=confidence, min_share=min_share, engine=engine)  # fmt: skip
     try:
         plans = build_plans(specs, settings)
     except TargetError as error:

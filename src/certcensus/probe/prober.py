@@ -5,6 +5,17 @@ an `ssl.SSLObject` over memory BIOs that this module feeds from the socket, rath
 asyncio's SSL transport, for three reasons: each phase gets its own timeout and duration, the
 protocols that carry TLS inside their own framing (MSSQL's TDS) use the same code, and it is
 markedly cheaper per connection, which matters at thousands of probes a second.
+
+Each probe also records who answered (probe/identity/): what the dialog learned from the
+greeting, the ServerHello fingerprint of the raw bytes fed to the incoming BIO, and for implicit
+TLS the greeting (or with --http-head the answer to `HEAD /`) read after the handshake. None of
+that can fail a probe: what could not be learned is said in `server_identity_detail`.
+
+The handshake step has two engines (`ProbeSettings.engine`): `openssl` (the stdlib's OpenSSL, a
+full handshake) and `native` (`probe/native/`, our own sans-IO client that stops once it has the
+certificates). Everything before it (connect, the STARTTLS dialog) is shared. A probe that must
+read after the handshake (an implicit-TLS greeting, --http-head) needs a session, which the
+native engine never makes: such probes are made by the OpenSSL engine whatever `engine` says.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import re
 import socket
 import ssl
 import struct
@@ -24,6 +36,12 @@ from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
 from certcensus.probe.dialogs.base import printable
+from certcensus.probe.identity.after_tls import GREETING_WAIT_SECONDS, GREETINGS, GreetingAfterTLS
+from certcensus.probe.identity.http_head import HeadRequest
+from certcensus.probe.identity.server_hello import ServerHelloReader, server_hello_fingerprint
+from certcensus.probe.identity.text import ServerIdentity
+from certcensus.probe.native import CaptureError, ChainCapture
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES
 from certcensus.probe.socket_clock import ExchangeClock, kernel_connect_seconds
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
@@ -41,6 +59,13 @@ class ProbeSettings:
     sni: str | None = None
     dialog_options: DialogOptions | None = None
     profile: str = "default"
+    http_head: bool = False  # send `HEAD /` after the handshake of HTTPS targets
+    identity_headers: tuple[str, ...] = ()  # --identity-header: more headers naming a backend
+    engine: str = DEFAULT_ENGINE  # the handshake step: "native" or "openssl"
+
+
+# Implicit-TLS services that --http-head asks `HEAD /` of (None: a port with no known service).
+HTTP_SERVICES = (None, "https", "tls")
 
 
 class _Closed(Exception):
@@ -92,7 +117,10 @@ async def probe_once(
                 exchanges.start_phase(waiting_since=connect_began + record["connect_seconds"])
                 options = settings.dialog_options or DialogOptions(host=target.host)
                 dialog = dialog_class(target.dialog)(options)
-                await _run_dialog(loop, sock, dialog, exchanges)
+                try:
+                    await _run_dialog(loop, sock, dialog, exchanges)
+                finally:
+                    record.update(_identity_fields(dialog.identity))
                 record["starttls_seconds"] = exchanges.phase_seconds()
                 if dialog.refusal:
                     return Observation(
@@ -101,8 +129,32 @@ async def probe_once(
             phase = "handshake"
             deadline.reschedule(loop.time() + settings.timeout)
             exchanges.start_phase()
-            ssl_object = await _handshake(loop, sock, settings, dialog, exchanges)
+            after = _reader_after_tls(target, settings)
+            if settings.engine == "native" and after is None:
+                chain, version, cipher = await _capture_chain(
+                    loop, sock, settings, dialog, record, exchanges
+                )
+                record.update(handshake_seconds=exchanges.phase_seconds(), tls_version=version,
+                              cipher=cipher)  # fmt: skip
+                if not chain:
+                    return Observation(**record, outcome=Outcome.NO_CERTIFICATE,
+                                       detail="no certificate")  # fmt: skip
+                return Observation(**record, outcome=Outcome.OK, chain=chain)
+            hello = ServerHelloReader()
+            try:
+                ssl_object, incoming, outgoing = await _handshake(
+                    loop, sock, settings, dialog, hello, exchanges,
+                    after.initiate() if after else b"",
+                )  # fmt: skip
+            finally:
+                record["server_hello"] = hello.fingerprint
             record["handshake_seconds"] = exchanges.phase_seconds()
+            if after is not None:
+                # Bounded by its own timer inside `_identify`, which turns running out into a
+                # detail: the probe's timer must not fire first and fail a probe that has its chain.
+                deadline.reschedule(None)
+                tls = (ssl_object, incoming, outgoing)
+                record.update(_identity_fields(await _identify(loop, sock, tls, after, settings)))
         chain = unverified_chain_der(ssl_object)
         cipher = ssl_object.cipher()
         record.update(tls_version=ssl_object.version(), cipher=cipher[0] if cipher else None)
@@ -115,7 +167,7 @@ async def probe_once(
             outcome=Outcome.TIMEOUT,
             detail=f"no answer within {settings.timeout:g}s during {phase}",
         )
-    except _HandshakeError as error:
+    except (_HandshakeError, CaptureError) as error:
         return Observation(**record, outcome=error.outcome, detail=error.detail)
     except DialogError as error:
         return Observation(**record, outcome=Outcome.PROTOCOL_ERROR, detail=printable(str(error)))
@@ -129,6 +181,65 @@ async def probe_once(
     finally:
         if sock is not None:
             sock.close()
+
+
+def _identity_fields(identity: ServerIdentity | None) -> dict[str, Any]:
+    if identity is None:
+        return {}
+    return {"server_identity": identity.text, "server_identity_detail": identity.detail}
+
+
+def _reader_after_tls(target: Target, settings: ProbeSettings):
+    """What to read after the handshake: an implicit-TLS service's greeting, or with --http-head
+    the answer to `HEAD /`; None when nothing follows (STARTTLS targets said it in the dialog)."""
+    if target.dialog is not None:
+        return None
+    if target.service in GREETINGS:
+        return GreetingAfterTLS(target.service)
+    if settings.http_head and target.service in HTTP_SERVICES:
+        return HeadRequest(settings.sni or target.host, target.port, settings.identity_headers)
+    return None
+
+
+async def _identify(loop, sock, tls, reader, settings: ProbeSettings) -> ServerIdentity:
+    """Drive `reader` over the TLS session; whatever happens, an identity (never an error).
+    A greeting is waited for GREETING_WAIT_SECONDS at most, an HTTP answer --timeout."""
+    is_greeting = isinstance(reader, GreetingAfterTLS)
+    wait = min(GREETING_WAIT_SECONDS, settings.timeout) if is_greeting else settings.timeout
+    waited_for = "greeting" if is_greeting else "HTTP answer"
+    try:
+        async with asyncio.timeout(wait):
+            await _converse_in_tls(loop, sock, tls, reader)
+    except TimeoutError:
+        return reader.gave_up(f"no {waited_for} within {wait:g}s after the handshake")
+    except ssl.SSLError as error:
+        return reader.gave_up(
+            f"TLS error after the handshake: {printable(error.reason or str(error))}"
+        )
+    except OSError as error:
+        return reader.gave_up(f"{error.strerror or error} after the handshake")
+    assert reader.identity is not None  # the loop ends only once the reader is done
+    return reader.identity
+
+
+async def _converse_in_tls(loop, sock, tls, reader) -> None:
+    ssl_object, incoming, outgoing = tls  # the reader's request went with our Finished
+    while not reader.done:
+        pending = outgoing.read()
+        if pending:
+            await loop.sock_sendall(sock, pending)
+        try:
+            data = ssl_object.read(RECEIVE_SIZE)
+        except ssl.SSLWantReadError:
+            received = await loop.sock_recv(sock, RECEIVE_SIZE)
+            if received:
+                incoming.write(received)
+            else:
+                reader.receive_data(b"")
+            continue
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            data = b""  # close_notify, or the TCP connection ended
+        reader.receive_data(data)
 
 
 async def _run_dialog(loop, sock: socket.socket, dialog: Dialog, exchanges: ExchangeClock) -> None:
@@ -163,7 +274,47 @@ _NOT_TLS_REASONS = {
 }
 
 
-async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None, exchanges):
+async def _capture_chain(
+    loop, sock, settings: ProbeSettings, dialog: Dialog | None, record, exchanges: ExchangeClock
+):
+    """The native engine: our ClientHello, the server's flight up to its Certificate, stop.
+    The ServerHello's fingerprint goes into `record` as soon as it is known, even if the capture
+    fails after it (as the OpenSSL path's reader does)."""
+    capture = ChainCapture(PROFILES[settings.profile].hello, settings.sni)
+    out = capture.initiate()
+    try:
+        while True:
+            if out:
+                exchanges.sent()
+                await loop.sock_sendall(sock, dialog.wrap_tls(out) if dialog else out)
+            if capture.done:
+                break
+            data = await exchanges.receive(loop, RECEIVE_SIZE)
+            out = capture.receive_data(dialog.unwrap_tls(data) if dialog and data else data)
+    finally:
+        hello = capture.server_hello
+        record["server_hello"] = hello and server_hello_fingerprint(
+            hello.version, hello.cipher_suite, hello.extension_types,
+            capture.hello_retry_request is not None,
+        )  # fmt: skip
+    result = capture.result
+    assert result is not None  # done means a result
+    return result.certificates, result.version_name, result.cipher_name
+
+
+async def _handshake(
+    loop,
+    sock,
+    settings: ProbeSettings,
+    dialog: Dialog | None,
+    hello: ServerHelloReader,
+    exchanges: ExchangeClock,
+    then_send: bytes = b"",
+):
+    """The OpenSSL handshake over memory BIOs; returns (ssl_object, incoming, outgoing). Every
+    byte for OpenSSL also goes to `hello` until it has the ServerHello. `then_send` (HEAD /) is
+    sent as application data in the same write as our Finished: one send and one wake-up less
+    per probe, which --http-head's budget needs (TLS 1.3 lets the client send at once)."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     ssl_object = settings.context.wrap_bio(
         incoming, outgoing, server_side=False, server_hostname=settings.sni
@@ -174,11 +325,15 @@ async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None,
             ssl_object.do_handshake()
             # In TLS 1.3 our Finished is still in the outgoing buffer: send it, so the server
             # logs a completed handshake rather than a failed one before we reset.
+            if then_send:
+                ssl_object.write(then_send)
             finished = outgoing.read()
             if finished:
                 with contextlib.suppress(OSError):
-                    sock.send(dialog.wrap_tls(finished) if dialog else finished)
-            return ssl_object
+                    sent = sock.send(dialog.wrap_tls(finished) if dialog else finished)
+                    if then_send and sent < len(finished):  # never with a dialog (implicit TLS)
+                        await loop.sock_sendall(sock, finished[sent:])
+            return ssl_object, incoming, outgoing
         except ssl.SSLWantReadError:
             pass
         except ssl.SSLError as error:
@@ -196,6 +351,8 @@ async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None,
             data = dialog.unwrap_tls(data)
         if len(first_bytes) < 64:
             first_bytes += data[: 64 - len(first_bytes)]
+        if not hello.done:
+            hello.receive_data(data)
         incoming.write(data)
 
 
@@ -205,13 +362,35 @@ def _not_tls(first_bytes: bytes) -> _HandshakeError:
     )
 
 
+# Received alerts whose OpenSSL reason lacks "ALERT" (ssl/ssl_err.c: SSL_AD_REASON_OFFSET + 110
+# to 114); and Python's _ssl has no reason name for newer ones, which it reports only in the
+# message ("[SSL] tlsv1 alert no application protocol"). Found by the native engine's agreement
+# tests: both engines now name every alert alike.
+_ALERTS_NAMED_WITHOUT_ALERT = {
+    "TLSV1_UNSUPPORTED_EXTENSION": "unsupported extension",
+    "TLSV1_CERTIFICATE_UNOBTAINABLE": "certificate unobtainable",
+    "TLSV1_UNRECOGNIZED_NAME": "unrecognized name",
+    "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE": "bad certificate status response",
+    "TLSV1_BAD_CERTIFICATE_HASH_VALUE": "bad certificate hash value",
+}
+_UNNAMED_ALERT = re.compile(r"\] tlsv1[3]? alert ([a-z ]+) \(")
+# A close_notify alert (RFC 8446 section 6.1) as a server's first record: 21, 3.x, length 2,
+# warning, close_notify. OpenSSL 3.0 reports it mid-handshake as an "unknown error".
+_CLOSE_NOTIFY_RECORD = re.compile(rb"\x15\x03[\x00-\x04]\x00\x02[\x01\x02]\x00")
+
+
 def _classify_ssl_error(error: ssl.SSLError, first_bytes: bytes) -> _HandshakeError:
     reason = getattr(error, "reason", None) or ""
     if reason in _NOT_TLS_REASONS:
         return _not_tls(first_bytes)
-    if "ALERT" in reason:
-        alert = reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+    unnamed = _UNNAMED_ALERT.search(str(error)) if not reason else None
+    if "ALERT" in reason or reason in _ALERTS_NAMED_WITHOUT_ALERT or unnamed:
+        alert = _ALERTS_NAMED_WITHOUT_ALERT.get(reason) or (
+            unnamed[1] if unnamed else reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+        )
         return _HandshakeError(Outcome.TLS_ALERT, f"server sent TLS alert: {alert}")
+    if not reason and _CLOSE_NOTIFY_RECORD.match(first_bytes):
+        return _HandshakeError(Outcome.CLOSED, "server closed the connection during handshake")
     if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
         return _HandshakeError(Outcome.CLOSED, "server closed the connection during handshake")
     return _HandshakeError(Outcome.HANDSHAKE_FAILED, printable(reason or str(error)))

@@ -138,6 +138,7 @@ class Scan:
         run_id: int,
         on_observation: Callable[[Observation], None] | None = None,
         probers: Mapping[str, Prober] | None = None,
+        on_target_done: Callable[[str], None] | None = None,
     ):
         self.plan = plan
         self.store = store
@@ -154,6 +155,11 @@ class Scan:
         self._spacer = _StartSpacer(plan.concurrency)
         self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
         self.result = ScanResult(run_id, {}, {})
+        # Called with a target's name once its last probe is recorded (--json-lines streams
+        # each target's census then); not for targets an interrupt cut short.
+        self.on_target_done = on_target_done
+        self._inflight_by_target: dict[str, set[asyncio.Task]] = {}
+        self._goals: list[_LaneGoal] = []  # every lane's goal, for the progress estimate
 
     async def run(self) -> ScanResult:
         deadline = time.monotonic() + self.plan.duration if self.plan.duration else None
@@ -165,6 +171,9 @@ class Scan:
         try:
             stopper = asyncio.create_task(self.stop.wait())
             everything: asyncio.Future = asyncio.gather(*drivers)
+            # When stopped early its drivers end cancelled: read that outcome, so asyncio does
+            # not log it as an exception nobody retrieved.
+            everything.add_done_callback(lambda f: f.cancelled() or f.exception())
             done, _ = await asyncio.wait({stopper, everything}, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 self.result.interrupted = True
@@ -179,6 +188,19 @@ class Scan:
 
     def interrupt(self) -> None:
         self.stop.set()
+
+    def probes_still_needed(self) -> int | None:
+        """Successful probes the started lanes still need before the coverage bound holds for
+        each (stop-when-sure mode; None otherwise). Capped by what --count leaves."""
+        if not self.plan.stop_when_sure:
+            return None
+        wanted = 0
+        for goal in self._goals:
+            if goal.needed is not None and (goal.wants_more() or goal.in_flight):
+                wanted += max(0, goal.needed - goal.ok)
+        if self.plan.count is not None:
+            wanted = min(wanted, self.plan.count * len(self.plan.targets) - self.result.probes)
+        return max(0, wanted)
 
     async def _drain(self) -> None:
         """Let probes in flight finish (they are bounded by the per-phase timeout), unless the
@@ -209,6 +231,7 @@ class Scan:
                     outcome=Outcome.DNS, detail=str(error),
                 )
             )  # fmt: skip
+            self._target_done(target.name)
             return
         self.result.addresses[target.name] = list(addresses)
         lanes = [lane for a in addresses for lane in self._start_lanes(target, a, budget)]
@@ -225,6 +248,17 @@ class Scan:
                 watcher.cancel()
             for lane in lanes:
                 lane.cancel()
+        if self.on_target_done is not None:
+            # A lane ends when its budget is spent, maybe with probes still in flight.
+            pending = self._inflight_by_target.get(target.name)
+            if pending:
+                await asyncio.wait(set(pending))
+            self._target_done(target.name)
+
+    def _target_done(self, name: str) -> None:
+        if self.on_target_done is not None and not self.stop.is_set():
+            self.store.flush()  # the census is built from the store
+            self.on_target_done(name)
 
     async def _reresolve(self, target, budget, addresses, lanes) -> None:
         while True:
@@ -263,6 +297,7 @@ class Scan:
     async def _lane(self, target: Target, address: str, profile: str, budget: _Budget) -> None:
         loop = asyncio.get_running_loop()
         goal = _LaneGoal(self._goal_per_lane(target))
+        self._goals.append(goal)
         interval = self._interval(goal.needed)
         next_start = loop.time()
         settings = self.plan.settings_for(target, profile)
@@ -304,6 +339,9 @@ class Scan:
                 task.add_done_callback(_releaser(target_slot))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+            of_target = self._inflight_by_target.setdefault(target.name, set())
+            of_target.add(task)
+            task.add_done_callback(of_target.discard)
             if not interval:
                 # Unpaced lanes take turns, so `--count` is spread over a target's addresses.
                 await asyncio.sleep(0)

@@ -25,7 +25,7 @@ from certcensus.model.observation import Observation, observation_from_wire, obs
 from certcensus.probe.dialogs import DialogOptions
 from certcensus.probe.prober import ProbeSettings, probe_once
 from certcensus.probe.probers import Prober
-from certcensus.probe.profiles import PROFILES, client_context
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES, client_context
 from certcensus.probe.targets import Target
 
 
@@ -71,9 +71,12 @@ class WorkerProber:
         options = settings.dialog_options
         request = {
             "id": request_id, "host": target.host, "port": target.port, "dialog": target.dialog,
-            "given": target.given, "address": address, "sni": settings.sni,
+            "given": target.given, "service": target.service, "address": address,
+            "sni": settings.sni, "http_head": settings.http_head,
+            "identity_headers": list(settings.identity_headers),
             "timeout": settings.timeout, "source": source_address,
             "protocol_options": dict(options.values) if options else {},
+            "engine": settings.engine,
         }  # fmt: skip
         assert self._process is not None and self._process.stdin is not None, "start() first"
         self._process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -144,9 +147,16 @@ async def _serve(profile: str) -> None:
     tasks: set[asyncio.Task] = set()
 
     async def answer(request: dict) -> None:
-        target = Target(request["host"], request["port"], request["dialog"], request["given"])
+        target = Target(
+            request["host"], request["port"], request["dialog"], request["given"],
+            request["service"],
+        )  # fmt: skip
         options = DialogOptions(host=target.host, values=request["protocol_options"])
-        settings = ProbeSettings(context, request["timeout"], request["sni"], options, profile)
+        settings = ProbeSettings(
+            context, request["timeout"], request["sni"], options, profile,
+            http_head=request["http_head"], identity_headers=tuple(request["identity_headers"]),
+            engine=request.get("engine", DEFAULT_ENGINE),
+        )  # fmt: skip
         observation = await probe_once(target, request["address"], settings, request["source"])
         line = json.dumps({"id": request["id"], **observation_to_wire(observation)})
         sys.stdout.write(line + "\n")

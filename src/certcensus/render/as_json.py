@@ -11,8 +11,10 @@ import datetime as dt
 import json
 from typing import IO
 
+from certcensus.census.backends import BackendCensus, ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
+from certcensus.probe.identity.server_hello import ja3s_of
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
@@ -67,12 +69,18 @@ def chain_to_dict(chain: ChainCount) -> dict:
         "differs_from_most_common": [
             {
                 "position": change.position,
+                "change": change.change,
                 "most_common": change.a.sha256 if change.a else None,
                 "this": change.b.sha256 if change.b else None,
+                "words": change.words,
             }
             for change in chain.differences
         ],
+        **({"difference": chain.difference.summary} if chain.difference is not None else {}),
         "seen_only": chain.seen_only,
+        # identity -> probes; probes that learned no identity are under "null" (JSON keys are
+        # strings), never dropped.
+        "backends": dict(ranked(chain.backends)),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
             if chain.trust is not None
@@ -109,11 +117,13 @@ def target_to_dict(target: TargetCensus) -> dict:
             for stratum in target.strata
         ],
         **coverage_to_dict(target),
+        **backends_to_dict(target.backends),
         **(
             {"missing_cas": {n: missing_cas_to_dict(m) for n, m in target.missing_cas.items()}}
             if target.missing_cas is not None
             else {}
         ),
+        **({"clients": [impact.to_dict() for impact in target.clients]} if target.clients else {}),
     }
 
 
@@ -121,8 +131,52 @@ def coverage_to_dict(target: TargetCensus) -> dict:
     if target.assessment is None:
         return {}
     assessment = target.assessment.to_dict()
-    coverage = {**assessment["coverage"], "sentence": target.coverage_sentence()}
+    split = target.chain_split()
+    coverage = {
+        **assessment["coverage"],
+        "sentence": target.coverage_sentence(),
+        "split": split.to_dict() if split else None,
+    }
     return {"coverage": coverage, "coverage_strata": assessment["strata"]}
+
+
+def backends_to_dict(backends: BackendCensus | None) -> dict:
+    """The target's `backends`, `backend_estimate`, `server_hellos` and the sentences."""
+    if backends is None:
+        return {}
+    estimate = backends.estimate
+    return {
+        "backends": [
+            {
+                "identity": backend.identity,
+                "count": backend.probes,
+                "chains": dict(ranked(backend.chains)),
+                "failed": backend.failed,
+                "server_hello": [
+                    fingerprint for fingerprint, _ in backend.server_hellos.most_common()
+                ],
+                "serves_several_chains": backend.serves_several_chains,
+                "why_several_chains": backend.why_several_chains,
+            }
+            for backend in backends.backends
+        ],
+        "backend_estimate": (
+            estimate.to_dict()
+            if estimate is not None
+            else {"seen": 0, "estimated": 0, "low": 0, "high": 0, "confidence": None}
+        ),
+        "split_by_backend": backends.split_by_backend,
+        "server_hellos": [
+            {
+                "fingerprint": fingerprint,
+                "ja3s": ja3s_of(fingerprint),
+                "count": count,
+                "chains": dict(backends.by_server_hello.get(fingerprint, {})),
+            }
+            for fingerprint, count in backends.server_hello_probes.most_common()
+        ],
+        "backend_summary": backends.sentences(),
+    }
 
 
 def census_to_dict(census: Census) -> dict:
@@ -152,3 +206,8 @@ def write_census_json(census: Census, file: IO[str]) -> None:
             file.write(",")
         file.write(json.dumps(target_to_dict(target), separators=(",", ":")))
     file.write("]}")
+
+
+def target_to_json_line(target: TargetCensus) -> str:
+    """One target as one line of JSON (--json-lines): an element of "targets", compact."""
+    return json.dumps(target_to_dict(target), separators=(",", ":"))

@@ -19,6 +19,7 @@ from certcensus.census.coverage import Coverage
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.render.as_json import iso_time
+from certcensus.render.html_backends import backends_section
 from certcensus.render.html_overview import (
     address_table,
     issue_list,
@@ -125,6 +126,8 @@ def _target_section(
         parts.append(
             f'<p class="coverage">{escape(sentence)}{_coverage_figures(target.coverage)}</p>'
         )
+    if target.clients:
+        parts.append(_clients_paragraph(target))
     if chains:
         parts.append(_census_table(chains, store))
         parts.append(trust_matrix(target, stores))
@@ -135,6 +138,7 @@ def _target_section(
         parts.append(timeline_svg(target.timeline, [chain.chain_id for chain in chains]))
         parts.append(_legend(chains) + "</div>")
     parts += [_chain_article(n, chain, store, now) for n, chain in enumerate(chains, 1)]
+    parts.append(backends_section(target))
     if errors:
         rows = "".join(
             f"<li><b>{escape(name)}</b> &times;{count}: "
@@ -144,6 +148,15 @@ def _target_section(
         parts.append(f'<h3>Failed probes</h3><ul class="failures">{rows}</ul>')
     parts.append("</section>")
     return "".join(parts)
+
+
+def _clients_paragraph(target: TargetCensus) -> str:
+    """What this means for your clients: one sentence per trust store judged."""
+    items = "".join(
+        f'<li class="{"fine" if impact.fine else "failing"}">{escape(impact.sentence())}</li>'
+        for impact in target.clients or []
+    )
+    return f'<div class="clients"><b>What this means for your clients:</b><ul>{items}</ul></div>'
 
 
 def _coverage_figures(coverage: Coverage) -> str:

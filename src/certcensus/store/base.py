@@ -6,8 +6,10 @@ from __future__ import annotations
 import abc
 import array
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
@@ -39,6 +41,21 @@ class StoredProbe:
     handshake_seconds: float | None
     source: str
     leaf_only: bool = False
+    server_identity: str | None = None  # what the server said about itself (Observation)
+    server_identity_detail: str = ""
+    server_hello: str | None = None  # ServerHello fingerprint
+
+
+class BackendProbeCount(NamedTuple):
+    """Probes of one target that share backend identity, ServerHello, chain, SNI and profile:
+    the aggregate the backends analysis (census/backends.py) is built from."""
+
+    identity: str | None  # None: the probe learned no identity (counted, never dropped)
+    server_hello: str | None
+    chain_id: str | None  # None: the probe got no chain (failed)
+    sni: str | None
+    profile: str
+    probes: int
 
 
 # What `Store.probe_groups` can group by and `where` can filter on: StoredProbe's fields that
@@ -48,7 +65,7 @@ class StoredProbe:
 GROUP_DIMENSIONS = (
     "run_id", "target", "host", "port", "protocol", "address", "outcome", "chain", "chain_key",
     "sni", "profile", "source_address", "source_port", "tls_version", "cipher", "source",
-    "leaf_only", "started_at", "time_bin",
+    "leaf_only", "started_at", "time_bin", "server_identity", "server_hello",
 )  # fmt: skip
 # What `Store.probe_columns` can read in bulk: numeric per-probe values. Missing values read as
 # MISSING_INTEGER (integer columns) or NaN (seconds).
@@ -191,6 +208,16 @@ class Store(abc.ABC):
                     result[column].append(value)  # type: ignore[arg-type]
         return result
 
+    def backend_counts(
+        self, target: str, run_ids: Iterable[int] | None = None
+    ) -> list[BackendProbeCount]:
+        """A target's probes counted by (identity, ServerHello, chain, SNI, profile); ingested
+        leaf-only captures left out, a failed probe's chain None. Backends with a query
+        language answer with one GROUP BY; this default counts `probes`."""
+        return backend_counts_of(
+            self.probe_groups(BACKEND_DIMENSIONS, targets=[target], run_ids=run_ids)
+        )
+
     @abc.abstractmethod
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         """The DER certificates of a chain, in wire order."""
@@ -223,6 +250,26 @@ class Store(abc.ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+# What backend_counts groups by (census/build.py adds "target" to do every target at once).
+BACKEND_DIMENSIONS = ("server_identity", "server_hello", "chain", "outcome", "sni", "profile",
+                      "leaf_only")  # fmt: skip
+
+
+def backend_counts_of(groups: Iterable[ProbeGroup]) -> list[BackendProbeCount]:
+    """BackendProbeCounts from groups whose keys end with BACKEND_DIMENSIONS: leaf-only
+    captures left out, a failed probe's chain None."""
+    counts: Counter = Counter()
+    for group in groups:
+        identity, hello, chain, outcome, sni, profile, leaf_only = group.key[-7:]
+        if not leaf_only:
+            chain = chain if outcome == str(Outcome.OK) else None
+            counts[(identity, hello, chain, sni, profile)] += group.probes
+    return [
+        BackendProbeCount(identity, hello, chain, sni, profile, probes)
+        for (identity, hello, chain, sni, profile), probes in counts.items()
+    ]
 
 
 def _checked_dimensions(by: Sequence[str], time_bins: tuple[float, float] | None) -> list[str]:
@@ -263,6 +310,7 @@ def _probe_values(probe: StoredProbe, time_bins: tuple[float, float] | None) -> 
         "cipher": probe.cipher, "source": probe.source, "leaf_only": probe.leaf_only,
         "started_at": probe.started_at, "connect_seconds": probe.connect_seconds,
         "starttls_seconds": probe.starttls_seconds, "handshake_seconds": probe.handshake_seconds,
+        "server_identity": probe.server_identity, "server_hello": probe.server_hello,
     }  # fmt: skip
     if time_bins is not None:
         values["time_bin"] = math.floor((probe.started_at - time_bins[0]) / time_bins[1])

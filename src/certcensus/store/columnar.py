@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 CHUNK_COLUMNS = (
     "target_key", "address_key", "started_at", "outcome_key", "detail_key", "chain_key",
     "sni_key", "profile_key", "source_address_key", "source_port", "tls_version_key",
-    "cipher_key", "leaf_only",
+    "cipher_key", "leaf_only", "server_identity_key", "server_hello_key",
 )  # fmt: skip
 _INTEGER_TYPES = ("B", "H", "I", "Q")  # the first that holds a column's largest value
 

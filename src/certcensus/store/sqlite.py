@@ -29,13 +29,13 @@ FLUSH_INTERVAL_SECONDS = 1.0
 # ... or once this many observations are queued, to bound memory on very fast runs.
 FLUSH_BATCH = 2000
 
-# Schema 3 keys every repeated value of a probe by an integer: chains by `chain_key`, targets
+# Schema 4 keys every repeated value of a probe by an integer: chains by `chain_key`, targets
 # (name, host, port, protocol) by `target_key`, and every repeated string (address, outcome,
-# detail, SNI, profile, source address, TLS version, cipher, source) by a key into `texts`, one
-# table for all of them. A probe row is then a handful of small integers, a start time and three
-# durations: ~60 bytes with its index entry instead of 353 (bench/RESULTS.md, "store"). A new
-# per-probe string (issue 13's backend identity, issue 17's vantage) is one more `*_key` column
-# into `texts`, a MIGRATIONS step, and one entry in _TEXT_COLUMNS.
+# detail, SNI, profile, source address, TLS version, cipher, source, backend identity and its
+# detail, ServerHello fingerprint) by a key into `texts`, one table for all of them. A probe row is then a handful of small integers, a start time and three
+# durations: ~75 bytes with its index entry instead of 353 (bench/RESULTS.md, "census"). A new
+# per-probe string (issue 17's vantage) is one more `*_key` column into `texts`, a MIGRATIONS
+# step, and one entry in _TEXT_COLUMNS (census/build.py's docstring has the whole recipe).
 TABLES = """
 CREATE TABLE IF NOT EXISTS certificates (
     sha256 TEXT PRIMARY KEY,
@@ -90,7 +90,10 @@ CREATE TABLE IF NOT EXISTS probes (
     starttls_seconds REAL,
     handshake_seconds REAL,
     source_key INTEGER NOT NULL,
-    leaf_only INTEGER NOT NULL DEFAULT 0
+    leaf_only INTEGER NOT NULL DEFAULT 0,
+    server_identity_key INTEGER,
+    server_identity_detail_key INTEGER,
+    server_hello_key INTEGER
 );
 CREATE TABLE IF NOT EXISTS probe_chunks (
     chunk_id INTEGER PRIMARY KEY,
@@ -111,18 +114,29 @@ CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 )
 
 # The schema this code writes. 1: the first release (leaf-only captures marked in `detail`);
-# 2: `leaf_only` is a column; 3: integer keys for chains, targets and repeated strings. Older
-# databases are migrated when opened for writing; a newer one is refused, since this code would
-# misread it.
-SCHEMA_VERSION = 3
+# 2: `leaf_only` is a column; 3: backend identity and ServerHello fingerprint (interned in
+# probe_strings); 4: integer keys for chains, targets and every repeated string (one `texts`
+# table, probe_strings folded into it). Older databases are migrated when opened for writing;
+# a newer one is refused, since this code would misread it.
+SCHEMA_VERSION = 4
 _V2_TEXT_COLUMNS = ("address", "outcome", "detail", "sni", "profile", "source_address",
                     "tls_version", "cipher", "source")  # fmt: skip
+# Schema 3's columns into probe_strings (`<name>_id`), each becoming a `<name>_key` into texts.
+_V3_STRING_COLUMNS = ("server_identity", "server_identity_detail", "server_hello")
 MIGRATIONS = {
     1: (
         "ALTER TABLE probes ADD COLUMN leaf_only INTEGER NOT NULL DEFAULT 0",
         "UPDATE probes SET leaf_only = 1, detail = '' WHERE detail = 'leaf-only'",
     ),
+    # Probes stored before backend attribution named no backend: NULL, counted under null.
     2: (
+        "ALTER TABLE probes ADD COLUMN server_identity_id INTEGER",
+        "ALTER TABLE probes ADD COLUMN server_identity_detail_id INTEGER",
+        "ALTER TABLE probes ADD COLUMN server_hello_id INTEGER",
+    ),
+    3: (
+        "CREATE TABLE IF NOT EXISTS probe_strings "
+        "(string_id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)",
         "DROP INDEX IF EXISTS probes_by_target",
         "DROP INDEX IF EXISTS probes_by_chain",
         "ALTER TABLE probes RENAME TO probes_v2",
@@ -136,21 +150,29 @@ MIGRATIONS = {
         "INSERT OR IGNORE INTO texts (value) "
         + " UNION ".join(
             f"SELECT {c} FROM probes_v2 WHERE {c} IS NOT NULL" for c in _V2_TEXT_COLUMNS
-        ),
+        )
+        + " UNION SELECT text FROM probe_strings",
         "INSERT OR IGNORE INTO targets (target, host, port, protocol) "
         "SELECT target, host, port, protocol FROM probes_v2 GROUP BY target, host, port, protocol "
         "ORDER BY MIN(probe_id)",
         "INSERT INTO probes (probe_id, run_id, target_key, started_at, chain_key, source_port, "
         "connect_seconds, starttls_seconds, handshake_seconds, leaf_only, "
-        + ", ".join(f"{c}_key" for c in _V2_TEXT_COLUMNS)
+        + ", ".join(f"{c}_key" for c in (*_V2_TEXT_COLUMNS, *_V3_STRING_COLUMNS))
         + ") SELECT p.probe_id, p.run_id, t.target_key, p.started_at, c.chain_key, "
         "p.source_port, p.connect_seconds, p.starttls_seconds, p.handshake_seconds, p.leaf_only, "
         + ", ".join(f"(SELECT text_key FROM texts WHERE value = p.{c})" for c in _V2_TEXT_COLUMNS)
+        + ", "
+        + ", ".join(
+            "(SELECT x.text_key FROM texts AS x JOIN probe_strings AS s ON s.text = x.value "
+            f"WHERE s.string_id = p.{c}_id)"
+            for c in _V3_STRING_COLUMNS
+        )
         + " FROM probes_v2 AS p JOIN targets AS t USING (target, host, port, protocol) "
         "LEFT JOIN chains AS c ON c.chain_id = p.chain_id ORDER BY p.probe_id",
         "DROP TABLE probes_v2",
         "DROP TABLE chains_v2",
         "DROP TABLE chain_certificates_v2",
+        "DROP TABLE probe_strings",
     ),
 }
 
@@ -158,12 +180,14 @@ MIGRATIONS = {
 _CHUNK_FIELDS = {
     "target_key": 1, "address_key": 2, "started_at": 3, "outcome_key": 4, "detail_key": 5,
     "chain_key": 6, "sni_key": 7, "profile_key": 8, "source_address_key": 9, "source_port": 10,
-    "tls_version_key": 11, "cipher_key": 12, "leaf_only": 17,
+    "tls_version_key": 11, "cipher_key": 12, "leaf_only": 17, "server_identity_key": 18,
+    "server_hello_key": 20,
 }  # fmt: skip
 PROBE_COLUMNS = (
     "run_id, target_key, address_key, started_at, outcome_key, detail_key, chain_key, sni_key, "
     "profile_key, source_address_key, source_port, tls_version_key, cipher_key, "
-    "connect_seconds, starttls_seconds, handshake_seconds, source_key, leaf_only"
+    "connect_seconds, starttls_seconds, handshake_seconds, source_key, leaf_only, "
+    "server_identity_key, server_identity_detail_key, server_hello_key"
 )
 # Keep at most this many interned strings in memory for writing; past it the cache starts over
 # (a server whose error texts are all different must not grow the writer without bound).
@@ -247,7 +271,7 @@ class SQLiteStore(SQLiteAggregates, Store):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
-            if version is not None and version < 3:
+            if version is not None and version < 4:
                 self._rebuild_chunks()  # the one step that is code, not SQL
             self._db.execute("DELETE FROM schema_version")
             self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -339,6 +363,8 @@ class SQLiteStore(SQLiteAggregates, Store):
             text(obs.sni), text(obs.profile), text(obs.source_address), obs.source_port,
             text(obs.tls_version), text(obs.cipher), obs.connect_seconds, obs.starttls_seconds,
             obs.handshake_seconds, text(obs.source), int(obs.leaf_only),
+            text(obs.server_identity), text(obs.server_identity_detail or None),
+            text(obs.server_hello),
         )  # fmt: skip
 
     # Interning, inside flush's transaction: each key is looked up (or made) once per value and
@@ -438,7 +464,8 @@ class SQLiteStore(SQLiteAggregates, Store):
             "p.started_at, x_outcome.value, x_detail.value, c.chain_id, x_sni.value, "
             "x_profile.value, x_source_address.value, p.source_port, x_tls_version.value, "
             "x_cipher.value, p.connect_seconds, p.starttls_seconds, p.handshake_seconds, "
-            f"x_source.value, p.leaf_only FROM probes AS p JOIN targets AS t USING (target_key) "
+            "x_source.value, p.leaf_only, x_server_identity.value, "
+            "x_server_identity_detail.value, x_server_hello.value FROM probes AS p JOIN targets AS t USING (target_key) "
             f"LEFT JOIN chains AS c ON c.chain_key = p.chain_key {texts} {where} "
             "ORDER BY p.started_at, p.probe_id",
             (*params, target),
@@ -447,6 +474,7 @@ class SQLiteStore(SQLiteAggregates, Store):
             values = list(row)
             values[8] = Outcome(values[8])
             values[21] = bool(values[21])
+            values[23] = values[23] or ""
             yield StoredProbe(*values)
 
     def chain_certificates(self, chain_id: str) -> list[bytes]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.identity.text import ServerIdentity
 
 # What one server reply may occupy before we give up on it. Real SMTP EHLO replies are < 1 KiB;
 # IMAP CAPABILITY lines rarely pass 2 KiB; 64 KiB leaves room for chatty banners while keeping a
@@ -54,10 +55,14 @@ class DialogOptions:
 
 class Dialog:
     """Base class: subclasses implement `_on_data` and declare who they are (zgrab2's module
-    shape): `name`, the `default_ports` that imply them, the URL `schemes` that name them (with
-    each scheme's default port), and the `command_line_options` they read."""
+    shape): `name` (openssl s_client's -starttls name where it has one) and its `aliases`, the
+    `default_ports` that imply them, the URL `schemes` that name them (with each scheme's
+    default port), and the `command_line_options` they read."""
 
     name: ClassVar[str]
+    # Other names people type for the protocol (--starttls, targets files, URL schemes); the
+    # registry reads each class's own, so a subclass does not inherit its parent's.
+    aliases: ClassVar[tuple[str, ...]] = ()
     default_ports: ClassVar[tuple[int, ...]] = ()
     schemes: ClassVar[dict[str, int]] = {}
     command_line_options: ClassVar[tuple[DialogOption, ...]] = ()
@@ -71,6 +76,9 @@ class Dialog:
         self.refusal: Refusal | None = None
         self._buffer = bytearray()
         self._eof = False
+        # What the server said about itself (probe/identity/), for dialogs that learn it; kept
+        # whatever the dialog's outcome, since a refusal names its backend too.
+        self.identity: ServerIdentity | None = None
 
     @property
     def done(self) -> bool:

@@ -15,12 +15,14 @@ from __future__ import annotations
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import DialogError, printable
 from certcensus.probe.dialogs.framing import StatusThenListDialog
+from certcensus.probe.identity.greetings import greeting_text_identity
 
 
 class POP3Dialog(StatusThenListDialog):
     name = "pop3"
     default_ports = (110,)
     schemes = {"pop3": 110}
+    aliases = ("pop",)
 
     def _on_status(self, line: bytes) -> bytes:
         # RFC 1939 section 3: every response starts with a status indicator, "+OK" or "-ERR".
@@ -31,6 +33,7 @@ class POP3Dialog(StatusThenListDialog):
         else:
             raise DialogError(f"reply is not +OK/-ERR: {printable(line, 80)!r}")
         if self._state == "greeting":
+            self.identity = greeting_text_identity(line[3:] if ok else line[4:])
             if not ok:
                 # RFC 1939 section 4 allows only +OK here; a -ERR greeting is a server turning
                 # connections away (Dovecot: "-ERR [SYS/TEMP] Max connections reached").

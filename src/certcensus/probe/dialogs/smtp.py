@@ -17,6 +17,8 @@ from __future__ import annotations
 from certcensus.model.defaults import EHLO_NAME
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import Dialog, DialogError, DialogOption, take_coded_reply
+from certcensus.probe.identity.greetings import smtp_greeting_identity, smtp_hello_identity
+from certcensus.probe.identity.text import combined
 
 SERVICE_NOT_AVAILABLE = 421
 EHLO_NAME_OPTION = DialogOption(
@@ -28,6 +30,7 @@ class SMTPDialog(Dialog):
     name = "smtp"
     default_ports = (25, 587, 2525)
     schemes = {"smtp": 25, "submission": 587}
+    aliases = ("submission", "esmtp")  # port 587's IANA name; what some tools call SMTP
     command_line_options = (EHLO_NAME_OPTION,)
     hello_verb = b"EHLO"
 
@@ -39,6 +42,8 @@ class SMTPDialog(Dialog):
         return self._each_unit(take_coded_reply, self._on_reply)
 
     def _on_reply(self, reply) -> bytes:
+        if self._state == "greeting":
+            self.identity = smtp_greeting_identity(reply.lines[0])
         if reply.code == SERVICE_NOT_AVAILABLE:
             return self._refuse(Outcome.BUSY, reply.text)
         if self._state == "greeting":
@@ -48,6 +53,10 @@ class SMTPDialog(Dialog):
             name = self.options.value(EHLO_NAME_OPTION) or EHLO_NAME
             return self.hello_verb + b" " + name.encode("ascii", "replace") + b"\r\n"
         if self._state == "hello":
+            if reply.code == 250 and self.identity is not None:
+                # Behind a proxy the greeting may name the proxy and EHLO the backend: keep both.
+                hello = smtp_hello_identity(reply.lines[0])
+                self.identity = combined([self.identity, hello])
             if reply.code != 250:
                 return self._refuse(
                     Outcome.STARTTLS_UNSUPPORTED,
@@ -73,4 +82,5 @@ class LMTPDialog(SMTPDialog):
     name = "lmtp"
     default_ports = (24,)  # type: ignore[assignment]  # LMTP inherits SMTP's dialog, not its ports
     schemes = {"lmtp": 24}
+    aliases = ()  # type: ignore[assignment]  # not SMTP's (the registry reads its own)
     hello_verb = b"LHLO"

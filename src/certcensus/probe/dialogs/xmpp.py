@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError, DialogOption
+from certcensus.probe.identity.greetings import xmpp_stream_identity
 
 STREAMS_NS = "http://etherx.jabber.org/streams"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
@@ -49,6 +50,7 @@ class XMPPDialog(Dialog):
     name = "xmpp"
     default_ports = (5222,)
     schemes = {"xmpp": 5222}
+    aliases = ("xmpp-client", "jabber")
     command_line_options = (XMPP_DOMAIN_OPTION,)
     content_namespace = "jabber:client"
 
@@ -119,6 +121,7 @@ class XMPPDialog(Dialog):
         if self._depth == 1:
             if name != f"{STREAMS_NS} stream":
                 raise DialogError(f"server's stream starts with <{_local(name)}>, not <stream>")
+            self.identity = xmpp_stream_identity(attributes.get("from"), attributes.get("id"))
             # RFC 6120 section 4.7.5: no version attribute means version 0.9, which has no stream
             # features and so no STARTTLS.
             version = attributes.get("version", "0.9")
@@ -194,6 +197,7 @@ class XMPPServerDialog(XMPPDialog):
     name = "xmpp-server"
     default_ports = (5269,)
     schemes = {"xmpp-server": 5269}
+    aliases = ("xmpp-s2s",)  # type: ignore[assignment]  # not the client's (sslyze: xmpp_server)
     content_namespace = "jabber:server"
 
 
