@@ -59,6 +59,21 @@ class _LaneGoal:
         return self.ok + self.in_flight < self.needed and self.failed < 2 * self.needed
 
 
+def _lane_budgets(budget: _Budget, lanes: int, *, exact: bool) -> _Budget | list[_Budget]:
+    """A `--count` run without a deadline gives each lane its share of the target's count
+    (the first count % lanes lanes one more), so N probes are spread over the strata exactly
+    however the starts are spaced; otherwise (a deadline, stop-when-sure, names that may bring
+    new lanes) the lanes share the one budget."""
+    if not exact or budget.remaining is None or budget.deadline is not None or lanes < 2:
+        return budget
+    share, extra = divmod(budget.remaining, lanes)
+    return [_Budget(share + (1 if i < extra else 0), None) for i in range(lanes)]
+
+
+def _budget_of(budgets: _Budget | list[_Budget], index: int) -> _Budget:
+    return budgets[index] if isinstance(budgets, list) else budgets
+
+
 class _StartSpacer:
     """Spaces the starts of unpaced probes: on average duration / concurrency apart, duration
     being the running mean of probes made so far, each gap drawn uniformly from 0.5x to 1.5x
@@ -234,7 +249,13 @@ class Scan:
             self._target_done(target.name)
             return
         self.result.addresses[target.name] = list(addresses)
-        lanes = [lane for a in addresses for lane in self._start_lanes(target, a, budget)]
+        budgets = _lane_budgets(budget, len(addresses) * len(self.plan.profiles),
+                                exact=not self.plan.stop_when_sure)  # fmt: skip
+        lanes = [
+            lane
+            for number, a in enumerate(addresses)
+            for lane in self._start_lanes(target, a, budgets, number * len(self.plan.profiles))
+        ]
         watcher = None
         if not target.is_address and self.plan.ip_mode == "all" and budget.deadline is not None:
             watcher = asyncio.create_task(self._reresolve(target, budget, addresses, lanes))
@@ -273,10 +294,14 @@ class Scan:
                     self.result.addresses[target.name].append(address)
                     lanes.extend(self._start_lanes(target, address, budget))
 
-    def _start_lanes(self, target: Target, address: str, budget: _Budget) -> list[asyncio.Task]:
+    def _start_lanes(
+        self, target: Target, address: str, budgets: _Budget | list[_Budget], first: int = 0
+    ) -> list[asyncio.Task]:
         return [
-            asyncio.create_task(self._lane(target, address, profile, budget))
-            for profile in self.plan.profiles
+            asyncio.create_task(
+                self._lane(target, address, profile, _budget_of(budgets, first + i))
+            )
+            for i, profile in enumerate(self.plan.profiles)
         ]
 
     def _goal_per_lane(self, target: Target) -> int | None:
