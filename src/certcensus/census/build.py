@@ -68,6 +68,7 @@ from certcensus.store.base import (
     Store,
     backend_counts_of,
 )
+from certcensus.trust.chain_issues import ChainIssues, chain_issues
 
 
 class _Key(NamedTuple):
@@ -115,11 +116,18 @@ class _Shared:
         self.ders = store.chains_certificates(chain_ids)
         self._described: dict[str, list[CertificateInfo]] = {}
         self._diffs: dict[tuple[str, str], ChainDiff] = {}
+        self._issues: dict[str, ChainIssues] = {}
 
     def described(self, chain_id: str) -> list[CertificateInfo]:
         if chain_id not in self._described:
             self._described[chain_id] = [describe_certificate(d) for d in self.ders[chain_id]]
         return self._described[chain_id]
+
+    def issues(self, chain_id: str) -> ChainIssues:
+        """Its chain issues, found once per chain (judged.py replaces them, never edits)."""
+        if chain_id not in self._issues:
+            self._issues[chain_id] = chain_issues(self.ders[chain_id])
+        return self._issues[chain_id]
 
     def difference(self, reference: str, chain_id: str) -> ChainDiff:
         if (reference, chain_id) not in self._diffs:
@@ -272,6 +280,7 @@ def _census_of(
                 chain_id, shared.ders[chain_id], shared.described(chain_id),
                 first_seen=group.first_at, last_seen=group.last_at,
             )  # fmt: skip
+            chain.issues = shared.issues(chain_id)  # judged.py adds what needs the stores
         chain.count += group.probes
         chain.last_seen = max(chain.last_seen, group.last_at)
         chain.ips[key.address] += group.probes

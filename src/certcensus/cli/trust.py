@@ -74,7 +74,11 @@ def judged_census(db_path, targets, trust_stores, store_password, offline, at, c
 @analysis_options
 def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir, as_json):
     """Say, per chain and trust store, whether a client would trust it, and why not."""
-    from certcensus.render.as_json import INDENT_UP_TO_TARGETS, store_verdict_to_dict
+    from certcensus.render.as_json import (
+        INDENT_UP_TO_TARGETS,
+        chain_issues_to_dict,
+        store_verdict_to_dict,
+    )
     from certcensus.render.tables import print_trust_table
 
     census, judge = judged_census(db_path, targets, trust_stores, store_password, offline, at,
@@ -94,6 +98,11 @@ def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir
                 document["targets"].setdefault(target.target, {})[chain.chain_id] = {
                     "host": target.server_name,
                     "trust": {n: store_verdict_to_dict(v) for n, v in (chain.trust or {}).items()},
+                    **(
+                        {"chain_issues": chain_issues_to_dict(chain.issues)}
+                        if chain.issues is not None
+                        else {}
+                    ),
                 }
         # Indented for people, compact for fleets (json's C encoder only runs without indent).
         indent = 2 if len(census.targets) <= INDENT_UP_TO_TARGETS else None

@@ -19,7 +19,8 @@ from certcensus.model.chain import chain_fingerprint
 from certcensus.model.defaults import STORE_PASSWORD
 from certcensus.model.errors import TrustStoreError
 from certcensus.trust.aia import AIAFetcher, complete_with_aia
-from certcensus.trust.certs import Cert
+from certcensus.trust.certs import Cert, names_issuer
+from certcensus.trust.chain_issues import ChainIssues, chain_issues
 from certcensus.trust.missing import MissingCAs, missing_cas, observed_cas
 from certcensus.trust.pool import CAPool
 from certcensus.trust.stores import TrustStore, load_trust_store, parse_store_spec
@@ -93,6 +94,7 @@ class TrustJudge:
         self._judged: dict[tuple, tuple[str | None, dict[str, StoreVerdict]]] = {}
         self._leaves: dict[str, Cert] = {}
         self._missing: dict[tuple, MissingCAs] = {}
+        self._issues: dict[tuple[str, dt.datetime], ChainIssues] = {}
 
     @classmethod
     def load(cls, request: TrustRequest) -> TrustJudge | None:
@@ -177,6 +179,27 @@ class TrustJudge:
             self._missing[key] = missing_cas(chains, store, self.pool, at, every_ca_of_path)
         return self._missing[key]
 
+    def issuers_of(self, cert: Cert) -> list[Cert]:
+        """Every known certificate (stores first, then the CA pool) that could have issued
+        `cert`, as OpenSSL picks candidates (the caller checks signatures)."""
+        found: dict[str, Cert] = {}
+        for store in self.stores:
+            for candidate in store.by_name(cert.issuer_key):
+                found.setdefault(candidate.sha256, candidate)
+        for candidate in self.pool.with_subject(cert.issuer_key):
+            found.setdefault(candidate.sha256, candidate)
+        return [c for c in found.values() if names_issuer(c, cert)]
+
+    def chain_issues(self, chain: list[bytes], at: dt.datetime | None = None) -> ChainIssues:
+        """The chain's issues, "incomplete" included (the stores and the pool say what the
+        server should have sent)."""
+        at = at or self.moment()
+        key = (chain_fingerprint(chain), at)
+        if key not in self._issues:
+            self._complete(chain)
+            self._issues[key] = chain_issues(chain, at, self.issuers_of)
+        return self._issues[key]
+
     def observed_cas(self, chains: list[list[bytes]], at: dt.datetime | None = None) -> list[Cert]:
         """Every CA of the chains: served ones and those of each store's best path."""
         for chain in chains:
@@ -192,12 +215,12 @@ def _for_name(
 ) -> dict[str, StoreVerdict]:
     """The verdicts judged for one name the leaf does not cover, for another such name: the
     same but for the name the mismatch problem quotes (tests/trust compare with judging anew)."""
-    suffix = f" is not valid for {judged}"
+    said, meant = f" is not valid for {judged}", f" is not valid for {host}"
 
     def renamed(mode: ModeVerdict) -> ModeVerdict:
         problems = [
-            dataclasses.replace(p, detail=p.detail[: -len(suffix)] + f" is not valid for {host}")
-            if p.reason is Reason.NAME_MISMATCH and p.detail.endswith(suffix)
+            dataclasses.replace(p, detail=p.detail.replace(said, meant))
+            if p.reason is Reason.NAME_MISMATCH and said in p.detail
             else p
             for p in mode.problems
         ]
