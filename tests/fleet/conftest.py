@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from ..pg import postgres_server, postgres_url  # noqa: F401 - fixtures
 from ..servers import free_port, missing, stop, wait_for_port
 
 

@@ -19,7 +19,6 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.store.base import RunInfo, Store, StoredProbe
+from certcensus.store.postgres_aggregates import PostgresAggregates
 from certcensus.store.postgres_rows import PROBE_COLUMNS, Keys, RowWriter
 from certcensus.store.postgres_schema import (
     ConnectError,
@@ -71,7 +71,7 @@ class _Batch:
     stored: bool | None = None  # None until written; False: a batch with its id was there
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresAggregates, Store):
     def __init__(self, url: str, *, read_only: bool = False):
         self.url = url
         self.where = describe_url(url)
@@ -418,27 +418,6 @@ class PostgresStore(Store):
                     "SELECT chain_key, chain_id FROM chains WHERE chain_key = ANY(%s)", (missing,)
                 )
             )
-
-    def chains_by_target(
-        self, run_ids: Iterable[int] | None = None, targets: Iterable[str] | None = None
-    ) -> dict[str, Counter]:
-        where, params = _run_filter(run_ids, "p")
-        where = (where + " AND" if where else "WHERE") + (
-            " w.word = 'ok' AND p.chain_key IS NOT NULL AND NOT p.leaf_only"
-        )
-        rows = self._query(
-            "SELECT e.target, c.chain_id, COUNT(*) FROM probes AS p "
-            "JOIN words AS w ON w.word_key = p.outcome_key "
-            "JOIN endpoints AS e USING (endpoint_key) JOIN chains AS c USING (chain_key) "
-            f"{where} GROUP BY e.target, c.chain_id",
-            params,
-        )
-        wanted = set(targets) if targets is not None else None
-        counts: dict[str, Counter] = {name: Counter() for name in wanted or ()}
-        for target, chain_id, count in rows:
-            if wanted is None or target in wanted:
-                counts.setdefault(target, Counter())[chain_id] = count
-        return counts
 
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         return self.chains_certificates([chain_id])[chain_id]
