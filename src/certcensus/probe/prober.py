@@ -21,9 +21,9 @@ from typing import Any
 
 from certcensus.model.defaults import TIMEOUT_SECONDS
 from certcensus.model.observation import Observation
-from certcensus.model.outcomes import Outcome
+from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
-from certcensus.probe.dialogs.base import printable
+from certcensus.probe.dialogs.base import printable, quoted
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
 
@@ -192,15 +192,19 @@ async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None)
 
 
 def _not_tls(first_bytes: bytes) -> _HandshakeError:
-    return _HandshakeError(
-        Outcome.NOT_TLS, f"server sent {printable(first_bytes, 60)!r} instead of TLS"
-    )
+    # Escaped bytes, not text: "\x16\x03" (a TLS record), "SSH-2.0-" or "HTTP/1.1" tell the
+    # user what the port speaks.
+    return _HandshakeError(Outcome.NOT_TLS, f"server sent {quoted(first_bytes, 60)} instead of TLS")
 
 
 def _classify_ssl_error(error: ssl.SSLError, first_bytes: bytes) -> _HandshakeError:
     reason = getattr(error, "reason", None) or ""
     if reason in _NOT_TLS_REASONS:
         return _not_tls(first_bytes)
+    if reason == "EXCESSIVE_MESSAGE_SIZE":
+        # The handshake message over its limit is, in practice, the Certificate message: OpenSSL
+        # caps it at max_cert_list (also applied to a CertificateRequest's CA list).
+        return _HandshakeError(Outcome.CHAIN_TOO_LARGE, EXPLANATIONS[Outcome.CHAIN_TOO_LARGE])
     if "ALERT" in reason:
         alert = reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
         return _HandshakeError(Outcome.TLS_ALERT, f"server sent TLS alert: {alert}")

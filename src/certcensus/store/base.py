@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.model.sink import RejectedObservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class Store(abc.ABC):
     """
 
     read_only: bool = False
+    rejected: list[RejectedObservation]  # see model.sink.ObservationSink
 
     @abc.abstractmethod
     def start_run(self, command: str, targets: Iterable[str]) -> int:

@@ -14,7 +14,7 @@ S: 382 Continue with TLS negotiation
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs.base import DialogError, printable
+from certcensus.probe.dialogs.base import DialogError, printable, quoted, server_text
 from certcensus.probe.dialogs.framing import StatusThenListDialog
 
 # RFC 3977 section 3.2.1: 500 unknown command, 501 syntax error, 502 command unavailable.
@@ -29,7 +29,7 @@ class NNTPDialog(StatusThenListDialog):
     def _on_status(self, line: bytes) -> bytes:
         # RFC 3977 section 3.2: "an initial line containing a three-digit status indicator".
         if len(line) < 3 or not line[:3].isdigit() or line[3:4] not in (b"", b" "):
-            raise DialogError(f"malformed status line: {printable(line, 80)!r}")
+            raise DialogError(f"malformed status line: {quoted(line, 80)}")
         code = int(line[:3])
         if self._state == "greeting":
             # RFC 3977 section 5.1.1: 200/201 service available, 400 "service temporarily
@@ -63,7 +63,7 @@ class NNTPDialog(StatusThenListDialog):
         # RFC 3977 section 5.2.2: each line is a capability label, then optional arguments.
         labels = {line.split(b" ", 1)[0].upper() for line in lines if line}
         if b"STARTTLS" not in labels:
-            listed = " / ".join(line.decode("utf-8", "replace") for line in lines)
+            listed = " / ".join(server_text(line) for line in lines)
             said = f"STARTTLS not in CAPABILITIES: {listed}"
             return self._refuse(Outcome.STARTTLS_UNSUPPORTED, said)
         self._state = "starttls"

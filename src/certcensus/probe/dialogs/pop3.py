@@ -13,7 +13,7 @@ S: +OK Begin TLS negotiation
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs.base import DialogError, printable
+from certcensus.probe.dialogs.base import DialogError, printable, quoted, server_text
 from certcensus.probe.dialogs.framing import StatusThenListDialog
 
 
@@ -29,7 +29,7 @@ class POP3Dialog(StatusThenListDialog):
         elif line[:4].upper() == b"-ERR":
             ok = False
         else:
-            raise DialogError(f"reply is not +OK/-ERR: {printable(line, 80)!r}")
+            raise DialogError(f"reply is not +OK/-ERR: {quoted(line, 80)}")
         if self._state == "greeting":
             if not ok:
                 # RFC 1939 section 4 allows only +OK here; a -ERR greeting is a server turning
@@ -53,7 +53,7 @@ class POP3Dialog(StatusThenListDialog):
         # RFC 2449 section 5: each line is a capability name, then optional arguments.
         names = {line.split(b" ", 1)[0].upper() for line in lines if line}
         if b"STLS" not in names:
-            listed = " / ".join(line.decode("utf-8", "replace") for line in lines)
+            listed = " / ".join(server_text(line) for line in lines)
             return self._refuse(Outcome.STARTTLS_UNSUPPORTED, f"STLS not in CAPA: {listed}")
         self._state = "stls"
         return b"STLS\r\n"
