@@ -59,6 +59,9 @@ def _census_of(
         if probe.leaf_only and probe.chain_id:
             leaf_only_chains.append(probe.chain_id)
             continue
+        if probe.outcome is Outcome.INTERRUPTED:  # the user's doing, not the server's
+            census.interrupted += 1
+            continue
         if probe.outcome is not Outcome.OK or probe.chain_id is None:
             census.errors[str(probe.outcome)] += 1
             census.error_examples.setdefault(str(probe.outcome), probe.detail)

@@ -28,3 +28,7 @@ def emit_census(census: Census, *, as_json: bool, pem_directory: str | None) -> 
 
 def print_error(message: str) -> None:
     make_console(stderr=True).print(f"certcensus: error: {message}", style="red")
+
+
+def print_warning(message: str) -> None:
+    make_console(stderr=True).print(f"certcensus: warning: {message}", style="yellow")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -22,13 +23,14 @@ from certcensus.cli.options import (
     timeout_option,
     trust_options,
 )
-from certcensus.cli.output import emit_census, print_error
+from certcensus.cli.output import emit_census, print_error, print_warning
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE
 from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
-from certcensus.probe.scheduler import ScanResult
+from certcensus.probe.scheduler import INTERRUPT_GRACE_SECONDS, ScanResult
+from certcensus.render.console import make_console
 
 
 @click.command(cls=Command)
@@ -169,32 +171,95 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
     from certcensus.census.judged import judge_census
     from certcensus.store import open_store
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     with open_store(db_path) as store:
         run_id = store.start_run(command, [t.name for t in plan.targets])
-        result = _run_with_progress(plan, store, run_id, show=not quiet and err.is_terminal)
+        result, stopped_by = _run_with_progress(
+            plan, store, run_id, show=not quiet and err.is_terminal
+        )
         store.finish_run(run_id)
         census = build_census(
             store, [t.name for t in plan.targets], [run_id], confidence=confidence
         )
+        for target, planned in zip(census.targets, plan.targets):
+            if not target.probes:  # never probed (interrupted first): say what it was
+                target.protocol = planned.protocol
         if judge is not None:
             judge_census(census, judge)
         for message in result.resolution_errors.values():
             print_error(message)
-        if result.interrupted:
-            err.print("certcensus: interrupted; census of the probes made so far:")
+        for rejected in store.rejected:
+            print_warning(f"an observation could not be stored: {rejected.reason}")
+        if stopped_by is not None:
+            err.print(_interrupted_line(result, stopped_by))
         emit_census(census, as_json=as_json, pem_directory=save_pem)
+    if stopped_by is not None:
+        return 128 + stopped_by  # EXIT_INTERRUPTED (SIGINT) or EXIT_TERMINATED (SIGTERM)
     if len(result.resolution_errors) == len(plan.targets):
         return EXIT_USAGE
-    return EXIT_OK if census.any_ok else EXIT_PROBLEM_FOUND
+    failed = [target for target in census.targets if not target.ok]
+    if failed:
+        # The last line names every target without a successful probe, and why.
+        named = ", ".join(f"{t.target} ({_worst_outcome(t)})" for t in failed)
+        print_error(f"no successful probe of {named}")
+        return EXIT_PROBLEM_FOUND
+    return EXIT_OK
 
 
-def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> ScanResult:
+def _worst_outcome(target) -> str:
+    if not target.probes:
+        return "not probed"
+    if not target.errors:
+        return f"{target.interrupted} interrupted"
+    name, count = target.errors.most_common(1)[0]
+    return f"{name} {count}/{target.probes}"
+
+
+def _interrupted_line(result: ScanResult, signum: int) -> str:
+    parts = [f"certcensus: interrupted ({signal.Signals(signum).name})"]
+    if result.probes_interrupted:
+        parts.append(f"{result.probes_interrupted} probe(s) in flight recorded as interrupted")
+    if result.not_started:
+        waiting = ", ".join(f"{n} of {name}" for name, n in result.not_started.items())
+        parts.append(f"planned probes not started: {waiting}")
+    return "; ".join(parts) + "; the census of the probes made so far follows"
+
+
+class _Interruption:
+    """What the signals ask for: the first stops the run cleanly (probes in flight get a
+    moment, then the census is printed); a second ends the process at once. SQLite keeps every
+    committed transaction whatever moment the process ends at, so the store stays consistent;
+    only the last second of observations, not yet committed, is lost (as with kill -9)."""
+
+    def __init__(self, run: PlanRun, console: Console):
+        self.run = run
+        self.console = console
+        self.signal: int | None = None
+
+    def __call__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.signal is not None:
+            self.console.print(f"certcensus: {name} again: quitting now; committed data is kept")
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        self.signal = signum
+        self.console.print(
+            f"certcensus: {name}: stopping; probes in flight get {INTERRUPT_GRACE_SECONDS:g}s "
+            "(Ctrl-C again to quit at once)"
+        )
+        self.run.interrupt()
+
+
+def _run_with_progress(
+    plan: ScanPlan, store, run_id: int, *, show: bool
+) -> tuple[ScanResult, int | None]:
+    """Run the plan, with a progress bar when `show`; return the result and the signal that
+    stopped it (None when it ran to its end)."""
     total = plan.count * len(plan.targets) if plan.count and not plan.stop_when_sure else None
     progress = Progress(
         TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[chains]} chains"), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=not show,
+        console=make_console(stderr=True), transient=True, disable=not show,
     )  # fmt: skip
     task = progress.add_task("probing", total=total, chains=0)
     seen: set[str] = set()
@@ -205,16 +270,19 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool) -> Sca
             seen.add(chain_id)
         progress.update(task, advance=1, chains=len(seen))
 
+    run = PlanRun(plan, store, run_id, on_observation)
+    interruption = _Interruption(run, progress.console)
+
     async def go() -> ScanResult:
-        run = PlanRun(plan, store, run_id, on_observation)
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, run.interrupt)
-        loop.add_signal_handler(signal.SIGTERM, run.interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interruption, signum)
         try:
             return await run.run()
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
     with progress:
-        return asyncio.run(go())
+        result = asyncio.run(go())
+    return result, interruption.signal

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from certcensus.model.coverage_bound import probes_needed
 from certcensus.model.errors import ResolutionError
@@ -31,6 +31,9 @@ from certcensus.probe.targets import Target
 # A lane whose probes all fail gives up after this many, rather than chasing a goal it cannot
 # reach; its failures are in the census.
 GIVE_UP_AFTER_FAILURES = 20
+# When the user interrupts, probes in flight get this long to finish (most take milliseconds);
+# the rest are cancelled and recorded as `interrupted`. Short, because the user is waiting.
+INTERRUPT_GRACE_SECONDS = 1.0
 
 
 class _LaneGoal:
@@ -56,6 +59,11 @@ class _Budget:
         self.remaining = count
         self.deadline = deadline
 
+    @property
+    def unspent(self) -> int:
+        """Probes of `count` never started (none are owed when there is no count)."""
+        return max(0, self.remaining or 0)
+
     def take(self) -> bool:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return False
@@ -74,6 +82,10 @@ class ScanResult:
     resolution_errors: dict[str, str]  # target name -> one-line error
     interrupted: bool = False
     probes: int = 0
+    # An interrupted run: probes in flight when it stopped (recorded with the `interrupted`
+    # outcome), and, with --count, the planned probes of each target that never started.
+    probes_interrupted: int = 0
+    not_started: dict[str, int] = field(default_factory=dict)
 
 
 class Scan:
@@ -103,39 +115,65 @@ class Scan:
     async def run(self) -> ScanResult:
         deadline = time.monotonic() + self.plan.duration if self.plan.duration else None
         flusher = asyncio.create_task(self._flush_every_second())
+        budgets = {target.name: _Budget(self.plan.count, deadline) for target in self.plan.targets}
         drivers = [
-            asyncio.create_task(self._drive_target(target, _Budget(self.plan.count, deadline)))
+            asyncio.create_task(self._drive_target(target, budgets[target.name]))
             for target in self.plan.targets
         ]
+        stopper = asyncio.create_task(self.stop.wait())
         try:
-            stopper = asyncio.create_task(self.stop.wait())
-            everything: asyncio.Future = asyncio.gather(*drivers)
-            done, _ = await asyncio.wait({stopper, everything}, return_when=asyncio.FIRST_COMPLETED)
-            if stopper in done:
-                self.result.interrupted = True
-            stopper.cancel()
-        finally:
+            # Plain tasks awaited with asyncio.wait: no gathering future whose cancellation
+            # nobody retrieves (asyncio logged "_GatheringFuture exception was never retrieved").
+            pending: set[asyncio.Task] = set(drivers)
+            while pending and not self.stop.is_set():
+                _, pending = await asyncio.wait(
+                    pending | {stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(stopper)
             for driver in drivers:
                 driver.cancel()
+            if drivers:
+                await asyncio.wait(drivers)
             await self._drain()
+        finally:
+            stopper.cancel()
             flusher.cancel()
+            for driver in drivers:
+                driver.cancel()
             self.store.flush()
+        if self.result.interrupted:
+            self.result.not_started = {
+                name: budget.unspent for name, budget in budgets.items() if budget.unspent
+            }
+        for driver in drivers:  # a bug in a driver is not lost silently
+            error = None if driver.cancelled() else driver.exception()
+            if error is not None:
+                raise error
         return self.result
 
     def interrupt(self) -> None:
         self.stop.set()
 
     async def _drain(self) -> None:
-        """Let probes in flight finish (they are bounded by the per-phase timeout), unless the
-        user interrupted: then give them one second and drop the rest unrecorded."""
+        """Let probes in flight finish (each is bounded by the per-phase timeout), until the
+        user interrupts, now or while waiting: then give them INTERRUPT_GRACE_SECONDS, cancel
+        the rest, and record each as interrupted."""
+        if self._inflight and not self.stop.is_set():
+            stopper = asyncio.create_task(self.stop.wait())
+            finished = asyncio.create_task(asyncio.wait(set(self._inflight)))
+            await asyncio.wait({stopper, finished}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            finished.cancel()  # stops the waiting, not the probes
+        if not self.stop.is_set():
+            return
+        self.result.interrupted = True
         if not self._inflight:
             return
-        grace = 1.0 if self.result.interrupted else None
-        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-        for task in pending:
+        _, late = await asyncio.wait(set(self._inflight), timeout=INTERRUPT_GRACE_SECONDS)
+        for task in late:
             task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        if late:
+            await asyncio.wait(late)
 
     async def _flush_every_second(self) -> None:
         while True:
@@ -248,16 +286,29 @@ class Scan:
     async def _probe(
         self, target, address, settings: ProbeSettings, source, goal: _LaneGoal
     ) -> None:
+        started_at = time.time()
         try:
             observation = await self.probers[settings.profile].probe(
                 target, address, settings, source
             )
         except asyncio.CancelledError:
+            # The run was interrupted while this probe was in flight: it counts, as
+            # interrupted (neither the server's failure nor a success).
+            self.result.probes_interrupted += 1
+            self._record(
+                Observation(
+                    target=target.name, host=target.host, port=target.port,
+                    protocol=target.protocol, address=address, started_at=started_at,
+                    outcome=Outcome.INTERRUPTED, sni=settings.sni, profile=settings.profile,
+                    source_address=source,
+                    detail=f"run interrupted {time.time() - started_at:.1f}s into the probe",
+                )
+            )  # fmt: skip
             raise
         except Exception as error:  # noqa: BLE001 - a bug in one probe must not end the run
             observation = Observation(
                 target=target.name, host=target.host, port=target.port, protocol=target.protocol,
-                address=address, started_at=time.time(), outcome=Outcome.LOCAL_ERROR,
+                address=address, started_at=started_at, outcome=Outcome.LOCAL_ERROR,
                 detail=f"internal error: {type(error).__name__}: {error}",
             )  # fmt: skip
         finally:
