@@ -140,3 +140,5 @@ def test_a_target_that_never_answers_exits_1_and_is_named_last(cli, db, two_chai
     assert result.code == 1
     last = result.err.strip().splitlines()[-1]
     assert last == f"certcensus: error: no successful probe of 127.0.0.1:{silent} (timeout 3/3)"
+    reported = cli("report", "--db", db)  # the same census from the store: the same status
+    assert reported.code == 1 and reported.err.strip().splitlines()[-1] == last

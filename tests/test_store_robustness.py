@@ -215,3 +215,15 @@ def test_report_reads_committed_rows_of_a_wal_left_without_its_shm():
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["targets"][0]["probes"] == 11
         assert sorted(p.name for p in directory.iterdir()) == ["census.sqlite", "census.sqlite-wal"]
+
+
+def test_a_scan_says_which_observation_the_database_refused(tmp_path):
+    # A --sni that is not UTF-8 (bytes from the shell) reaches the observation; SQLite cannot
+    # store it. The scan says so on stderr instead of losing it silently or with a traceback.
+    db = tmp_path / "census.sqlite"
+    command = [sys.executable.encode(), b"-m", b"certcensus", b"scan", b"127.0.0.1:9",
+               b"--sni", b"bad\xff.test", b"--count", b"1", b"--db", os.fsencode(db)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, timeout=120)
+    err = result.stderr.decode("utf-8")
+    assert result.returncode == 1 and "Traceback" not in err
+    assert "certcensus: warning: an observation could not be stored: UnicodeEncodeError" in err

@@ -10,10 +10,10 @@ import click
 
 from certcensus.cli.command import Command
 from certcensus.cli.options import db_option, trust_options
-from certcensus.cli.output import emit_census
+from certcensus.cli.output import emit_census, status_of_census
 from certcensus.cli.output import save_pem as write_pem_files
 from certcensus.model import defaults
-from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, InputError
+from certcensus.model.errors import InputError
 from certcensus.render.formats import FORMATS
 
 
@@ -101,4 +101,4 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
                 write_pem_files(census, save_pem)
             write_report(census, store, fmt, output, title="certcensus report",
                          kit_links=kit_links(kit_dir, output))  # fmt: skip
-    sys.exit(EXIT_OK if census.any_ok else EXIT_PROBLEM_FOUND)
+    sys.exit(status_of_census(census))

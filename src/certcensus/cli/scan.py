@@ -23,9 +23,9 @@ from certcensus.cli.options import (
     timeout_option,
     trust_options,
 )
-from certcensus.cli.output import emit_census, print_error, print_warning
+from certcensus.cli.output import emit_census, print_error, print_warning, status_of_census
 from certcensus.model import defaults
-from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE
+from certcensus.model.errors import EXIT_USAGE
 from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
@@ -197,22 +197,7 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
         return 128 + stopped_by  # EXIT_INTERRUPTED (SIGINT) or EXIT_TERMINATED (SIGTERM)
     if len(result.resolution_errors) == len(plan.targets):
         return EXIT_USAGE
-    failed = [target for target in census.targets if not target.ok]
-    if failed:
-        # The last line names every target without a successful probe, and why.
-        named = ", ".join(f"{t.target} ({_worst_outcome(t)})" for t in failed)
-        print_error(f"no successful probe of {named}")
-        return EXIT_PROBLEM_FOUND
-    return EXIT_OK
-
-
-def _worst_outcome(target) -> str:
-    if not target.probes:
-        return "not probed"
-    if not target.errors:
-        return f"{target.interrupted} interrupted"
-    name, count = target.errors.most_common(1)[0]
-    return f"{name} {count}/{target.probes}"
+    return status_of_census(census)
 
 
 def _interrupted_line(result: ScanResult, signum: int) -> str:
