@@ -8,7 +8,7 @@ from certcensus.model.outcomes import Outcome
 from certcensus.render.as_json import census_to_dict
 from certcensus.store import open_store
 
-from .test_store import observation
+from .store.test_store_contract import observation
 
 
 def test_counts_shares_and_what_differs(db, two_chains):

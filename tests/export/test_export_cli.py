@@ -9,6 +9,9 @@ from click.testing import CliRunner
 
 from certcensus.cli import export as cli_export
 from certcensus.cli import trust as cli_trust
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
+from certcensus.store import open_store
 from certcensus.trust import load_certificates_from_bytes
 
 from .export_helpers import openssl_verifies, write_census_db
@@ -261,3 +264,44 @@ def test_at_judges_validity_at_another_time(two_chains, tmp_path):
     assert {v["trust"]["both"]["lenient"]["reason"] for v in verdicts} == {"expired"}
     bad = CliRunner().invoke(cli_trust.trust, base + ["--at", "next tuesday"])
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
+
+
+def _store_one_chain(database, target: str, host: str, chain, sni):
+    with open_store(str(database)) as store:
+        run_id = store.start_run("scan", [target])
+        store.add(
+            run_id,
+            Observation(
+                target, host, 443, "tls", "127.0.0.1", 0.0, Outcome.OK, chain=tuple(chain), sni=sni
+            ),  # fmt: skip
+        )
+        store.finish_run(run_id)
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "sni", "checked", "lenient_reason"),
+    [
+        # A client that asked for a name checks that name: this leaf is for another one.
+        ("db.test:443", "db.test", "db.test", "db.test", "name-mismatch"),
+        # A client connecting to a bare address with no SNI checks no name: the path is judged.
+        ("127.0.0.1:443", "127.0.0.1", None, None, "trusted"),
+        # With SNI sent to an address, the SNI is the name checked.
+        ("127.0.0.1:443", "127.0.0.1", "db.test", "db.test", "name-mismatch"),
+    ],
+)
+def test_the_name_a_client_checks_is_the_sni_else_the_host_name_never_an_address(
+    pki, tmp_path, target, host, sni, checked, lenient_reason
+):
+    root = pki.root("Name Rule Root", key_type="ec256")
+    inter = pki.intermediate("Name Rule CA", root, key_type="ec256")
+    leaf = pki.leaf("other.test", inter, key_type="ec256")
+    database = tmp_path / "census.sqlite"
+    _store_one_chain(database, target, host, [leaf.der, inter.der], sni)
+    (tmp_path / "corp.pem").write_bytes(root.pem)
+    args = ["--db", str(database), "--cache-dir", str(tmp_path / "cache"), "--offline",
+            "--trust-store", str(tmp_path / "corp.pem"), "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli_trust.trust, args)
+    [verdict] = json.loads(result.output)["targets"][target].values()
+    assert verdict["host"] == checked
+    assert verdict["trust"]["corp"]["lenient"]["reason"] == lenient_reason
+    assert verdict["trust"]["corp"]["lenient"]["trusted"] is True  # lenient judges the path

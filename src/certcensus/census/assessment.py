@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from certcensus.census.coverage import Coverage, target_coverage
 from certcensus.census.randomness import Finding, RandomnessReport, assess, attribute_finding
+from certcensus.model.defaults import CONFIDENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,9 @@ def _json_key(key: Hashable) -> object:
     return key if isinstance(key, (str, int, float, bool, type(None))) else str(key)
 
 
-def assess_target(samples: Sequence[ProbeSample], confidence: float = 0.99) -> TargetAssessment:
+def assess_target(
+    samples: Sequence[ProbeSample], confidence: float = CONFIDENCE
+) -> TargetAssessment:
     """Per-stratum coverage and randomness, and one target-level statement.
 
     A stratum is (destination, source_address): the census must never pool probes that could

@@ -33,6 +33,7 @@ from certcensus.model.coverage_bound import (  # noqa: F401 - re-exported for ca
     miss_probability_bound,
     probes_needed,
 )
+from certcensus.model.defaults import CONFIDENCE
 
 
 def good_turing_unseen_mass(singletons: int, n_probes: int) -> float:
@@ -138,7 +139,7 @@ class Coverage:
         )
 
 
-def coverage_of(chain_ids: Sequence[str], confidence: float = 0.99) -> Coverage:
+def coverage_of(chain_ids: Sequence[str], confidence: float = CONFIDENCE) -> Coverage:
     """Coverage of one stratum from its chain ids in probe order (failed probes left out)."""
     _check_confidence(confidence)
     counts = Counter(chain_ids)
@@ -170,7 +171,7 @@ def chain_ids_by_stratum(records: Iterable[tuple[Hashable, str]]) -> dict[Hashab
 
 
 def coverage_by_stratum(
-    chain_ids: Mapping[Hashable, Sequence[str]], confidence: float = 0.99
+    chain_ids: Mapping[Hashable, Sequence[str]], confidence: float = CONFIDENCE
 ) -> dict[Hashable, Coverage]:
     """Per-stratum coverage, each at the full `confidence` (a statement about that stratum)."""
     return {key: coverage_of(ids, confidence) for key, ids in chain_ids.items()}
@@ -185,7 +186,7 @@ def describe_stratum(key: Hashable) -> str:
 
 def target_coverage(
     chain_ids: Mapping[Hashable, Sequence[str]],
-    confidence: float = 0.99,
+    confidence: float = CONFIDENCE,
     not_applicable: Mapping[Hashable, str] | None = None,
 ) -> Coverage:
     """One conservative statement for a whole target made of several strata.

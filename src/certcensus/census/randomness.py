@@ -31,6 +31,7 @@ from certcensus.census.tails import (
     chi_square_survival,
     exact_runs_distribution,
 )
+from certcensus.model.defaults import CONFIDENCE
 
 # A finding needs p below this. Each sequence runs a few dozen tests (lags, bucket sizes,
 # attributes); with the Bonferroni corrections below the whole report's false-alarm rate on
@@ -350,7 +351,7 @@ def assess(
     source_ports: Sequence[int] | None = None,
     source_addresses: Sequence[str] | None = None,
     times: Sequence[float] | None = None,
-    confidence: float = 0.99,
+    confidence: float = CONFIDENCE,
 ) -> tuple[Coverage, RandomnessReport]:
     """Coverage of one stratum, withdrawn (not applicable) when the choice is plainly not random."""
     coverage = coverage_of(sequence, confidence)

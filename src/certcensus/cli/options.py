@@ -96,6 +96,21 @@ def profile_choice_option(function):
     )(function)  # fmt: skip
 
 
+def rate_option(function):
+    return click.option(
+        "--rate", type=click.FloatRange(min=0), default=defaults.RATE_PER_ADDRESS,
+        show_default=True, help="Probes per second per address; 0 = as fast as possible.",
+    )(function)  # fmt: skip
+
+
+def concurrency_option(default: int, scope: str = "") -> Decorator:
+    """--concurrency: None unless given, so the plan applies the polite per-target limits."""
+    return click.option(
+        "--concurrency", type=click.IntRange(min=1), default=None,
+        help=f"Probes in flight at once{scope} [default: {default}; 2 per RDP target].",
+    )  # fmt: skip
+
+
 def parse_duration(text: str | None, option: str = "--duration") -> float | None:
     """`90`, `90s`, `10m`, `2h`, `1d` -> seconds."""
     if text is None:

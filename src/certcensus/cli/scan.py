@@ -14,11 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from certcensus.cli.command import Command
 from certcensus.cli.options import (
     checked_profiles,
+    concurrency_option,
     db_option,
     parse_duration,
     parse_targets,
     protocol_options,
     protocol_values,
+    rate_option,
     starttls_option,
     timeout_option,
     trust_options,
@@ -52,20 +54,8 @@ from certcensus.render.console import make_console
     help="Probes per target (a cap when stopping when sure).",
 )
 @click.option("--duration", default=None, metavar="TIME", help="Probe for this long: 30s, 10m, 2h.")
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=defaults.RATE_PER_ADDRESS,
-    show_default=True,
-    help="Probes per second per address; 0 = as fast as possible.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help=f"Probes in flight at once, over all targets [default: "
-    f"{defaults.SCAN_CONCURRENCY}; 2 per RDP target].",
-)
+@rate_option
+@concurrency_option(defaults.SCAN_CONCURRENCY, ", over all targets")
 @timeout_option
 @click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
 @click.option("--no-sni", is_flag=True, help="Send no server name.")

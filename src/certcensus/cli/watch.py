@@ -12,11 +12,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
 from certcensus.cli.options import (
+    concurrency_option,
     db_option,
     positive_duration,
     profile_choice_option,
     protocol_options,
     protocol_values,
+    rate_option,
     starttls_option,
     timeout_option,
 )
@@ -72,19 +74,8 @@ def load_watch_judge(trust_stores):
     help="Start a round this often: 30s, 10m, 1h.",
 )
 @click.option("--rounds", type=click.IntRange(min=1), default=None, help="Stop after N rounds.")
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=defaults.RATE_PER_ADDRESS,
-    show_default=True,
-    help="Probes per second per address; 0 = as fast as possible.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help=f"Probes in flight at once [default: {defaults.WATCH_CONCURRENCY}; 2 per RDP target].",
-)
+@rate_option
+@concurrency_option(defaults.WATCH_CONCURRENCY)
 @click.option(
     "--exec",
     "exec_command",

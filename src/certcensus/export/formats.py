@@ -12,11 +12,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from certcensus.export.names import java_alias, safe_file_stem
+from certcensus.model.defaults import STORE_PASSWORD
 from certcensus.trust.certs import Cert
 
 FORMATS = ("pem", "der", "cer", "p7b", "pkcs12")
 # The JDK's default truststore password; every Java tool tries it first.
-JAVA_TRUSTSTORE_PASSWORD = b"changeit"
+JAVA_TRUSTSTORE_PASSWORD = STORE_PASSWORD.encode()
 PKCS12_FILE_NAME = "truststore.p12"
 P7B_FILE_NAME = "certificates.p7b"
 

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from certcensus.model.defaults import STORE_PASSWORD
 from certcensus.model.errors import TrustStoreError
 from certcensus.trust.certs import Cert, load_certificates_from_bytes
 from certcensus.trust.jks import JKSError, is_jks, read_jks_trusted_certificates
 
-DEFAULT_STORE_PASSWORD = "changeit"  # the JDK's cacerts password since Java 1.2
+DEFAULT_STORE_PASSWORD = STORE_PASSWORD  # the JDK's cacerts password since Java 1.2
 # Debian's bundle, written by update-ca-certificates; Python's ssl may not point at it.
 DEBIAN_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # A trust store file larger than this is not a trust store (Mozilla's bundle is ~200 KiB).

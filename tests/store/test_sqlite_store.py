@@ -1,4 +1,6 @@
-"""The SQLite store: each certificate and chain once, every probe a row, nothing lost on kill."""
+"""What only the SQLite store promises: its tables, WAL mode, migrations, nothing lost on kill.
+
+What every store promises is in test_store_contract.py."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
+from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.store import open_store
@@ -56,47 +61,6 @@ def test_certificates_and_chains_are_stored_once(db, two_chains):
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def test_every_field_round_trips(db):
-    obs = observation(
-        (b"not a certificate",),
-        sni="t.test",
-        source_address="127.0.0.2",
-        source_port=40000,
-        tls_version="TLSv1.3",
-        cipher="TLS_AES_128_GCM_SHA256",
-        connect_seconds=0.001,
-        starttls_seconds=0.002,
-        handshake_seconds=0.003,
-        profile="default",
-    )
-    with open_store(db) as store:
-        run = store.start_run("scan", ["t.test:443"])
-        store.add(run, obs)
-        store.finish_run(run)
-        (probe,) = store.probes("t.test:443")
-    assert (
-        probe.sni,
-        probe.source_address,
-        probe.source_port,
-        probe.tls_version,
-        probe.cipher,
-    ) == ("t.test", "127.0.0.2", 40000, "TLSv1.3", "TLS_AES_128_GCM_SHA256")
-    assert (probe.connect_seconds, probe.starttls_seconds, probe.handshake_seconds) == (
-        0.001,
-        0.002,
-        0.003,
-    )
-    assert probe.outcome is Outcome.OK and probe.run_id == run
-
-
-def test_latest_run_per_target(db):
-    with open_store(db) as store:
-        first = store.start_run("scan", ["a:1", "b:1"])
-        second = store.start_run("scan", ["a:1"])
-        assert store.latest_run_ids() == [first, second]
-        assert store.latest_run_ids(["a:1"]) == [second]
-
-
 WRITER = r"""
 import sys, time
 from certcensus.model.observation import Observation
@@ -131,3 +95,60 @@ def test_a_killed_run_loses_at_most_the_last_second(db):
     # Everything added more than a second (plus scheduling slack) before the kill is on disk.
     durable = max(count for count, at in reported if at <= killed_at - 1.2)
     assert stored >= durable
+
+
+V1_SCHEMA = """
+CREATE TABLE certificates (sha256 TEXT PRIMARY KEY, der BLOB NOT NULL);
+CREATE TABLE chains (chain_id TEXT PRIMARY KEY, length INTEGER NOT NULL);
+CREATE TABLE chain_certificates (chain_id TEXT NOT NULL, position INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, PRIMARY KEY (chain_id, position));
+CREATE TABLE runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT NOT NULL,
+    started_at REAL NOT NULL, finished_at REAL, targets TEXT NOT NULL);
+CREATE TABLE probes (probe_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL,
+    target TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL,
+    address TEXT NOT NULL, started_at REAL NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
+    chain_id TEXT, sni TEXT, profile TEXT NOT NULL, source_address TEXT, source_port INTEGER,
+    tls_version TEXT, cipher TEXT, connect_seconds REAL, starttls_seconds REAL,
+    handshake_seconds REAL, source TEXT NOT NULL);
+"""
+
+
+def test_a_first_release_database_is_migrated_and_leaf_only_becomes_a_column(db):
+    raw = sqlite3.connect(db)
+    raw.executescript(V1_SCHEMA)
+    raw.execute("INSERT INTO runs (command, started_at, targets) VALUES ('ingest', 1, '[\"t:1\"]')")
+    for detail in ("leaf-only", "verify return code 0"):
+        raw.execute(
+            "INSERT INTO probes (run_id, target, host, port, protocol, address, started_at, "
+            "outcome, detail, profile, source) VALUES (1, 't:1', 't', 1, 'tls', '', 1, 'ok', ?, "
+            "'ingest', 'f.txt')",
+            (detail,),
+        )
+    raw.commit()
+    raw.close()
+    with open_store(db) as store:
+        leaf_only, verified = store.probes("t:1")
+    assert (leaf_only.leaf_only, leaf_only.detail) == (True, "")
+    assert (verified.leaf_only, verified.detail) == (False, "verify return code 0")
+    version = sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchone()
+    assert version == (2,)
+
+
+def test_a_newer_schema_is_refused_with_one_line(db):
+    with open_store(db):
+        pass
+    raw = sqlite3.connect(db)
+    raw.execute("UPDATE schema_version SET version = 99")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="schema version 99, newer than this certcensus"):
+        open_store(db)
+
+
+def test_an_sqlite_file_that_is_not_ours_is_refused(db):
+    raw = sqlite3.connect(db)
+    raw.execute("CREATE TABLE something (x)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="not a certcensus one"):
+        open_store(db)

@@ -1,0 +1,147 @@
+"""What every store backend must do, whatever is behind it: the same tests for each.
+
+A backend is added by adding its name to BACKENDS and a way to open a fresh one in `_open_new`;
+the census, trust and renderings never look behind the Store interface, so passing these is what
+lets them run on it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
+from certcensus.model.errors import StoreError
+from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
+from certcensus.store import open_store
+
+BACKENDS = ["sqlite"]
+
+
+def _open_new(backend: str, tmp_path, read_only: bool = False):
+    if backend == "sqlite":
+        return open_store(tmp_path / "contract.sqlite", read_only=read_only)
+    raise AssertionError(backend)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(backend, tmp_path):
+    with _open_new(backend, tmp_path) as opened:
+        yield opened
+
+
+def observation(chain=(), outcome=Outcome.OK, target="t.test:443", at=None, **extra):
+    return Observation(
+        target=target, host=target.rpartition(":")[0], port=int(target.rpartition(":")[2]),
+        protocol="tls", address=extra.pop("address", "127.0.0.1"),
+        started_at=at if at is not None else time.time(), outcome=outcome, chain=tuple(chain),
+        **extra,
+    )  # fmt: skip
+
+
+def test_certificates_and_chains_are_stored_once_and_read_back_in_wire_order(store, two_chains):
+    old, new = two_chains.old.wire_ders, two_chains.new.wire_ders
+    reordered = (old[1], old[0])  # the same certificates in another order: another chain
+    run = store.start_run("scan", ["t.test:443"])
+    for chain in (old, old, new, reordered, old):
+        store.add(run, observation(chain))
+    store.add(run, observation(outcome=Outcome.TIMEOUT, detail="no answer during connect"))
+    store.finish_run(run)
+    ids = [p.chain_id for p in store.probes("t.test:443")]
+    expected = [chain_fingerprint(c) for c in (old, old, new, reordered, old)] + [None]
+    assert ids == expected
+    assert store.chain_certificates(chain_fingerprint(reordered)) == list(reordered)
+    bulk = store.chains_certificates([chain_fingerprint(old), chain_fingerprint(new)])
+    assert bulk == {chain_fingerprint(old): list(old), chain_fingerprint(new): list(new)}
+    assert store.certificate(certificate_fingerprint(new[0])) == new[0]
+    assert store.certificate("0" * 64) is None
+    assert store.find_chains(chain_fingerprint(new)[:8]) == [chain_fingerprint(new)]
+
+
+def test_every_field_round_trips(store):
+    sent = observation(
+        (b"not a certificate",), sni="t.test", source_address="127.0.0.2", source_port=40000,
+        tls_version="TLSv1.3", cipher="TLS_AES_128_GCM_SHA256", connect_seconds=0.001,
+        starttls_seconds=0.002, handshake_seconds=0.003, profile="tls1.3", detail="x",
+        source="captures/one.txt", leaf_only=True,
+    )  # fmt: skip
+    run = store.start_run("ingest", [])
+    store.add(run, sent)
+    store.set_run_targets(run, ["t.test:443"])
+    store.finish_run(run)
+    (probe,) = store.probes("t.test:443")
+    for name in ("target", "host", "port", "protocol", "address", "started_at", "outcome",
+                 "detail", "sni", "profile", "source_address", "source_port", "tls_version",
+                 "cipher", "connect_seconds", "starttls_seconds", "handshake_seconds", "source",
+                 "leaf_only"):  # fmt: skip
+        assert getattr(probe, name) == getattr(sent, name), name
+    assert probe.chain_id == sent.chain_id and probe.run_id == run
+    assert probe.outcome is Outcome.OK
+    (info,) = store.runs()
+    assert (info.command, info.targets) == ("ingest", ("t.test:443",))
+    assert info.finished_at is not None and info.finished_at >= info.started_at
+
+
+def test_probes_come_back_in_time_order_per_target_and_run(store):
+    first = store.start_run("scan", ["a.test:1", "b.test:1"])
+    store.add(first, observation(target="b.test:1", at=20.0))
+    store.add(first, observation(target="a.test:1", at=30.0))
+    store.add(first, observation(target="a.test:1", at=10.0))
+    store.finish_run(first)
+    second = store.start_run("scan", ["a.test:1"])
+    store.add(second, observation(target="a.test:1", at=40.0))
+    store.finish_run(second)
+    assert [p.started_at for p in store.probes("a.test:1")] == [10.0, 30.0, 40.0]
+    assert [p.started_at for p in store.probes("a.test:1", [second])] == [40.0]
+    assert list(store.probes("a.test:1", [])) == []
+    assert store.targets() == ["b.test:1", "a.test:1"]  # in the order first probed
+    assert store.targets([second]) == ["a.test:1"]
+
+
+def test_latest_run_per_target(store):
+    first = store.start_run("scan", ["a:1", "b:1"])
+    second = store.start_run("scan", ["a:1"])
+    assert store.latest_run_ids() == [first, second]
+    assert store.latest_run_ids(["a:1"]) == [second]
+    assert store.latest_run_ids(["b:1"]) == [first]
+
+
+def test_what_was_written_reads_back_read_only(backend, tmp_path, two_chains):
+    with _open_new(backend, tmp_path) as store:
+        run = store.start_run("scan", ["t.test:443"])
+        store.add(run, observation(two_chains.old.wire_ders))
+        store.finish_run(run)
+    with _open_new(backend, tmp_path, read_only=True) as reader:
+        assert reader.read_only
+        assert [p.chain_id for p in reader.probes("t.test:443")] == [
+            chain_fingerprint(two_chains.old.wire_ders)
+        ]
+
+
+def test_a_store_that_was_never_written_reads_as_empty(backend, tmp_path):
+    with _open_new(backend, tmp_path, read_only=True) as reader:
+        assert reader.runs() == [] and reader.targets() == []
+        assert reader.latest_run_ids() == []
+
+
+def test_unflushed_observations_are_kept_by_close(backend, tmp_path):
+    with _open_new(backend, tmp_path) as store:
+        run = store.start_run("scan", ["t.test:443"])
+        store.add(run, observation())
+    with _open_new(backend, tmp_path, read_only=True) as reader:
+        assert len(list(reader.probes("t.test:443"))) == 1
+
+
+def test_a_url_with_a_scheme_this_build_cannot_open_is_a_usage_error():
+    from certcensus.model.errors import UsageError
+
+    with pytest.raises(UsageError, match="cannot open nosuchdb:// databases"):
+        open_store("nosuchdb://u@host/db")
+    assert issubclass(StoreError, Exception)
