@@ -145,3 +145,22 @@ def test_a_url_with_a_scheme_this_build_cannot_open_is_a_usage_error():
     with pytest.raises(UsageError, match="cannot open nosuchdb:// databases"):
         open_store("nosuchdb://u@host/db")
     assert issubclass(StoreError, Exception)
+
+
+def test_an_observation_the_backend_cannot_take_keeps_the_rest_of_its_batch(backend, tmp_path):
+    # A lone surrogate is what os.listdir gives for a file name that is not UTF-8: no database
+    # encodes it. Before, the whole batch (every good capture with it) was lost.
+    bad = observation(source="captures/\udcff.txt")
+    with _open_new(backend, tmp_path) as store:
+        run = store.start_run("ingest", ["t.test:443"])
+        for number in range(5):
+            store.add(run, observation(detail=f"good {number}"))
+        store.add(run, bad)
+        store.add(run, observation(detail="good 5"))
+        store.finish_run(run)
+        assert [(r.observation, r.reason.split(":")[0]) for r in store.rejected] == [
+            (bad, "UnicodeEncodeError")
+        ]
+    with _open_new(backend, tmp_path, read_only=True) as reader:
+        details = [p.detail for p in reader.probes("t.test:443")]
+    assert details == [f"good {n}" for n in range(6)]

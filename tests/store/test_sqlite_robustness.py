@@ -1,5 +1,6 @@
-"""The store loses nothing: one bad row keeps its batch, a read-only database is still readable,
-and a --db URL this build cannot open is a usage error, not a file of that name."""
+"""The SQLite store loses nothing: a database that fails is one error and keeps its queue, a
+read-only database (and directory) is still readable, and a --db URL this build cannot open is
+a usage error, not a file of that name. (One bad row keeping its batch: test_store_contract.)"""
 
 from __future__ import annotations
 
@@ -38,25 +39,7 @@ def observation(target="t.test:443", **extra) -> Observation:
     return Observation(**values)
 
 
-# -- one bad row ---------------------------------------------------------------------------------
-
-
-def test_one_observation_the_database_cannot_take_keeps_the_rest_of_its_batch(db):
-    # A lone surrogate is what os.listdir gives for a file name that is not UTF-8; SQLite cannot
-    # encode it. Before, the whole batch (every good capture with it) was lost.
-    bad = observation(source="captures/\udcff.txt")
-    with open_store(db) as store:
-        run = store.start_run("ingest", ["t.test:443"])
-        for number in range(5):
-            store.add(run, observation(detail=f"good {number}"))
-        store.add(run, bad)
-        store.add(run, observation(detail="good 5"))
-        store.finish_run(run)
-        assert [(r.observation, r.reason.split(":")[0]) for r in store.rejected] == [
-            (bad, "UnicodeEncodeError")
-        ]
-    details = [row[0] for row in sqlite3.connect(db).execute("SELECT detail FROM probes")]
-    assert details == [f"good {n}" for n in range(6)]
+# -- a database that fails as a whole -------------------------------------------------------
 
 
 def test_a_database_that_fails_as_a_whole_is_one_error_and_keeps_the_queue(db, tmp_path):
