@@ -19,6 +19,7 @@ PACKAGES=(
   inspircd         # irc STARTTLS (670)
   xrdp             # rdp X.224 TLS negotiation
   chromium         # loads the HTML report in the browser test
+  prometheus prometheus-alertmanager  # scrape the exporter, lint its exposition, take alerts
   postfix          # smtp STARTTLS
   dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd  # imap, pop3, sieve, lmtp
   inn2             # nntp (nnrpd)

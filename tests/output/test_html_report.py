@@ -121,6 +121,17 @@ def test_demo_report_in_headless_chromium(demo_census, tmp_path):
     assert "trusted: in corp" in common[: common.index("</article>")]
     assert target.coverage_sentence() in dom and "Chao1 estimate 2.0 chains" in dom
     assert '<a href="kit/corp-missing.pem" download="">' in dom
+    # First thing on the page: the overview row, with the rare chain's share and trust per store.
+    assert dom.index('<section class="overview">') < dom.index('<section class="target"')
+    rare_share = f"{target.chains[1].share * 100:.1f}%"
+    assert re.search(r'data-label="rarest chain">' + re.escape(rare_share) + "</td>", dom)
+    assert '<span class="badge untrusted" data-store="corp">corp 1/2</span>' in dom
+    # The matrix: chain by store, with the reason; share bars; the rare chain's issue in words.
+    matrix = dom[dom.index('<table class="matrix">') :]
+    assert f'<tr data-chain="{chains[1]["id"]}">' in matrix
+    assert 'data-store="corp" data-trusted="false"' in matrix and ">missing-root</td>" in matrix
+    assert dom.count('<span class="bar"') == 2
+    assert '<li class="issue" data-issue="missing-root">' in rare and "Demo Global Root G2" in rare
 
     ARTIFACTS.mkdir(exist_ok=True)
     for name, size in (("desktop", "1100,1800"), ("phone", "390,2400")):
@@ -131,3 +142,58 @@ def test_demo_report_in_headless_chromium(demo_census, tmp_path):
     pdf = ARTIFACTS / "html-report-demo.pdf"  # the print stylesheet, as a browser prints it
     print_to_pdf(browser, page, tmp_path / "profile", pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def _long_census(probes: int = 5000, rare_every: int = 50) -> tuple[Census, list[float]]:
+    """One address, `probes` probes a second apart; chain B on every `rare_every`-th probe at a
+    shuffled position (2%), chain A on the rest."""
+    import random
+
+    from certcensus.census.model import ProbePoint
+
+    from .. import census_objects as made
+
+    rng = random.Random(5)
+    rare_at = set(rng.sample(range(probes), probes // rare_every))
+    start = 1_800_000_000.0
+    timeline = [ProbePoint(start + i, "192.0.2.10", "B" * 64 if i in rare_at else "A" * 64, "ok")
+                for i in range(probes)]  # fmt: skip
+    leaf = made.certificate("aa", "2030-01-01T00:00:00Z")
+    rare = len(rare_at)
+    target = made.target("mx.example.com:25", [
+        made.chain("A" * 64, probes - rare, probes, [leaf], ips={"192.0.2.10": probes - rare}),
+        made.chain("B" * 64, rare, probes, [leaf], ips={"192.0.2.10": rare}),
+    ])  # fmt: skip
+    target.timeline = timeline
+    target.ips.update({"192.0.2.10": probes})
+    return made.census(target), [start + i for i in sorted(rare_at)]
+
+
+@pytest.mark.server
+def test_a_two_percent_chain_in_5000_probes_is_marked_wherever_it_was_seen(tmp_path):
+    if chromium() is None:
+        missing("chromium is not installed (apt-get install chromium)")
+    from certcensus.render.html_timeline import BINS, LABEL_WIDTH, MIN_PART, WIDTH
+
+    census, rare_times = _long_census()
+    page = tmp_path / "long.html"
+    page.write_text(render_html(census, title="5,000 probes"))
+    dom = dump_dom(chromium(), page, tmp_path / "profile")
+    marks = [
+        (float(x), float(w), float(h))
+        for x, w, h in re.findall(
+            r'<rect class="bin" data-chain="B{64}" data-count="\d+" x="([\d.]+)" y="[\d.]+" '
+            r'width="([\d.]+)" height="([\d.]+)"',
+            dom,
+        )
+    ]
+    # Every probe that got the rare chain lies in a slice that carries a mark of it.
+    first, span, plot = 1_800_000_000.0, 4999.0, WIDTH - LABEL_WIDTH - 10  # as the SVG spans it
+    for moment in rare_times:
+        x = LABEL_WIDTH + (moment - first) / span * plot
+        assert any(left - 1e-6 <= x <= left + width + 1e-6 for left, width, _ in marks), moment
+    assert all(height >= MIN_PART for _, _, height in marks)
+    assert len(marks) <= BINS  # a mark per slice that had it, not one per probe
+    # The overview names the rare chain's share first thing.
+    assert re.search(r'<tr class="overview-row" data-target="mx.example.com:25">.*?'
+                     r'<td class="num rare" data-label="rarest chain">2.0%</td>', dom)  # fmt: skip

@@ -108,8 +108,9 @@ def test_a_watch_round_keeps_rdp_politeness_with_any_prober(tmp_path):
     plans = build_plans([WatchTarget("rdp://127.0.0.1:3389", count=30)], WatchSettings(rate=0))
     with open_store(tmp_path / "watch.sqlite") as store:
         reports = []
+        # baseline=None: a round of --count probes, not the first round's stop-when-sure census.
         watcher = Watcher(plans, store, every=0, rounds=1, on_round_end=reports.append,
-                          probers={"default": fake})  # fmt: skip
+                          probers={"default": fake}, baseline=None)  # fmt: skip
         assert asyncio.run(watcher.run()) == 1
     assert len(fake.calls) == 30 and fake.most_in_flight == 2
     (target,) = reports[0].census.targets

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from certcensus.watch.alerts import ChangeDetector
+from certcensus.watch.alerts import ChangeDetector, TargetHistory
+from certcensus.watch.novelty import binomial_upper_tail, novelty, share_lower_bound
 
 from .. import census_objects as made
 
@@ -38,7 +39,7 @@ def test_first_round_is_a_baseline_without_history():
 
 
 def test_history_in_the_store_makes_the_first_round_alert():
-    detector = ChangeDetector({"mx:25": {"A"}})
+    detector = ChangeDetector({"mx:25": TargetHistory({"A"}, 500)})
     events = detector.observe_round(census(("A", 45), ("B", 5)), now=NOW)
     assert kinds(events) == [("new-chain", "B")]
     assert events[0].details["share"] == 0.1
@@ -92,3 +93,35 @@ def test_expiring_certificates_alert_once_per_certificate():
     assert detector.observe_round(census(("A", 20), days_left=10), now=NOW) == []
     expired = detector.observe_round(census(("B", 20), days_left=-2), now=NOW)
     assert [e.details["expired"] for e in expired if e.event == "expiring"] == [True]
+
+
+def test_a_rare_chain_missed_by_a_small_baseline_is_not_called_new():
+    """The issue's case: an 8% chain missed in a 50-probe baseline shows up next round."""
+    detector = ChangeDetector()
+    detector.observe_round(census(("A", 50)), now=NOW)  # unlucky: 0.92^50 = 1.5%
+    (event,) = detector.observe_round(census(("A", 46), ("B", 4)), now=NOW)
+    assert event.event == "new-chain"
+    assert event.details["new_beyond_chance"] is False
+    assert event.details["baseline_probes"] == 50 and event.details["probes_before"] == 50
+    assert "possibly there all along" in event.details["summary"]
+
+
+def test_after_a_sure_baseline_the_same_chain_is_new_beyond_chance():
+    detector = ChangeDetector()
+    detector.observe_round(census(("A", 917)), now=NOW)  # stop when sure at 1%, 99%
+    (event,) = detector.observe_round(census(("A", 46), ("B", 4)), now=NOW)
+    assert event.details["new_beyond_chance"] is True
+    assert event.details["chance_missed_before"] < 0.01
+    assert "new beyond chance" in event.details["summary"]
+    assert "first after 917 probes" in event.details["summary"]
+
+
+def test_the_share_lower_bound_is_clopper_pearson():
+    # Exact one-sided 99% bound: P(X >= k | p_low) = 1% (checked against the definition).
+    low = share_lower_bound(4, 50)
+    assert abs(binomial_upper_tail(50, 4, low) - 0.01) < 1e-6
+    assert 0.01 < low < 0.08
+    assert share_lower_bound(0, 50) == 0.0
+    assert novelty(0, 50, 10_000).new_beyond_chance is False
+    # A chain on every probe of a round cannot have hidden from 30 probes before.
+    assert novelty(50, 50, 30).new_beyond_chance is True

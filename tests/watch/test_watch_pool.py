@@ -12,9 +12,10 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from certcensus.lab.pool import running_pool
+from certcensus.model.coverage_bound import probes_needed
 from certcensus.store import open_store
 from certcensus.watch.config import WatchTarget
-from certcensus.watch.metrics import MetricsServer, MetricsState
+from certcensus.watch.metrics import MetricsServer, WatchMetrics
 from certcensus.watch.runner import Watcher, WatchSettings, build_plans
 from certcensus.watch.sinks import ExecSink, StdoutSink, WebhookSink
 
@@ -48,7 +49,7 @@ def test_chain_switch_between_rounds_alerts_each_sink_once(two_chains, tmp_path,
             [WatchTarget(f"127.0.0.1:{port}", "smtp")],
             WatchSettings(default_count=20, rate=0, timeout=5),
         )
-        state = MetricsState()
+        state = WatchMetrics()
         server = MetricsServer(state, "127.0.0.1", 0)
         server.start()
 
@@ -75,6 +76,7 @@ def test_chain_switch_between_rounds_alerts_each_sink_once(two_chains, tmp_path,
                 metrics=state,
                 on_round_end=between_rounds,
                 warn_days=30,
+                baseline=(0.2, 0.99),
             )
             rounds = asyncio.run(watcher.run())
             runs = [run for run in store.runs() if run.command == "watch"]
@@ -101,12 +103,22 @@ def test_chain_switch_between_rounds_alerts_each_sink_once(two_chains, tmp_path,
     shares = values_of(samples, "certcensus_chain_share")
     assert list(shares.values()) == [1.0]
     (labels,) = shares
-    assert dict(labels)["chain"] == created["chain"]
+    assert dict(labels)["chain_id"] == created["chain"]
+    assert dict(labels)["target"] == f"127.0.0.1:{port}"
     assert list(values_of(samples, "certcensus_chains_distinct").values()) == [1.0]
     info = values_of(samples, "certcensus_chain_info")
-    assert [dict(k)["leaf_sha256"] for k in info] == [new.leaf.sha256]
-    not_after = values_of(samples, "certcensus_cert_not_after_seconds")
-    assert {dict(k)["sha256"] for k in not_after} == {new.leaf.sha256, new.chain[0].sha256}
-    expected = new.leaf.certificate.not_valid_after_utc.timestamp()
-    assert not_after[next(k for k in not_after if dict(k)["sha256"] == new.leaf.sha256)] == expected
-    assert list(values_of(samples, "certcensus_probes_total").values()) == [60.0]
+    assert [dict(k)["leaf_fingerprint_sha256"] for k in info] == [new.leaf.sha256]
+    leaf_info = values_of(samples, "probe_ssl_last_chain_info")
+    assert [dict(k)["fingerprint_sha256"] for k in leaf_info] == [new.leaf.sha256]
+    expiry = values_of(samples, "certcensus_chain_earliest_expiry_timestamp_seconds")
+    expected = min(c.certificate.not_valid_after_utc.timestamp() for c in (new.leaf, *new.chain))
+    assert list(expiry.values()) == [expected]
+    assert list(values_of(samples, "probe_ssl_earliest_cert_expiry").values()) == [expected]
+    # The baseline stopped when sure (one address, one profile: one stratum), then 20 a round.
+    baseline = probes_needed(0.2, 0.99)
+    assert list(values_of(samples, "certcensus_probes_total").values()) == [baseline + 40.0]
+    # The new chain was first seen after the baseline and round 2's first probe... or later.
+    assert created["details"]["baseline_probes"] == baseline
+    assert created["details"]["probes_before"] == baseline
+    assert created["details"]["first_seen_after_probes"] == baseline
+    assert created["details"]["new_beyond_chance"] is True

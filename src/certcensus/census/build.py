@@ -67,6 +67,10 @@ def _census_of(
             census.error_examples.setdefault(str(probe.outcome), probe.detail)
             continue
         census.ok += 1
+        if probe.tls_version:
+            census.tls_versions[probe.tls_version] += 1
+        if probe.cipher:
+            census.ciphers[probe.cipher] += 1
         chain = by_chain.get(probe.chain_id)
         if chain is None:
             chain = by_chain[probe.chain_id] = ChainCount(

@@ -79,6 +79,8 @@ class TargetCensus:
     first_probe: float | None = None
     last_probe: float | None = None
     sni: str | None = None  # the first SNI the probes sent, if any
+    tls_versions: Counter = field(default_factory=Counter)  # successful probes per version
+    ciphers: Counter = field(default_factory=Counter)  # successful probes per cipher suite
     strata: list[StratumCount] = field(default_factory=list)
     timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
     assessment: TargetAssessment | None = None

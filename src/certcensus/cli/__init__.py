@@ -33,6 +33,7 @@ COMMANDS = {
     "diff": "diff:diff",
     "watch": "watch:watch",
     "check": "check:check",
+    "exporter": "exporter:exporter",
 }
 
 

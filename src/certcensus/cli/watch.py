@@ -51,12 +51,17 @@ def load_watch_judge(trust_stores):
     return TrustJudge.load(TrustRequest(tuple(trust_stores), fetch_aia=False))
 
 
+# A [watch] or [alerts] key of the targets file -> the parameter it sets when the command line
+# does not (most are spelled alike).
+FILE_KEYS = {"db": "db_path", "exec": "exec_command"}
+
+
 @click.command(cls=Command)
 @click.argument("targets", nargs=-1)
 @click.option(
     "--targets-file",
     type=click.Path(dir_okay=False),
-    help="certcensus.toml with [[target]] tables, or one target (and options) per line.",
+    help="certcensus.toml ([watch], [alerts], [[target]] tables), or one target per line.",
 )
 @watch_probe_options
 @click.option(
@@ -64,7 +69,7 @@ def load_watch_judge(trust_stores):
     type=click.IntRange(min=1),
     default=defaults.WATCH_COUNT,
     show_default=True,
-    help="Probes per target per round.",
+    help="Probes per target per round (the baseline round stops when sure instead).",
 )
 @click.option(
     "--every",
@@ -77,6 +82,27 @@ def load_watch_judge(trust_stores):
 @rate_option
 @concurrency_option(defaults.WATCH_CONCURRENCY)
 @click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999999),
+    default=defaults.CONFIDENCE,
+    show_default=True,
+    help="Baseline round: probe until, with this confidence, ...",
+)
+@click.option(
+    "--min-share",
+    type=click.FloatRange(0.0001, 0.5),
+    default=defaults.MIN_SHARE,
+    show_default=True,
+    help="... no chain served on this share of connections or more was missed.",
+)
+@click.option(
+    "--alerts-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Alerts on stdout: one line each, or JSON lines.",
+)
+@click.option(
     "--exec",
     "exec_command",
     metavar="CMD",
@@ -84,7 +110,18 @@ def load_watch_judge(trust_stores):
 )
 @click.option("--exec-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
 @click.option(
-    "--webhook", metavar="URL", help="POST each alert's JSON here (retried with back-off)."
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help="POST each alert here (retried with back-off). Repeatable.",
+)
+@click.option(
+    "--webhook-format",
+    type=click.Choice(["json", "alertmanager", "slack"]),
+    default="json",
+    show_default=True,
+    help="json: the event; alertmanager: Alertmanager's /api/v2/alerts body; slack: {text}.",
 )
 @click.option(
     "--metrics-port",
@@ -95,33 +132,49 @@ def load_watch_judge(trust_stores):
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, trust_stores, count,
-          every, rounds, rate, concurrency, exec_command, exec_timeout, webhook, metrics_port,
-          metrics_address, db_path, quiet, **protocol_arguments):  # fmt: skip
+@click.pass_context
+def watch(ctx, targets, targets_file, starttls, sni, profile, **given):
     """Census TARGETS every --every into the store and alert when what they serve changes.
 
     \b
-    Alerts (a line on stdout; JSON to --exec and --webhook):
-      new-chain      a chain never seen for the target before
+    Alerts (a line on stdout, or --alerts-format json; JSON to --exec and --webhook):
+      new-chain      a chain never seen for the target before; says whether it is new beyond
+                     chance given the probes made before it, and after how many it was seen
       chain-gone     a chain served before is absent for too many probes to be chance
       trust-changed  a --trust-store verdict on a served chain flipped
       expiring       a served certificate expires within --warn-days (once per certificate)
-    The first round of a target with no history in the store is a baseline: no new-chain alert.
+    The first round of a target with no history in the store is a baseline that stops when
+    sure (--confidence, --min-share): no new-chain alert.
     """
+    from certcensus.watch.config import WatchTarget, read_fleet_file
+
+    specs = [WatchTarget(text, starttls, sni, profile) for text in targets]
+    webhooks = [(url, given["webhook_format"]) for url in given.pop("webhooks")]
+    if targets_file:
+        fleet = read_fleet_file(targets_file)
+        specs += fleet.targets
+        for key, value in fleet.settings.items():
+            name = FILE_KEYS.get(key, key)
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
+                given[name] = value
+        webhooks += [(hook.url, hook.format) for hook in fleet.webhooks]
+    if not specs:
+        raise UsageError("no targets: give TARGETS or --targets-file")
+    _watch(specs, webhooks, **given)
+
+
+def _watch(specs, webhooks, *, timeout, warn_days, trust_stores, count, every, rounds, rate,
+           concurrency, confidence, min_share, alerts_format, exec_command, exec_timeout,
+           webhook_format, metrics_port, metrics_address, db_path, quiet, **protocol_arguments):  # fmt: skip
     from certcensus.store import open_store
-    from certcensus.watch.config import WatchTarget, read_targets_file
-    from certcensus.watch.metrics import MetricsServer, MetricsState
+    from certcensus.watch.metrics import MetricsServer, WatchMetrics
     from certcensus.watch.runner import Watcher, WatchSettings, build_plans
     from certcensus.watch.sinks import ExecSink, StdoutSink, WebhookSink
 
-    specs = [WatchTarget(text, starttls, sni, profile) for text in targets]
-    if targets_file:
-        specs += read_targets_file(targets_file)
-    if not specs:
-        raise UsageError("no targets: give TARGETS or --targets-file")
-    interval = positive_duration(every, "--every")
+    interval = positive_duration(str(every), "--every")
     settings = WatchSettings(count, timeout, rate, concurrency,
-                             protocol_options=protocol_values(protocol_arguments))  # fmt: skip
+                             protocol_options=protocol_values(protocol_arguments),
+                             confidence=confidence, min_share=min_share)  # fmt: skip
     try:
         plans = build_plans(specs, settings)
     except TargetError as error:
@@ -142,11 +195,11 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
     def through_display(line: str) -> None:
         progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    stdout_sink = StdoutSink(through_display if on_screen else None)
-    sinks: list[StdoutSink | WebhookSink | ExecSink] = [stdout_sink]
     try:
-        if webhook:
-            sinks.append(WebhookSink(webhook))
+        sinks: list[StdoutSink | WebhookSink | ExecSink] = [
+            StdoutSink(through_display if on_screen else None, format=alerts_format)
+        ]
+        sinks += [WebhookSink(url, format=kind) for url, kind in webhooks]
     except ValueError as error:
         raise UsageError(str(error)) from None
     if exec_command:
@@ -162,7 +215,7 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
         progress.reset(task, round=report.number + 1, chains=0, alerts=watcher.alerts)
 
     store = open_store(db_path)
-    state = MetricsState() if metrics_port is not None else None
+    state = WatchMetrics() if metrics_port is not None else None
     server = None
     if state is not None:
         try:
@@ -175,7 +228,8 @@ def watch(targets, targets_file, starttls, sni, profile, timeout, warn_days, tru
     with store:
         watcher = Watcher(plans, store, every=interval, rounds=rounds, warn_days=warn_days,
                           sinks=sinks, metrics=state, judge=judge, on_round_end=on_round_end,
-                          on_observation=on_observation)  # fmt: skip
+                          on_observation=on_observation,
+                          baseline=(min_share, confidence))  # fmt: skip
 
         async def go() -> int:
             loop = asyncio.get_running_loop()

@@ -19,6 +19,13 @@ from certcensus.census.coverage import Coverage
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.render.as_json import iso_time
+from certcensus.render.html_overview import (
+    address_table,
+    issue_list,
+    overview,
+    share_bar,
+    trust_matrix,
+)
 from certcensus.render.html_timeline import chain_colour, timeline_of, timeline_svg
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
@@ -54,8 +61,10 @@ def render_html(
         + (f"; trust marks from store <b>{escape(store)}</b>" if store else "")
         + "</p></header>",
     ]
+    body.append(overview(census, now))
     body += [
-        _target_section(number, target, store, now) for number, target in enumerate(targets, 1)
+        _target_section(number, target, store, now, census.stores)
+        for number, target in enumerate(targets, 1)
     ]
     if links:
         items = "".join(
@@ -95,7 +104,9 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _target_section(number: int, target: TargetCensus, store: str | None, now: dt.datetime) -> str:
+def _target_section(
+    number: int, target: TargetCensus, store: str | None, now: dt.datetime, stores: list[str]
+) -> str:
     chains = target.chains
     errors = dict(target.errors.most_common())
     error_text = ", ".join(f"{escape(name)} {count}" for name, count in errors.items())
@@ -116,6 +127,9 @@ def _target_section(number: int, target: TargetCensus, store: str | None, now: d
         )
     if chains:
         parts.append(_census_table(chains, store))
+        parts.append(trust_matrix(target, stores))
+    if len(target.ips) > 1 or target.failed:
+        parts.append(address_table(target))
     if target.timeline:
         parts.append('<h3>Which chain, probe by probe</h3><div class="timeline-box">')
         parts.append(timeline_svg(timeline_of(target), [chain.chain_id for chain in chains]))
@@ -144,7 +158,8 @@ def _coverage_figures(coverage: Coverage) -> str:
 
 def _census_table(chains: list[ChainCount], store: str | None) -> str:
     head = (
-        "<th>#</th><th>chain</th><th>share</th><th>count</th><th>first seen</th><th>last seen</th>"
+        "<th>#</th><th>chain</th><th>share</th><th></th><th>count</th><th>first seen</th>"
+        "<th>last seen</th>"
     )
     head += "<th>path as sent</th>" + (f"<th>{escape(store)}</th>" if store else "")
     rows = []
@@ -156,6 +171,7 @@ def _census_table(chains: list[ChainCount], store: str | None) -> str:
             f'<td><span class="swatch" style="background:{chain_colour(number - 1)}"></span>{number}</td>'
             f'<td class="mono" title="{escape(chain.chain_id)}">{escape(chain.chain_id[:12])}</td>'
             f'<td class="num share">{chain.share * 100:.1f}%</td>'
+            f'<td class="bar-cell">{share_bar(chain.share, number - 1)}</td>'
             f'<td class="num count">{chain.count}</td>'
             f"<td>{escape(_short(iso_time(chain.first_seen)))}</td>"
             f"<td>{escape(_short(iso_time(chain.last_seen)))}</td>"
@@ -203,6 +219,7 @@ def _chain_article(number: int, chain: ChainCount, store: str | None, now: dt.da
         f'<h3><span class="swatch" style="background:{chain_colour(number - 1)}"></span>'
         f'Chain #{number} <span class="mono">{escape(chain.chain_id[:16])}</span> '
         f"<small>{chain.count} probes, {chain.share * 100:.1f}%</small></h3>",
+        issue_list(chain, now),
     ]
     if len(chain.ips) > 1:
         spread = ", ".join(f"{escape(ip)} {n}" for ip, n in chain.ips.most_common())

@@ -3,8 +3,10 @@
 The SVG is drawn here in Python, not in the browser, so the report stays one file with no
 script and prints the same as it shows. One lane per address, time left to right, one mark per
 probe coloured by chain (failed probes grey and lower). Past `MAX_MARKS` probes in a lane the
-lane is cut into `BINS` time slices, each coloured by its most frequent chain, so a report of a
-week-long watch stays a few hundred kilobytes.
+lane is cut into `BINS` time slices, so a report of a week-long watch stays a few hundred
+kilobytes; each slice is a stack with one part per chain (and one for failures) present in it,
+each part at least `MIN_PART` high: a chain seen once in a slice of a thousand probes still
+marks that slice, so a rare chain never disappears into its neighbours' majority colour.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ CHAIN_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00
 ERROR_COLOUR = "#9a9a9a"
 MAX_MARKS = 1500  # per lane; beyond this, bins (browsers slow down past ~10k SVG elements)
 BINS = 300
+MIN_PART = 3.0  # px of a lane's 22: the smallest part of a slice, visible on any screen
 WIDTH, LANE_HEIGHT, LABEL_WIDTH, AXIS_HEIGHT = 900, 28, 150, 22
 
 
@@ -124,19 +127,31 @@ def _bins(entries, start, span, top, colour_of, number_of, plot) -> list[str]:
         index = min(BINS - 1, int((moment - start) / span * BINS))
         slices[index][entry["chain"] or f"!{entry['outcome']}"] += 1
     width = plot / BINS
+    height = LANE_HEIGHT - 6
     rects = []
     for index, counts in enumerate(slices):
         if not counts:
             continue
-        key, _ = counts.most_common(1)[0]
-        failed = key.startswith("!")
-        colour = ERROR_COLOUR if failed else colour_of.get(key, "#333")
-        what = key[1:] if failed else f"chain #{number_of.get(key, '?')} {key[:12]}"
+        total = sum(counts.values())
+        # Most common chain at the bottom, failures on top; every part at least MIN_PART high.
+        keys = sorted(counts, key=lambda k: (k.startswith("!"), number_of.get(k, len(number_of))))
+        parts = [max(MIN_PART, height * counts[k] / total) for k in keys]
+        excess = sum(parts) - height
+        if excess > 0:  # the minimum heights are taken from the largest part
+            largest = parts.index(max(parts))
+            parts[largest] = max(MIN_PART, parts[largest] - excess)
         detail = ", ".join(f"{k.lstrip('!')[:12]} {n}" for k, n in counts.most_common())
-        rects.append(
-            f'<rect class="bin" data-chain="{"" if failed else escape(key)}" '
-            f'x="{LABEL_WIDTH + index * width:.2f}" y="{top + 3}" width="{width:.2f}" '
-            f'height="{LANE_HEIGHT - 6}" fill="{colour}"><title>mostly {escape(what)}: '
-            f"{escape(detail)}</title></rect>"
-        )
+        y = top + 3 + height
+        x = LABEL_WIDTH + index * width
+        for key, part in zip(keys, parts):
+            y -= part
+            failed = key.startswith("!")
+            colour = ERROR_COLOUR if failed else colour_of.get(key, "#333")
+            what = key[1:] if failed else f"chain #{number_of.get(key, '?')} {key[:12]}"
+            rects.append(
+                f'<rect class="bin" data-chain="{"" if failed else escape(key)}" '
+                f'data-count="{counts[key]}" x="{x:.2f}" y="{y:.2f}" width="{width:.2f}" '
+                f'height="{part:.2f}" fill="{colour}"><title>{escape(what)}: {counts[key]} of '
+                f"{total} in this slice ({escape(detail)})</title></rect>"
+            )
     return rects

@@ -22,6 +22,10 @@ from certcensus.trust.pool import CAPool
 from certcensus.trust.stores import TrustStore, load_trust_store, parse_store_spec
 from certcensus.trust.verdict import StoreVerdict, chain_trust_verdicts
 
+# Verdicts are cached per (chain, name, moment); a long-running exporter or watch judges at a
+# new moment every scrape or round, so the caches are emptied past this many entries.
+CACHE_LIMIT = 4096
+
 
 @dataclass(frozen=True)
 class TrustRequest:
@@ -119,6 +123,8 @@ class TrustJudge:
         at = at or self.moment()
         key = (chain_fingerprint(chain), host, at)
         if key not in self._verdicts:
+            if len(self._verdicts) >= CACHE_LIMIT:
+                self._verdicts.clear()
             self._complete(chain)
             self._verdicts[key] = chain_trust_verdicts(
                 chain, self.stores, pool=self.pool, host=host, at=at
@@ -137,6 +143,8 @@ class TrustJudge:
         at = at or self.moment()
         key = (tuple(chain_fingerprint(c) for c in chains), store.name, at, every_ca_of_path)
         if key not in self._missing:
+            if len(self._missing) >= CACHE_LIMIT:
+                self._missing.clear()
             for chain in chains:
                 self._complete(chain)
             self._missing[key] = missing_cas(chains, store, self.pool, at, every_ca_of_path)

@@ -1,7 +1,9 @@
 """What changed between watch rounds, as alert events. Pure: census objects in, events out.
 
 Four events, each a dict {"event", "target", "chain", "time", "details"}:
-  new-chain      a chain never seen for the target before (in the store or this process)
+  new-chain      a chain never seen for the target before (in the store or this process); its
+                 details say whether it is new beyond chance given the probes made before
+                 (novelty.py) and after how many probes it was first seen
   chain-gone     a chain served before is absent for so many probes that chance cannot explain it
   trust-changed  a store's lenient verdict on a served chain flipped
   expiring       a certificate of a served chain expires within the warning period (or has)
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo
 from certcensus.store.base import Store
+from certcensus.watch.novelty import novelty
 
 # A chain is declared gone when, had it kept its last share p, the chance of missing it in all
 # N successful probes since, (1 - p)^N, is below this. 1% keeps a watch of a few targets every
@@ -43,15 +46,34 @@ class AlertEvent:
         return f"{self.time} ALERT {self.event} {self.target}{chain}: {self.details.get('summary', '')}"
 
 
-def chains_in_store(store: Store, targets: Iterable[str]) -> dict[str, set[str]]:
+@dataclass
+class TargetHistory:
+    """What a target served before: every chain id, and how many successful probes saw them."""
+
+    chains: set[str]
+    probes: int = 0  # successful probes so far
+    baseline_probes: int | None = None  # successful probes of this watch's baseline round
+
+
+def chains_in_store(store: Store, targets: Iterable[str]) -> dict[str, TargetHistory]:
     """Every chain id each target has ever served, from the store (targets with no probes left
     out: their first round is a baseline)."""
     history = {}
     for name in targets:
-        seen = {probe.chain_id for probe in store.probes(name, None) if probe.chain_id}
+        seen: set[str] = set()
+        probes = 0
+        for probe in store.probes(name, None):
+            if probe.chain_id and not probe.leaf_only and str(probe.outcome) == "ok":
+                seen.add(probe.chain_id)
+                probes += 1
         if seen:
-            history[name] = seen
+            history[name] = TargetHistory(seen, probes)
     return history
+
+
+def ok_probes_before(target: TargetCensus, moment: float) -> int:
+    """Successful probes of the census that started before `moment` (from its timeline)."""
+    return sum(1 for point in target.timeline if point.chain_id and point.started_at < moment)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -77,9 +99,9 @@ def _trusted_by(chain: ChainCount) -> dict[str, bool]:
 class ChangeDetector:
     """Remembers what each target served and turns each round's census into alert events."""
 
-    def __init__(self, history: Mapping[str, set[str]] | None = None, warn_days: float = 30.0):
-        # target -> chain ids ever seen; a target missing here has no history: baseline round.
-        self.known: dict[str, set[str]] = {name: set(ids) for name, ids in (history or {}).items()}
+    def __init__(self, history: Mapping[str, TargetHistory] | None = None, warn_days: float = 30.0):
+        # target -> what it served; a target missing here has no history: baseline round.
+        self.known: dict[str, TargetHistory] = dict(history or {})
         self.warn = dt.timedelta(days=warn_days)
         # target -> chain -> (its share when last seen, successful probes since without it)
         self.absent: dict[str, dict[str, tuple[float, int]]] = {}
@@ -100,22 +122,37 @@ class ChangeDetector:
         events = []
         known = self.known.get(name)
         if known is None:
-            self.known[name] = set(current)  # baseline: nothing to compare with yet
+            # The baseline: nothing to compare with yet.
+            self.known[name] = TargetHistory(set(current), target.ok, target.ok)
         else:
             for chain_id, chain in current.items():
-                if chain_id not in known:
-                    known.add(chain_id)
-                    summary = (f"new chain {_leaf_name(chain)} seen on {chain.count} of "
-                               f"{target.ok} probes ({chain.share:.1%})")  # fmt: skip
-                    events.append(AlertEvent("new-chain", name, chain_id, time, {
-                        "summary": summary, "count": chain.count, "share": chain.share,
-                        "probes": target.ok, "path": _path(chain),
-                        "certificates": [c.sha256 for c in chain.certificates],
-                    }))  # fmt: skip
+                if chain_id not in known.chains:
+                    known.chains.add(chain_id)
+                    events.append(self._new_chain(target, chain, known, time))
+            known.probes += target.ok
         events += self._gone_events(name, current, target.ok, time)
         events += self._trust_events(name, current, time)
         events += self._expiry_events(name, current, now, time)
         return events
+
+    def _new_chain(
+        self, target: TargetCensus, chain: ChainCount, known: TargetHistory, time: str
+    ) -> AlertEvent:
+        judged = novelty(chain.count, target.ok, known.probes)
+        after = known.probes + ok_probes_before(target, chain.first_seen)
+        summary = (f"new chain {_leaf_name(chain)} seen on {chain.count} of {target.ok} probes "
+                   f"({chain.share:.1%}), first after {after} probes; {judged.sentence()}")  # fmt: skip
+        return AlertEvent("new-chain", target.target, chain.chain_id, time, {
+            "summary": summary, "count": chain.count, "share": chain.share,
+            "probes": target.ok, "path": _path(chain),
+            "certificates": [c.sha256 for c in chain.certificates],
+            "first_seen_after_probes": after,
+            "probes_before": known.probes,
+            "baseline_probes": known.baseline_probes,
+            "share_at_least": judged.share_at_least,
+            "chance_missed_before": judged.chance_missed_before,
+            "new_beyond_chance": judged.new_beyond_chance,
+        })  # fmt: skip
 
     def _gone_events(
         self, name: str, current: dict[str, ChainCount], ok: int, time: str

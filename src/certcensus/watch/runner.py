@@ -13,7 +13,7 @@ import datetime as dt
 import inspect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from certcensus.census.build import build_census
 from certcensus.census.judged import judge_census
@@ -27,7 +27,8 @@ from certcensus.store.base import Store
 from certcensus.trust.judge import TrustJudge
 from certcensus.watch.alerts import AlertEvent, ChangeDetector, chains_in_store
 from certcensus.watch.config import WatchTarget
-from certcensus.watch.metrics import MetricsState
+from certcensus.watch.families import not_after_in_pool
+from certcensus.watch.metrics import WatchMetrics
 
 
 @dataclass(frozen=True)
@@ -40,29 +41,55 @@ class WatchSettings:
     concurrency: int | None = None  # None: default_concurrency, with polite per-target limits
     default_concurrency: int = defaults.WATCH_CONCURRENCY
     protocol_options: dict = field(default_factory=dict)
+    # The baseline round (a target's first, with no history in the store) stops when sure:
+    # with `confidence`, no chain served on `min_share` or more of connections was missed.
+    confidence: float = defaults.CONFIDENCE
+    min_share: float = defaults.MIN_SHARE
 
 
 def build_plans(watch_targets: list[WatchTarget], settings: WatchSettings) -> list[ScanPlan]:
-    """One plan per (count, profile); raises TargetError for a bad target."""
-    groups: dict[tuple[int, str, str | None], list[Target]] = {}
+    """One plan per group of targets probed alike (count, profile, SNI, rate, timeout, protocol
+    options); raises TargetError for a bad target."""
+    groups: dict[tuple, list[Target]] = {}
     for spec in watch_targets:
         target = parse_target(spec.text, spec.starttls)
-        key = (spec.count or settings.default_count, spec.profile, spec.sni)
+        options = {**settings.protocol_options, **spec.protocol_options}
+        key = (
+            spec.count or settings.default_count, spec.profile, spec.sni,
+            settings.rate if spec.rate is None else spec.rate,
+            spec.timeout or settings.timeout, tuple(sorted(options.items())),
+        )  # fmt: skip
         groups.setdefault(key, []).append(target)
     contexts: dict = {}  # one TLS context per profile, shared by every plan
     return [
         build_plan(
             targets,
-            ProbeOptions(settings.timeout, sni, False, settings.protocol_options),
+            ProbeOptions(timeout, sni, False, dict(options)),
             profiles=[profile],
             count=count,
-            rate=settings.rate,
+            rate=rate,
             concurrency=settings.concurrency,
             default_concurrency=settings.default_concurrency,
             contexts=contexts,
         )  # fmt: skip
-        for (count, profile, sni), targets in groups.items()
+        for (count, profile, sni, rate, timeout, options), targets in groups.items()
     ]
+
+
+def baseline_plans(
+    plans: list[ScanPlan], names: set[str], sure: tuple[float, float]
+) -> list[ScanPlan]:
+    """The plans of a first round: targets in `names` (no history) stop when sure at
+    `sure` = (min_share, confidence), with no probe count; the others probe as every round."""
+    first = []
+    for plan in plans:
+        new = [t for t in plan.targets if t.name in names]
+        known = [t for t in plan.targets if t.name not in names]
+        if new:
+            first.append(replace(plan, targets=new, count=None, stop_when_sure=sure))
+        if known:
+            first.append(replace(plan, targets=known))
+    return first
 
 
 @dataclass
@@ -85,11 +112,12 @@ class Watcher:
         rounds: int | None = None,
         warn_days: float = 30.0,
         sinks=(),
-        metrics: MetricsState | None = None,
+        metrics: WatchMetrics | None = None,
         judge: TrustJudge | None = None,
         on_round_end: Callable[[RoundReport], object] | None = None,
         on_observation: Callable[[object], None] | None = None,
         probers: dict[str, Prober] | None = None,
+        baseline: tuple[float, float] | None = (defaults.MIN_SHARE, defaults.CONFIDENCE),
     ):
         self.plans, self.store, self.every, self.rounds = plans, store, every, rounds
         self.names = list(dict.fromkeys(t.name for plan in plans for t in plan.targets))
@@ -98,7 +126,11 @@ class Watcher:
         self.judge = judge
         self.on_round_end = on_round_end
         self.on_observation = on_observation
-        self.detector = ChangeDetector(chains_in_store(store, self.names), warn_days=warn_days)
+        history = chains_in_store(store, self.names)
+        self.detector = ChangeDetector(history, warn_days=warn_days)
+        # (min_share, confidence) for the first round of targets with no history; None: none.
+        self.baseline = baseline
+        self.baseline_targets = {name for name in self.names if name not in history}
         self.stop = asyncio.Event()
         self.alerts = 0
         self.rounds_done = 0
@@ -147,10 +179,13 @@ class Watcher:
         return self.rounds_done
 
     async def run_round(self) -> RoundReport:
+        started = time.monotonic()
         run_id = self.store.start_run("watch", self.names)
+        plans = self.plans
+        if self.rounds_done == 0 and self.baseline and self.baseline_targets:
+            plans = baseline_plans(plans, self.baseline_targets, self.baseline)
         self._scans = [
-            Scan(plan, self.store, run_id, self.on_observation, self._probers)
-            for plan in self.plans
+            Scan(plan, self.store, run_id, self.on_observation, self._probers) for plan in plans
         ]
         try:
             await asyncio.gather(*(scan.run() for scan in self._scans))
@@ -169,7 +204,8 @@ class Watcher:
                 sink.deliver(event)
         self.alerts += len(events)
         if self.metrics is not None:
-            self.metrics.update(census)
+            self.metrics.update(census, time.monotonic() - started, events,
+                                not_after_in_pool(self.judge) if self.judge else None)  # fmt: skip
         self.rounds_done += 1
         report = RoundReport(self.rounds_done, run_id, census, events)
         if self.on_round_end is not None:

@@ -1,5 +1,13 @@
 """Where alert events go: a line on stdout (always), a command (`--exec`), a URL (`--webhook`).
 
+Stdout takes `text` (one line per alert) or `json` (JSON lines). A webhook POSTs one of:
+  json          the event as certcensus writes it (the default);
+  alertmanager  Alertmanager's API v2 body (POST /api/v2/alerts): a list of one alert with
+                labels alertname, target, chain, severity and annotations summary, details;
+                Alertmanager then groups, silences and routes it like Prometheus's own;
+  slack         Slack's incoming-webhook body ({"text": ...}); Mattermost and Rocket.Chat
+                take the same.
+
 The exec and webhook sinks deliver from a bounded queue in a background task, so a hung
 command or an unreachable webhook never delays probing; when the queue is full the newest event
 is dropped and said so on stderr (the stdout line has still been printed).
@@ -31,12 +39,28 @@ def _stderr(message: str) -> None:
     print(f"certcensus: warning: {message}", file=sys.stderr, flush=True)
 
 
+ALERTS_FORMATS = ("text", "json")
+WEBHOOK_FORMATS = ("json", "alertmanager", "slack")
+# How bad each event is, for Alertmanager's routing (`severity` is the label its docs use).
+SEVERITY = {"new-chain": "warning", "chain-gone": "info", "trust-changed": "critical",
+            "expiring": "warning"}  # fmt: skip
+# An Alertmanager alert without endsAt resolves after its resolve_timeout (5 m by default);
+# certcensus sends no "resolved", so it says how long each alert stands.
+ALERT_STANDS_SECONDS = 24 * 3600
+
+
 class StdoutSink:
-    def __init__(self, write: Callable[[str], None] | None = None):
+    def __init__(self, write: Callable[[str], None] | None = None, format: str = "text"):  # noqa: A002
+        if format not in ALERTS_FORMATS:
+            raise ValueError(f"alerts format {format!r} is not one of {', '.join(ALERTS_FORMATS)}")
         self._write = write or (lambda line: print(line, flush=True))
+        self.format = format
 
     def deliver(self, event: AlertEvent) -> None:
-        self._write(event.line())
+        if self.format == "json":
+            self._write(json.dumps(event.to_dict(), sort_keys=True))
+        else:
+            self._write(event.line())
 
     async def start(self) -> None:
         pass
@@ -133,15 +157,21 @@ class WebhookSink(QueuedSink):
 
     name = "webhook"
 
-    def __init__(self, url: str, *, tries: int = WEBHOOK_TRIES, first_delay: float = WEBHOOK_FIRST_DELAY,
-                 timeout: float = WEBHOOK_TIMEOUT, **kwargs):  # fmt: skip
+    def __init__(self, url: str, *, format: str = "json", tries: int = WEBHOOK_TRIES,  # noqa: A002
+                 first_delay: float = WEBHOOK_FIRST_DELAY, timeout: float = WEBHOOK_TIMEOUT,
+                 **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook URL {url!r} must start with http:// or https://")
+        if format not in WEBHOOK_FORMATS:
+            raise ValueError(
+                f"webhook format {format!r} is not one of {', '.join(WEBHOOK_FORMATS)}"
+            )
         self.url, self.tries, self.first_delay, self.timeout = url, tries, first_delay, timeout
+        self.format = format
 
     async def send(self, event: AlertEvent) -> bool:
-        data = json.dumps(event.to_dict()).encode()
+        data = json.dumps(webhook_payload(event, self.format)).encode()
         problem = ""
         for attempt in range(self.tries):
             if attempt:
@@ -172,3 +202,38 @@ class WebhookSink(QueuedSink):
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             response.read()
             return response.status
+
+
+def webhook_payload(event: AlertEvent, format: str = "json"):  # noqa: A002 - the option's name
+    """The body a webhook of `format` receives for `event` (see the module docstring)."""
+    if format == "alertmanager":
+        return [alertmanager_alert(event)]
+    if format == "slack":
+        return {"text": event.line()}
+    return event.to_dict()
+
+
+def alertmanager_alert(event: AlertEvent) -> dict:
+    """One alert as Alertmanager's API v2 `postableAlert`: labels identify it (the same labels
+    again is the same alert), annotations describe it, startsAt/endsAt bound it."""
+    import datetime as dt
+
+    started = dt.datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+    ends = started + dt.timedelta(seconds=ALERT_STANDS_SECONDS)
+    labels = {"alertname": "certcensus_" + event.event.replace("-", "_"),
+              "target": event.target, "severity": SEVERITY.get(event.event, "warning")}  # fmt: skip
+    if event.chain:
+        labels["chain_id"] = event.chain
+    if store := event.details.get("store"):
+        labels["store"] = str(store)
+    if sha256 := event.details.get("sha256"):
+        labels["fingerprint_sha256"] = str(sha256)
+    return {
+        "labels": labels,
+        "annotations": {
+            "summary": str(event.details.get("summary", event.event)),
+            "details": json.dumps(event.details, sort_keys=True),
+        },
+        "startsAt": event.time,
+        "endsAt": ends.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
