@@ -104,6 +104,8 @@ class Scan:
         self.run_id = run_id
         self.on_observation = on_observation or (lambda obs: None)
         self.stop = asyncio.Event()
+        # What a probe cut off by the stop is recorded as (see `interrupt`).
+        self._cut_off: tuple[Outcome, str | None] = (Outcome.INTERRUPTED, None)
         self._slots = asyncio.Semaphore(plan.concurrency if plan.concurrency > 0 else 1_000_000)
         self._target_slots = {
             name: asyncio.Semaphore(limit) for name, limit in plan.target_concurrency.items()
@@ -151,7 +153,12 @@ class Scan:
                 raise error
         return self.result
 
-    def interrupt(self) -> None:
+    def interrupt(self, outcome: Outcome = Outcome.INTERRUPTED, detail: str | None = None) -> None:
+        """Stop the run: no new probes; those in flight get INTERRUPT_GRACE_SECONDS, then are
+        cancelled and recorded as `outcome` (the user's Ctrl-C: interrupted; a deadline of the
+        caller's own, such as check's -t: a timeout, with `detail` saying which)."""
+        if not self.stop.is_set():
+            self._cut_off = (outcome, detail)
         self.stop.set()
 
     async def _drain(self) -> None:
@@ -292,16 +299,18 @@ class Scan:
                 target, address, settings, source
             )
         except asyncio.CancelledError:
-            # The run was interrupted while this probe was in flight: it counts, as
-            # interrupted (neither the server's failure nor a success).
-            self.result.probes_interrupted += 1
+            # The run was stopped while this probe was in flight: it counts, as what `interrupt`
+            # said (interrupted: neither the server's failure nor a success).
+            outcome, detail = self._cut_off
+            if outcome is Outcome.INTERRUPTED:
+                self.result.probes_interrupted += 1
             self._record(
                 Observation(
                     target=target.name, host=target.host, port=target.port,
                     protocol=target.protocol, address=address, started_at=started_at,
-                    outcome=Outcome.INTERRUPTED, sni=settings.sni, profile=settings.profile,
+                    outcome=outcome, sni=settings.sni, profile=settings.profile,
                     source_address=source,
-                    detail=f"run interrupted {time.time() - started_at:.1f}s into the probe",
+                    detail=detail or f"run stopped {time.time() - started_at:.1f}s into the probe",
                 )
             )  # fmt: skip
             raise
