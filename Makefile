@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint test-pythons install install-test debian-packages bench clean
+.PHONY: demo test lint test-pythons install install-test debian-packages bench clean man
 
 demo: install
 	$(BIN)/certcensus demo
@@ -41,6 +41,10 @@ bench: debian-packages install
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
+
+# certcensus(1), generated from the click commands; commit the result (a test compares).
+man: install
+	$(BIN)/python -m certcensus.cli.manpage > man/certcensus.1
 
 # The suite under every supported Python found on this machine (3.11 to 3.13), each in its own
 # virtual environment; versions that are not installed are skipped, and said so.

@@ -24,6 +24,7 @@ PACKAGES=(
   dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd  # imap, pop3, sieve, lmtp
   inn2             # nntp (nnrpd)
   proftpd-core proftpd-mod-crypto  # ftp AUTH TLS (mod_tls)
+  man-db zsh fish  # `man certcensus` and shell completion, tested in the real programs
 )
 
 missing=()

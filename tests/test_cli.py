@@ -19,7 +19,7 @@ from certcensus.model.chain import chain_fingerprint
         (["scan", "x.test", "--duration", "soon"], "--duration 'soon' is not like"),
         (["scan", "x.test", "--starttls", "pigeon"], "'pigeon' is not one of"),
         (["scan", "x.test", "--count", "0"], "0 is not in the range"),
-        (["scan"], "Missing argument 'TARGETS...'"),
+        (["scan"], "give a target (host, host:port or a URL), or -connect HOST:PORT"),
         (["frobnicate"], "No such command 'frobnicate'"),
     ],
 )

@@ -1,8 +1,9 @@
 """A small PKI with two chains that share a leaf, and real `openssl s_client` captures of both.
 
 Chain A: leaf, Lab CA-1 (issued by Lab Root A), Lab Root A.
-Chain B: the same leaf, Lab CA-1 cross-signed by Lab Root B, Lab Root B: "same leaf;
-intermediate reissued; root changed", the load-balancer case the baseline comparison is for.
+Chain B: the same leaf, Lab CA-1 cross-signed by Lab Root B, Lab Root B: "same leaf; same
+intermediate key (Lab CA-1), cross-signed by Lab Root B instead of Lab Root A; root replaced",
+the load-balancer case the baseline comparison is for.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def test_baseline_counts_groups_and_copies_the_different_ones(tmp_path, pool_cap
     assert result.exit_code == 0, result.output
     assert "805 capture(s) match the baseline chain" in result.output
     assert "73 capture(s) have a different chain" in result.output
-    assert "root changed: Lab Root A -> Lab Root B" in result.output
+    assert "root replaced: Lab Root A -> Lab Root B" in result.output
     assert set(os.listdir(odd)) == different_names
     census = build_census(open_store(db))
     [target] = census.targets
@@ -55,9 +55,9 @@ def test_baseline_counts_groups_and_copies_the_different_ones(tmp_path, pool_cap
     )
     assert shown.exit_code == 0, shown.output
     first_line = shown.output.splitlines()[2]
-    assert (
-        first_line == "same leaf; intermediate reissued: Lab CA-1 (issuer, serial, "
-        "authority key identifier changed); root changed: Lab Root A -> Lab Root B"
+    assert first_line == (
+        "same leaf; same intermediate key (Lab CA-1), cross-signed by Lab Root B instead of "
+        "Lab Root A; root replaced: Lab Root A -> Lab Root B"
     )
     assert "A: CN=Lab Root A,O=certcensus lab" in shown.output
     assert "B: CN=Lab Root B,O=certcensus lab" in shown.output
@@ -68,7 +68,7 @@ def test_baseline_counts_groups_and_copies_the_different_ones(tmp_path, pool_cap
     )
     [entry] = json.loads(by_target.output)["diffs"]
     assert (entry["a"], entry["b"]) == (target.chains[0].chain_id, chain_b)
-    assert [p["change"] for p in entry["positions"]] == ["same", "reissued", "replaced"]
+    assert [p["change"] for p in entry["positions"]] == ["same", "cross-signed", "replaced"]
 
 
 def test_json_report_and_leaf_only_captures_counted_apart(tmp_path, real_captures, two_chains):
@@ -92,7 +92,7 @@ def test_json_report_and_leaf_only_captures_counted_apart(tmp_path, real_capture
                                    "detail": "binary data"}]  # fmt: skip
     [group] = report["baseline"]["different_groups"]
     assert group["files"] == [str(folder / "other.txt")]
-    assert group["diff"]["summary"].startswith("same leaf; intermediate reissued")
+    assert group["diff"]["summary"].startswith("same leaf; same intermediate key (Lab CA-1), cross")
 
 
 def _census_dict(two_chains, count_a, count_b, timeouts):
@@ -140,7 +140,7 @@ def test_diff_of_two_files_and_usage_errors(tmp_path, two_chains):
     b.write_bytes(b"".join(c.pem for c in two_chains.chain_a[:2]))
     shown = CliRunner().invoke(diff, [str(a), str(b), "--json"])
     [entry] = json.loads(shown.output)["diffs"]
-    assert entry["summary"] == "same leaf; same intermediate (Lab CA-1); root removed: Lab Root A"
+    assert entry["summary"] == "same leaf; root Lab Root A no longer sent (was at position 2)"
     missing = CliRunner().invoke(diff, ["abcdef", str(b), "--db", str(tmp_path / "db")])
     assert missing.exit_code == 2 and "no chain id starts with abcdef" in missing.output
     bad_baseline = tmp_path / "empty"

@@ -97,6 +97,10 @@ def _format_share(share: float) -> str:
     return f"{rounded:.{digits}f}%"
 
 
+# What every number here rests on; said after it unless the census saw no random choice.
+RANDOM_CHOICE = "the balancer picks backends at random"
+
+
 def _format_confidence(confidence: float) -> str:
     return f"{confidence * 100:.10g}%"
 
@@ -123,19 +127,31 @@ class Coverage:
         """The same counts, but the random-choice statement withdrawn, with the reason."""
         return replace(self, applicable=False, not_applicable_reason=reason)
 
-    def sentence(self, where: str) -> str:
-        """One plain sentence for a human, e.g. for `where` = "connections to 192.0.2.10"."""
+    def sentence(
+        self,
+        where: str,
+        *,
+        scope: str | None = None,
+        assumption: str | None = RANDOM_CHOICE,
+    ) -> str:
+        """One plain sentence for a human, e.g. for `where` = "connections to 192.0.2.10".
+
+        `scope` replaces "(in each of the N ways we connected)"; `assumption` is what the
+        number rests on, said in parentheses (None: nothing to assume, e.g. when each address
+        always served one chain and no random choice was seen).
+        """
         if not self.applicable:
             reason = self.not_applicable_reason or "the random-choice assumption does not hold"
             return (
                 f"No confidence statement for {where}: {reason} ({self.probes} probes, "
                 f"{self.distinct} distinct chain{'s' if self.distinct != 1 else ''} seen)."
             )
-        scope = "" if self.strata == 1 else f" (in each of the {self.strata} ways we connected)"
+        if scope is None:
+            scope = "" if self.strata == 1 else f" (in each of the {self.strata} ways we connected)"
         return (
             f"With {_format_confidence(self.confidence)} confidence, no chain served on more "
-            f"than {_format_share(self.max_missed_share)} of {where}{scope} was missed "
-            f"(assuming the balancer picks backends at random)."
+            f"than {_format_share(self.max_missed_share)} of {where}{scope} was missed"
+            + (f" (assuming {assumption})." if assumption else ".")
         )
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from certcensus.census.clients import client_impact
 from certcensus.census.model import Census
 from certcensus.trust.judge import TrustJudge
 
 
 def judge_census(census: Census, judge: TrustJudge, at: dt.datetime | None = None) -> Census:
-    """Set `chain.trust` on every chain and `target.missing_cas` on every target; return it."""
+    """Set `chain.trust` on every chain, and `target.missing_cas` and what it means for each
+    store's clients (`target.clients`) on every target; return the census."""
     at = at or judge.moment()
     census.stores = [store.name for store in judge.stores]
     for target in census.targets:
@@ -25,4 +27,5 @@ def judge_census(census: Census, judge: TrustJudge, at: dt.datetime | None = Non
             target.missing_cas = {
                 store.name: judge.missing(chains, store, at=at) for store in judge.stores
             }
+        target.clients = client_impact(target, judge.stores)
     return census

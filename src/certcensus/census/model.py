@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from certcensus.census.assessment import TargetAssessment
-from certcensus.census.coverage import Coverage
+from certcensus.census.clients import ClientImpact
+from certcensus.census.coverage import RANDOM_CHOICE, Coverage
+from certcensus.census.splits import ChainSplit, chain_split
 from certcensus.census.strata import StratumCount
 from certcensus.certs.compare import ChainDiff, PositionDiff
 from certcensus.certs.info import CertificateInfo
@@ -49,7 +51,7 @@ class ChainCount:
         """The positions where this chain differs from the most common one."""
         if self.difference is None:
             return []
-        return [p for p in self.difference.positions if p.change != "same"]
+        return self.difference.changes
 
     @property
     def leaf(self) -> CertificateInfo | None:
@@ -85,6 +87,7 @@ class TargetCensus:
     timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
     assessment: TargetAssessment | None = None
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
+    clients: list[ClientImpact] | None = None  # what it means per store's clients, once judged
 
     @property
     def server_name(self) -> str | None:
@@ -95,7 +98,15 @@ class TargetCensus:
     def coverage(self) -> Coverage | None:
         return self.assessment.coverage if self.assessment else None
 
+    def chain_split(self) -> ChainSplit | None:
+        """How the chains split by address, SNI, profile or source (None: they do not)."""
+        numbers = {chain.chain_id: number for number, chain in enumerate(self.chains, 1)}
+        return chain_split(self.strata, numbers)
+
     def coverage_sentence(self) -> str:
+        """The coverage statement in words that fit the pattern seen: when the chains split
+        by address (or SNI, profile, source), say so, and assume a random choice only where
+        several chains were mixed."""
         if self.coverage is None:
             return ""
         addresses = [ip for ip in self.ips if ip]
@@ -104,7 +115,23 @@ class TargetCensus:
             if len(addresses) == 1
             else f"connections to {self.target}"
         )
-        return self.coverage.sentence(where)
+        split = self.chain_split()
+        if split is None:
+            return self.coverage.sentence(where)
+        lead = split.words()
+        lead = lead[0].upper() + lead[1:] + ". "
+        if not self.coverage.applicable:
+            return lead + self.coverage.sentence(where)
+        parts = len(split.parts)
+        if split.dimension == "address" and self.coverage.strata == parts:
+            where = "connections to any one address"
+        else:
+            where = f"connections in any one of the {self.coverage.strata} ways we connected"
+        mixed = split.mixed_parts
+        assumption = (
+            f"{RANDOM_CHOICE} for {', '.join(part.label for part in mixed)}" if mixed else None
+        )
+        return lead + self.coverage.sentence(where, scope="", assumption=assumption)
 
     def share_of(self, chain_id: str) -> float:
         for chain in self.chains:

@@ -7,6 +7,7 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -16,7 +17,8 @@ from certcensus.cli.options import (
     protocol_values,
     starttls_option,
 )
-from certcensus.cli.watch import load_watch_judge
+from certcensus.cli.sclient import apply_habits, format_options_with_habits, sclient_options
+from certcensus.cli.watch import WATCH_SCLIENT_FLAGS, load_watch_judge
 from certcensus.model import defaults
 from certcensus.model.errors import CertcensusError, TargetError, UsageError
 from certcensus.watch.check import UNKNOWN, CheckResult, Thresholds, unknown
@@ -35,8 +37,22 @@ class NagiosCommand(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as error:
-            click.echo(unknown(f"usage: {error.format_message()}").line)
-            sys.exit(UNKNOWN)
+            _usage_unknown(error)
+
+    def format_options(self, ctx, formatter) -> None:
+        format_options_with_habits(self, ctx, formatter)
+
+    def invoke(self, ctx):
+        try:
+            apply_habits(ctx)  # -connect, -servername, -CAfile ... into their options
+        except click.UsageError as error:
+            _usage_unknown(error)
+        return super().invoke(ctx)
+
+
+def _usage_unknown(error: click.UsageError) -> NoReturn:
+    click.echo(unknown(f"usage: {error.format_message()}").line)
+    sys.exit(UNKNOWN)
 
 
 @click.command(cls=NagiosCommand)
@@ -108,6 +124,7 @@ class NagiosCommand(click.Command):
     metavar="PATH|URL",
     help="Keep the probes in this database (default: a temporary one).",
 )
+@sclient_options(*WATCH_SCLIENT_FLAGS)
 def check(target, host, port, starttls, sni, profile, timeout, warning_days, critical_days,
           trust_stores, count, rate, allow_multiple, allow_incomplete, db_path,
           **protocol_arguments):  # fmt: skip

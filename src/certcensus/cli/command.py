@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from certcensus.cli.sclient import apply_habits, format_options_with_habits
 from certcensus.model.errors import CertcensusError
 
 
@@ -21,7 +22,11 @@ class UserError(click.ClickException):
 
 
 class Command(click.Command):
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        format_options_with_habits(self, ctx, formatter)
+
     def invoke(self, ctx: click.Context):
+        apply_habits(ctx)  # -connect, -servername, -CAfile ... into their options
         try:
             return super().invoke(ctx)
         except CertcensusError as error:

@@ -90,13 +90,20 @@ def _diffs_of_target(store, target: str) -> list[ChainDiff]:
 def _print_diff(chain_diff: ChainDiff) -> None:
     click.echo(f"A: {chain_diff.a_id}\nB: {chain_diff.b_id}")
     click.echo(chain_diff.summary)
-    for position in chain_diff.positions:
-        if position.change == "same":
-            continue
-        click.echo(f"\n  position {position.position} ({position.role}): {position.change}")
+    for position in chain_diff.changes:
+        where = _where(position.a_position, position.b_position)
+        click.echo(f"\n  {where} ({position.role}): {position.words}")
         if position.a:
             click.echo(f"    A: {position.a.subject}  sha256 {position.a.sha256[:16]}")
         if position.b:
             click.echo(f"    B: {position.b.subject}  sha256 {position.b.sha256[:16]}")
         for field in position.fields:
             click.echo(f"    {field.name}:\n      A: {field.a}\n      B: {field.b}")
+
+
+def _where(a: int | None, b: int | None) -> str:
+    if a is None:
+        return f"position {b} (B only)"
+    if b is None:
+        return f"position {a} (A only)"
+    return f"position {b}" if a == b else f"position {a} in A, {b} in B"

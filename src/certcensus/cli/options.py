@@ -13,8 +13,8 @@ import click
 
 from certcensus.model import defaults
 from certcensus.model.errors import TargetError, UsageError
-from certcensus.probe.dialogs import DIALOGS, command_line_options
-from certcensus.probe.profiles import PROFILES, parse_profiles
+from certcensus.probe.dialogs import DIALOGS, canonical_dialog_name, command_line_options
+from certcensus.probe.profiles import PROFILES, canonical_profile_name, parse_profiles
 from certcensus.probe.targets import Target, parse_target
 
 Decorator = Callable[[Callable], Callable]
@@ -59,10 +59,32 @@ def starttls_choices() -> list[str]:
     return ["auto", "none", *sorted(DIALOGS)]
 
 
+class StarttlsName(click.Choice):
+    """auto, none or a protocol; its aliases and any case are accepted ("PostgreSQL", sslyze's
+    "xmpp_server"), and the protocol's own name is what the command gets."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            value = canonical_dialog_name(value)
+        return super().convert(value, param, ctx)
+
+
+class ProfileName(click.Choice):
+    """A ClientHello profile; s_client's spellings ("tls1_2", "TLSv1.3") are accepted."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            value = canonical_profile_name(value)
+        return super().convert(value, param, ctx)
+
+
 def starttls_option(function):
     return click.option(
-        "--starttls", default="auto", type=click.Choice(starttls_choices()),
-        help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol.",
+        "--starttls", default="auto", type=StarttlsName(starttls_choices()),
+        metavar="auto|none|PROTO",
+        help="How TLS starts: auto (from scheme or port), none (implicit TLS), or a protocol: "
+             f"{', '.join(sorted(DIALOGS))} (openssl s_client's -starttls names; aliases such "
+             "as postgresql, xmpp_server, pop are accepted too).",
     )(function)  # fmt: skip
 
 
@@ -82,6 +104,14 @@ def protocol_values(arguments: dict) -> dict[str, str | None]:
     return {option.name: arguments.get(option.name) for option in command_line_options()}
 
 
+def show_certs_option(function):
+    """--show-certs: every chain's certificates as PEM, after their description."""
+    return click.option(
+        "--show-certs", is_flag=True,
+        help="Print each chain's certificates as PEM too (as s_client -showcerts).",
+    )(function)  # fmt: skip
+
+
 def timeout_option(function):
     return click.option(
         "--timeout", type=click.FloatRange(min=0.01), default=defaults.TIMEOUT_SECONDS,
@@ -91,7 +121,7 @@ def timeout_option(function):
 
 def profile_choice_option(function):
     return click.option(
-        "--profile", default="default", type=click.Choice(list(PROFILES)), show_default=True,
+        "--profile", default="default", type=ProfileName(list(PROFILES)), show_default=True,
         help="ClientHello profile.",
     )(function)  # fmt: skip
 

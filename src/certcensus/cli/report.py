@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -9,11 +10,12 @@ from pathlib import Path
 import click
 
 from certcensus.cli.command import Command
-from certcensus.cli.options import db_option, trust_options
-from certcensus.cli.output import emit_census, status_of_census
+from certcensus.cli.options import db_option, show_certs_option, trust_options
+from certcensus.cli.output import emit_census, status_of_census, status_of_targets
 from certcensus.cli.output import save_pem as write_pem_files
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
-from certcensus.model.errors import InputError
+from certcensus.model.errors import InputError, UsageError
 from certcensus.render.formats import FORMATS
 
 
@@ -63,13 +65,19 @@ def kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
+    "--json-lines", is_flag=True,
+    help="Each target's census as one JSON object per line, written as each is built.",
+)  # fmt: skip
+@click.option(
     "--save-pem",
     type=click.Path(file_okay=False),
     default=None,
     help="Write each distinct chain to DIR/<chain id>.pem.",
 )
+@show_certs_option
+@sclient_options("-CAfile", "-CApath", "-showcerts")
 def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
-           cache_dir, fmt, output, kit_dir, as_json, save_pem):  # fmt: skip
+           cache_dir, fmt, output, kit_dir, as_json, json_lines, save_pem, show_certs):  # fmt: skip
     """Print the census again from the store (by default each target's latest run)."""
     from certcensus.census.build import build_census
     from certcensus.census.judged import judge_census
@@ -77,6 +85,8 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
     from certcensus.store import open_store
     from certcensus.trust.judge import TrustJudge, TrustRequest
 
+    if json_lines and (as_json or fmt != "text"):
+        raise UsageError("--json-lines is a format of its own: drop --json / --format")
     judge = TrustJudge.load(TrustRequest(trust_stores, store_password, offline, cache_dir))
     with open_store(db_path, read_only=True) as store:
         names = list(targets) or None
@@ -86,6 +96,8 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
             runs = None
         else:
             runs = store.latest_run_ids(names)
+        if json_lines:
+            sys.exit(_stream_report(store, names, runs, confidence, judge, output))
         census = build_census(store, names, runs, confidence=confidence)
         if not census.targets:
             raise InputError(
@@ -95,10 +107,23 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
             judge_census(census, judge)
         fmt = "json" if as_json else fmt
         if fmt == "text" and output is None:
-            emit_census(census, as_json=False, pem_directory=save_pem)
+            emit_census(census, as_json=False, pem_directory=save_pem, show_certs=show_certs)
         else:
             if save_pem:
                 write_pem_files(census, save_pem)
             write_report(census, store, fmt, output, title="certcensus report",
                          kit_links=kit_links(kit_dir, output))  # fmt: skip
     sys.exit(status_of_census(census))
+
+
+def _stream_report(store, names, runs, confidence, judge, output) -> int:
+    """--json-lines: one target at a time, built, judged and written, then the next."""
+    from certcensus.cli.output import TargetStream
+
+    every = names or store.targets(runs)
+    if not every:
+        raise InputError("no probes in the store for that selection (run `certcensus scan` first)")
+    with open(output, "w", encoding="utf-8") if output else contextlib.nullcontext() as file:
+        stream = TargetStream(store, runs, confidence, judge, out=file)
+        stream.emit_rest(every)
+    return status_of_targets(stream.written)

@@ -21,13 +21,23 @@ from certcensus.cli.options import (
     protocol_options,
     protocol_values,
     rate_option,
+    show_certs_option,
     starttls_option,
     timeout_option,
     trust_options,
 )
-from certcensus.cli.output import emit_census, print_error, print_warning, status_of_census
+from certcensus.cli.output import (
+    TargetStream,
+    emit_census,
+    print_error,
+    print_warning,
+    status_of_targets,
+)
+from certcensus.cli.output import save_pem as write_pem_files
+from certcensus.cli.progress import StopWhenSureEstimate
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
-from certcensus.model.errors import EXIT_USAGE
+from certcensus.model.errors import EXIT_USAGE, UsageError
 from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
@@ -36,7 +46,7 @@ from certcensus.render.console import make_console
 
 
 @click.command(cls=Command)
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
 @starttls_option
 @protocol_options
 @click.option(
@@ -44,8 +54,8 @@ from certcensus.render.console import make_console
     "ip_mode",
     default="all",
     show_default=True,
-    metavar="all|first|ADDR",
-    help="Probe every resolved address, the first one, or this address.",
+    metavar="all|first|ADDR[,ADDR...]",
+    help="Probe every resolved address, the first one, or these addresses.",
 )
 @click.option(
     "--count",
@@ -111,21 +121,31 @@ from certcensus.render.console import make_console
 @trust_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
 @click.option(
+    "--json-lines", is_flag=True,
+    help="Print each target's census as one JSON object per line, as soon as its probes are "
+         "done (for jq and fleets).",
+)  # fmt: skip
+@click.option(
     "--save-pem",
     type=click.Path(file_okay=False),
     default=None,
     help="Write each distinct chain to DIR/<chain id>.pem.",
 )
+@show_certs_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@sclient_options("-connect", "-starttls", "-servername", "-noservername", "-CAfile", "-CApath",
+                 "-showcerts", "-tls1_2", "-tls1_3")  # fmt: skip
 def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
          source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
-         db_path, trust_stores, store_password, offline, cache_dir, as_json, save_pem, quiet,
-         **protocol_arguments):  # fmt: skip
+         db_path, trust_stores, store_password, offline, cache_dir, as_json, json_lines, save_pem,
+         show_certs, quiet, **protocol_arguments):  # fmt: skip
     """Probe TARGETS again and again and count every chain they present.
 
     A target is host, host:port, [v6addr]:port or a URL (smtp://, submission://, smtps://,
     https://, imaps://, pop3s://, ldaps://, imap://, ldap://, xmpp://, postgres://, ...).
     Well-known ports pick their STARTTLS protocol (25 and 587: SMTP; 143: IMAP; ...).
+    openssl s_client's flags work too: -connect HOST:PORT -starttls smtp -servername NAME
+    -CAfile FILE -showcerts.
 
     \b
     Without --count or --duration, scan stops when sure: it probes each stratum (address,
@@ -134,6 +154,10 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     """
     from certcensus.trust.judge import TrustJudge, TrustRequest
 
+    if not targets:
+        raise UsageError("give a target (host, host:port or a URL), or -connect HOST:PORT")
+    if as_json and json_lines:
+        raise UsageError("give --json or --json-lines, not both")
     parsed = parse_targets(targets, starttls)
     seconds = parse_duration(duration)
     profiles = checked_profiles(profile_list)
@@ -150,13 +174,15 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     # Trust stores load before any probe: a typo fails in a second, not after an hour.
     judge = TrustJudge.load(TrustRequest(trust_stores, store_password, offline, cache_dir))
     sys.exit(scan_and_print(plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet,
-                            confidence=confidence or defaults.CONFIDENCE, judge=judge))  # fmt: skip
+                            confidence=confidence or defaults.CONFIDENCE, judge=judge,
+                            show_certs=show_certs, json_lines=json_lines))  # fmt: skip
 
 
 def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: bool,
                    command: str = "scan", confidence: float = defaults.CONFIDENCE,
-                   judge=None) -> int:  # fmt: skip
-    """Run the plan into the store, print the census of this run; return the exit status."""
+                   judge=None, show_certs: bool = False, json_lines: bool = False) -> int:  # fmt: skip
+    """Run the plan into the store, print the census of this run (with `json_lines`, each
+    target's as soon as its probes are done); return the exit status."""
     from certcensus.census.build import build_census
     from certcensus.census.judged import judge_census
     from certcensus.store import open_store
@@ -164,30 +190,39 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
     err = make_console(stderr=True)
     with open_store(db_path) as store:
         run_id = store.start_run(command, [t.name for t in plan.targets])
+        stream = TargetStream(store, [run_id], confidence, judge) if json_lines else None
         result, stopped_by = _run_with_progress(
-            plan, store, run_id, show=not quiet and err.is_terminal
+            plan, store, run_id, show=not quiet and err.is_terminal, stream=stream
         )
         store.finish_run(run_id)
-        census = build_census(
-            store, [t.name for t in plan.targets], [run_id], confidence=confidence
-        )
-        for target, planned in zip(census.targets, plan.targets):
-            if not target.probes:  # never probed (interrupted first): say what it was
-                target.protocol = planned.protocol
-        if judge is not None:
-            judge_census(census, judge)
         for message in result.resolution_errors.values():
             print_error(message)
         for rejected in store.rejected:
             print_warning(f"an observation could not be stored: {rejected.reason}")
-        if stopped_by is not None:
+        if stopped_by is not None and not (stream is not None and stream.closed):
             err.print(_interrupted_line(result, stopped_by))
-        emit_census(census, as_json=as_json, pem_directory=save_pem)
+        if stream is not None:
+            stream.emit_rest([t.name for t in plan.targets])
+            if save_pem:
+                write_pem_files(build_census(store, [t.name for t in plan.targets], [run_id]),
+                                save_pem)  # fmt: skip
+            written = stream.written
+        else:
+            census = build_census(
+                store, [t.name for t in plan.targets], [run_id], confidence=confidence
+            )
+            for target, planned in zip(census.targets, plan.targets):
+                if not target.probes:  # never probed (interrupted first): say what it was
+                    target.protocol = planned.protocol
+            if judge is not None:
+                judge_census(census, judge)
+            emit_census(census, as_json=as_json, pem_directory=save_pem, show_certs=show_certs)
+            written = census.targets
     if stopped_by is not None:
         return 128 + stopped_by  # EXIT_INTERRUPTED (SIGINT) or EXIT_TERMINATED (SIGTERM)
     if len(result.resolution_errors) == len(plan.targets):
         return EXIT_USAGE
-    return status_of_census(census)
+    return status_of_targets(written)
 
 
 def _interrupted_line(result: ScanResult, signum: int) -> str:
@@ -225,28 +260,42 @@ class _Interruption:
         self.run.interrupt()
 
 
-def _run_with_progress(
-    plan: ScanPlan, store, run_id: int, *, show: bool
-) -> tuple[ScanResult, int | None]:
+def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool,
+                       stream: TargetStream | None = None) -> tuple[ScanResult, int | None]:  # fmt: skip
     """Run the plan, with a progress bar when `show`; return the result and the signal that
-    stopped it (None when it ran to its end)."""
-    total = plan.count * len(plan.targets) if plan.count and not plan.stop_when_sure else None
+    stopped it (None when it ran to its end, or a closed --json-lines reader stopped it)."""
+    sure = plan.stop_when_sure is not None
+    total = plan.count * len(plan.targets) if plan.count and not sure else None
     progress = Progress(
         TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[chains]} chains"), TimeElapsedColumn(),
+        TextColumn("{task.fields[estimate]}"),
         console=make_console(stderr=True), transient=True, disable=not show,
     )  # fmt: skip
-    task = progress.add_task("probing", total=total, chains=0)
+    task = progress.add_task("probing", total=total, chains=0, estimate="")
     seen: set[str] = set()
+    counts = {"probes": 0, "ok": 0}
+    run = PlanRun(plan, store, run_id, None, on_target_done=stream.emit if stream else None)
+    estimate = StopWhenSureEstimate(run.probes_still_needed)
+    if stream is not None:
+        stream.on_closed = run.interrupt  # `| head`: stop probing once nobody reads
+    interruption = _Interruption(run, progress.console)
 
     def on_observation(observation: Observation) -> None:
-        chain_id = observation.chain_id
-        if chain_id:
-            seen.add(chain_id)
-        progress.update(task, advance=1, chains=len(seen))
+        counts["probes"] += 1
+        if observation.chain_id:
+            seen.add(observation.chain_id)
+            counts["ok"] += 1
+        if not show:
+            return
+        if sure:
+            estimate.update(counts["ok"])
+            if estimate.remaining is not None:
+                # The bar's end moves as lanes appear and failures add probes.
+                progress.update(task, total=counts["probes"] + estimate.remaining)
+        progress.update(task, advance=1, chains=len(seen), estimate=estimate.words)
 
-    run = PlanRun(plan, store, run_id, on_observation)
-    interruption = _Interruption(run, progress.console)
+    run.on_observation = on_observation
 
     async def go() -> ScanResult:
         loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ import click
 
 from certcensus.cli.command import Command
 from certcensus.cli.options import db_option, trust_options
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, InputError, UsageError
 
@@ -39,6 +40,7 @@ def analysis_options(function):
     ]  # fmt: skip
     for option in reversed(options):
         function = option(function)
+    function = sclient_options("-CAfile", "-CApath")(function)
     return trust_options(default_store=defaults.TRUST_STORE)(function)
 
 

@@ -22,6 +22,7 @@ from certcensus.cli.options import (
     starttls_option,
     timeout_option,
 )
+from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
 from certcensus.model.errors import EXIT_OK, TargetError, UsageError
 
@@ -42,6 +43,11 @@ def watch_probe_options(function):
     for option in reversed(options):
         function = option(function)
     return function
+
+
+# The s_client flags watch and check take (see cli/sclient.py).
+WATCH_SCLIENT_FLAGS = ("-connect", "-starttls", "-servername", "-CAfile", "-CApath", "-tls1_2",
+                       "-tls1_3")  # fmt: skip
 
 
 def load_watch_judge(trust_stores):
@@ -132,6 +138,7 @@ FILE_KEYS = {"db": "db_path", "exec": "exec_command"}
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@sclient_options(*WATCH_SCLIENT_FLAGS)
 @click.pass_context
 def watch(ctx, targets, targets_file, starttls, sni, profile, **given):
     """Census TARGETS every --every into the store and alert when what they serve changes.

@@ -73,12 +73,28 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+# openssl s_client's spellings of the protocol versions (-tls1_2, -tls1_3), the TLSv1.2 of its
+# output and of nginx's ssl_protocols, and its -noservername.
+PROFILE_ALIASES = {
+    "tls1_2": "tls1.2", "tlsv1.2": "tls1.2", "tlsv1_2": "tls1.2",
+    "tls1_3": "tls1.3", "tlsv1.3": "tls1.3", "tlsv1_3": "tls1.3",
+    "noservername": "no-sni", "nosni": "no-sni",
+}  # fmt: skip
+
+
+def canonical_profile_name(text: str) -> str:
+    """The profile for what a user typed ("TLSv1.2", "tls1_3", "-tls1_2"); unknown names come
+    back normalised, for the caller to refuse."""
+    name = text.strip().lower().lstrip("-")
+    return PROFILE_ALIASES.get(name, name)
+
+
 def parse_profiles(text: str) -> list[str]:
     """`default,no-sni` or `all` -> profile names, validated, in order, without repeats."""
     names = (
         list(PROFILES)
         if text.strip() == "all"
-        else [n.strip() for n in text.split(",") if n.strip()]
+        else [canonical_profile_name(n) for n in text.split(",") if n.strip()]
     )
     unknown = [n for n in names if n not in PROFILES]
     if unknown or not names:

@@ -14,11 +14,15 @@ from certcensus.probe.targets import Target, is_ip_address
 
 
 async def resolve_addresses(target: Target, ip_mode: str = "all") -> list[str]:
-    """`ip_mode`: "all" (every address), "first" (the first the resolver returns), or an address."""
+    """`ip_mode`: "all" (every address), "first" (the first the resolver returns), or the
+    addresses to probe, comma-separated (a service's backends by address, as curl --resolve)."""
     if ip_mode not in ("all", "first"):
-        if not is_ip_address(ip_mode):
-            raise ResolutionError(f"--ip {ip_mode!r} is not 'all', 'first' or an IP address")
-        return [ip_mode]
+        given = [part.strip() for part in ip_mode.split(",") if part.strip()]
+        if not given or not all(is_ip_address(part) for part in given):
+            raise ResolutionError(
+                f"--ip {ip_mode!r} is not 'all', 'first' or IP addresses (A or A,B,...)"
+            )
+        return list(dict.fromkeys(given))
     if target.is_address:
         return [target.host]
     loop = asyncio.get_running_loop()

@@ -24,11 +24,13 @@ class PlanRun:
         run_id: int,
         on_observation: Callable[[Observation], None] | None = None,
         probers: dict[str, Prober] | None = None,
+        on_target_done: Callable[[str], None] | None = None,
     ):
         self.plan = plan
         self.sink = sink
         self.run_id = run_id
         self.on_observation = on_observation
+        self.on_target_done = on_target_done
         self._given_probers = probers
         self._scan: Scan | None = None
         self._interrupted: tuple[Outcome, str | None] | None = None
@@ -37,7 +39,9 @@ class PlanRun:
         probers = self._given_probers
         if probers is None:
             probers = await start_probers(self.plan.profiles_in_workers(), self.plan.profiles)
-        scan = self._scan = Scan(self.plan, self.sink, self.run_id, self.on_observation, probers)
+        scan = self._scan = Scan(
+            self.plan, self.sink, self.run_id, self.on_observation, probers, self.on_target_done
+        )
         if self._interrupted:
             scan.interrupt(*self._interrupted)
         try:
@@ -45,6 +49,11 @@ class PlanRun:
         finally:
             if self._given_probers is None:
                 await close_probers(probers, abort=scan.stop.is_set())
+
+    def probes_still_needed(self) -> int | None:
+        """See Scan.probes_still_needed (None before the scan starts, or when not stopping
+        when sure)."""
+        return self._scan.probes_still_needed() if self._scan is not None else None
 
     def interrupt(self, outcome: Outcome = Outcome.INTERRUPTED, detail: str | None = None) -> None:
         """End the run early (see Scan.interrupt): probes cut off are recorded as `outcome`."""

@@ -96,6 +96,7 @@ class Scan:
         run_id: int,
         on_observation: Callable[[Observation], None] | None = None,
         probers: Mapping[str, Prober] | None = None,
+        on_target_done: Callable[[str], None] | None = None,
     ):
         self.plan = plan
         self.store = store
@@ -113,6 +114,11 @@ class Scan:
         self._inflight: set[asyncio.Task] = set()
         self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
         self.result = ScanResult(run_id, {}, {})
+        # Called with a target's name once its last probe is recorded (--json-lines streams
+        # each target's census then); not for targets an interrupt cut short.
+        self.on_target_done = on_target_done
+        self._inflight_by_target: dict[str, set[asyncio.Task]] = {}
+        self._goals: list[_LaneGoal] = []  # every lane's goal, for the progress estimate
 
     async def run(self) -> ScanResult:
         deadline = time.monotonic() + self.plan.duration if self.plan.duration else None
@@ -161,6 +167,19 @@ class Scan:
             self._cut_off = (outcome, detail)
         self.stop.set()
 
+    def probes_still_needed(self) -> int | None:
+        """Successful probes the started lanes still need before the coverage bound holds for
+        each (stop-when-sure mode; None otherwise). Capped by what --count leaves."""
+        if not self.plan.stop_when_sure:
+            return None
+        wanted = 0
+        for goal in self._goals:
+            if goal.needed is not None and (goal.wants_more() or goal.in_flight):
+                wanted += max(0, goal.needed - goal.ok)
+        if self.plan.count is not None:
+            wanted = min(wanted, self.plan.count * len(self.plan.targets) - self.result.probes)
+        return max(0, wanted)
+
     async def _drain(self) -> None:
         """Let probes in flight finish (each is bounded by the per-phase timeout), until the
         user interrupts, now or while waiting: then give them INTERRUPT_GRACE_SECONDS, cancel
@@ -199,6 +218,7 @@ class Scan:
                     outcome=Outcome.DNS, detail=str(error),
                 )
             )  # fmt: skip
+            self._target_done(target.name)
             return
         self.result.addresses[target.name] = list(addresses)
         lanes = [lane for a in addresses for lane in self._start_lanes(target, a, budget)]
@@ -215,6 +235,17 @@ class Scan:
                 watcher.cancel()
             for lane in lanes:
                 lane.cancel()
+        if self.on_target_done is not None:
+            # A lane ends when its budget is spent, maybe with probes still in flight.
+            pending = self._inflight_by_target.get(target.name)
+            if pending:
+                await asyncio.wait(set(pending))
+            self._target_done(target.name)
+
+    def _target_done(self, name: str) -> None:
+        if self.on_target_done is not None and not self.stop.is_set():
+            self.store.flush()  # the census is built from the store
+            self.on_target_done(name)
 
     async def _reresolve(self, target, budget, addresses, lanes) -> None:
         while True:
@@ -253,6 +284,7 @@ class Scan:
     async def _lane(self, target: Target, address: str, profile: str, budget: _Budget) -> None:
         loop = asyncio.get_running_loop()
         goal = _LaneGoal(self._goal_per_lane(target))
+        self._goals.append(goal)
         interval = self._interval(goal.needed)
         next_start = loop.time()
         settings = self.plan.settings_for(target, profile)
@@ -286,6 +318,9 @@ class Scan:
                 task.add_done_callback(_releaser(target_slot))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+            of_target = self._inflight_by_target.setdefault(target.name, set())
+            of_target.add(task)
+            task.add_done_callback(of_target.discard)
             if not interval:
                 # Unpaced lanes take turns, so `--count` is spread over a target's addresses.
                 await asyncio.sleep(0)

@@ -48,7 +48,8 @@ def is_ip_address(text: str) -> bool:
 
 
 def parse_target(text: str, starttls: str = "auto") -> Target:
-    """Parse one target; `starttls` is "auto" (scheme or port decides), "none", or a dialog name."""
+    """Parse one target; `starttls` is "auto" (scheme or port decides), "none", or a dialog name
+    or alias (case-insensitive)."""
     given = text
     text = text.strip()
     if not text:
@@ -67,16 +68,16 @@ def parse_target(text: str, starttls: str = "auto") -> Target:
         text = text.rpartition("@")[2]  # drop user:password@
     host, port = _split_host_port(text, default_port, given)
     _check_host(host, given)
+    starttls = starttls.strip().lower()
     if starttls == "auto":
         dialog = scheme_dialog if scheme else dialog_for_port(port)
     elif starttls == "none":
         dialog = None
     else:
         try:
-            dialog_class(starttls)
+            dialog = dialog_class(starttls).name  # an alias ("postgresql") names its dialog
         except ValueError as error:
             raise TargetError(str(error)) from None
-        dialog = starttls
     return Target(host=host, port=port, dialog=dialog, given=given)
 
 

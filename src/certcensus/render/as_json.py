@@ -66,11 +66,14 @@ def chain_to_dict(chain: ChainCount) -> dict:
         "differs_from_most_common": [
             {
                 "position": change.position,
+                "change": change.change,
                 "most_common": change.a.sha256 if change.a else None,
                 "this": change.b.sha256 if change.b else None,
+                "words": change.words,
             }
             for change in chain.differences
         ],
+        **({"difference": chain.difference.summary} if chain.difference is not None else {}),
         "seen_only": chain.seen_only,
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
@@ -114,6 +117,7 @@ def target_to_dict(target: TargetCensus) -> dict:
             if target.missing_cas is not None
             else {}
         ),
+        **({"clients": [impact.to_dict() for impact in target.clients]} if target.clients else {}),
     }
 
 
@@ -121,7 +125,12 @@ def coverage_to_dict(target: TargetCensus) -> dict:
     if target.assessment is None:
         return {}
     assessment = target.assessment.to_dict()
-    coverage = {**assessment["coverage"], "sentence": target.coverage_sentence()}
+    split = target.chain_split()
+    coverage = {
+        **assessment["coverage"],
+        "sentence": target.coverage_sentence(),
+        "split": split.to_dict() if split else None,
+    }
     return {"coverage": coverage, "coverage_strata": assessment["strata"]}
 
 
@@ -131,3 +140,8 @@ def census_to_dict(census: Census) -> dict:
 
 def census_to_json(census: Census) -> str:
     return json.dumps(census_to_dict(census), indent=2)
+
+
+def target_to_json_line(target: TargetCensus) -> str:
+    """One target as one line of JSON (--json-lines): an element of "targets", compact."""
+    return json.dumps(target_to_dict(target), separators=(",", ":"))

@@ -9,10 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from certcensus.census.model import Census, ChainCount, TargetCensus
-from certcensus.certs.compare import PositionDiff
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.render.as_json import iso_time
+from certcensus.render.table_text import print_table
 
 # Wide enough for an RFC 4514 subject on one line when output goes to a file or a pipe.
 PIPE_WIDTH = 160
@@ -33,20 +33,13 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
-def role_of(position: int, info: CertificateInfo | None) -> str:
-    if position == 0:
-        return "leaf"
-    if info is not None and info.self_signed:
-        return "root"
-    return f"intermediate #{position}"
-
-
-def print_census(census: Census, console: Console) -> None:
+def print_census(census: Census, console: Console, show_pem: bool = False) -> None:
+    """Every target; `show_pem` adds each certificate's PEM (as s_client -showcerts)."""
     for target in census.targets:
-        print_target(target, console)
+        print_target(target, console, show_pem)
 
 
-def print_target(target: TargetCensus, console: Console) -> None:
+def print_target(target: TargetCensus, console: Console, show_pem: bool = False) -> None:
     title = Text.assemble(
         (target.target, "bold"), f"  {target.protocol}  ", f"{target.probes} probes, ",
         (f"{target.ok} ok", "green" if target.ok else "red"),
@@ -77,10 +70,11 @@ def print_target(target: TargetCensus, console: Console) -> None:
             _short_time(chain.last_seen),
             " <- ".join(short_name(info) for info in chain.certificates),
         )
-    console.print(table)
+    print_table(console, table)
     for number, chain in enumerate(target.chains, 1):
-        _print_chain(number, chain, target, console)
+        _print_chain(number, chain, target, console, show_pem)
     _print_missing(target, console)
+    _print_clients(target, console)
     _print_errors(target, console)
     sentence = target.coverage_sentence()
     if sentence and target.coverage is not None:
@@ -92,19 +86,22 @@ def print_target(target: TargetCensus, console: Console) -> None:
     console.print()
 
 
-def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: Console) -> None:
+def _print_chain(
+    number: int, chain: ChainCount, target: TargetCensus, console: Console, show_pem: bool
+) -> None:
     console.print(f"\n  chain #{number} {chain.chain_id}")
     if len(target.ips) > 1:
         spread = ", ".join(f"{ip} {n}" for ip, n in chain.ips.most_common())
         console.print(f"    seen from: {spread}")
     for position, info in enumerate(chain.certificates):
         _print_certificate(position, info, console)
+        if show_pem:
+            console.print(info.pem.rstrip("\n"), soft_wrap=True)
     last = chain.certificates[-1] if chain.certificates else None
     if last and not last.parse_error and not last.self_signed:
         console.print(f"    (root not sent; the chain ends at issuer {last.issuer})", style="dim")
-    if chain.differences:
-        parts = [describe_change(change) for change in chain.differences]
-        console.print("    differs from chain #1: " + "; ".join(parts), style="yellow")
+    if chain.difference is not None and chain.differences:
+        console.print(f"    differs from chain #1: {chain.difference.summary}", style="yellow")
     for statement in chain.seen_only:
         console.print(f"    seen {statement}", style="magenta")
     for store, judged in (chain.trust or {}).items():
@@ -115,19 +112,6 @@ def _print_chain(number: int, chain: ChainCount, target: TargetCensus, console: 
                 + (f": {verdict.detail}" if not verdict.trusted else ""),
                 style="green" if verdict.trusted else "red",
             )
-
-
-def describe_change(change: PositionDiff) -> str:
-    """One phrase: 'intermediate #1 replaced: A -> B', 'leaf re-issued (same subject)', ..."""
-    where = role_of(change.position, change.a or change.b)
-    if change.a is None:
-        return f"{where} added: {short_name(change.b)}"
-    if change.b is None:
-        return f"{where} no longer sent: {short_name(change.a)}"
-    before, after = short_name(change.a), short_name(change.b)
-    if change.a.subject == change.b.subject and not change.b.parse_error:
-        return f"{where} re-issued (same subject {before}, new certificate)"
-    return f"{where} replaced: {before} -> {after}"
 
 
 def _print_certificate(position: int, info: CertificateInfo, console: Console) -> None:
@@ -159,6 +143,19 @@ def _print_missing(target: TargetCensus, console: Console) -> None:
             console.print(
                 f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red"
             )
+
+
+def _print_clients(target: TargetCensus, console: Console) -> None:
+    """What this means for your clients: one line per trust store judged (none when none)."""
+    if not target.clients:
+        return
+    if len(target.clients) == 1:
+        line = target.clients[0].sentence()
+        console.print(f"\n  What this means for your clients: {line}", style="bold")
+        return
+    console.print("\n  What this means for your clients:", style="bold")
+    for impact in target.clients:
+        console.print(f"    {impact.sentence()}", style="green" if impact.fine else "red")
 
 
 def _print_errors(target: TargetCensus, console: Console) -> None:

@@ -125,6 +125,8 @@ def _target_section(
         parts.append(
             f'<p class="coverage">{escape(sentence)}{_coverage_figures(target.coverage)}</p>'
         )
+    if target.clients:
+        parts.append(_clients_paragraph(target))
     if chains:
         parts.append(_census_table(chains, store))
         parts.append(trust_matrix(target, stores))
@@ -144,6 +146,15 @@ def _target_section(
         parts.append(f'<h3>Failed probes</h3><ul class="failures">{rows}</ul>')
     parts.append("</section>")
     return "".join(parts)
+
+
+def _clients_paragraph(target: TargetCensus) -> str:
+    """What this means for your clients: one sentence per trust store judged."""
+    items = "".join(
+        f'<li class="{"fine" if impact.fine else "failing"}">{escape(impact.sentence())}</li>'
+        for impact in target.clients or []
+    )
+    return f'<div class="clients"><b>What this means for your clients:</b><ul>{items}</ul></div>'
 
 
 def _coverage_figures(coverage: Coverage) -> str:

@@ -1,4 +1,7 @@
-"""Tables for `trust` and `export`: the census's verdicts, and what an export wrote."""
+"""Tables for `trust` and `export`: the census's verdicts, and what an export wrote.
+
+Boxed on a terminal; plain, one line per row, when piped (render/table_text.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from rich.text import Text
 
 from certcensus.census.model import Census
 from certcensus.render.console import make_console
+from certcensus.render.table_text import print_table
 from certcensus.trust.certs import Cert
 from certcensus.trust.verdict import Reason
 
@@ -35,7 +39,13 @@ def print_trust_table(census: Census) -> None:
                     if lenient.reason == Reason.TRUSTED
                     else f"{lenient.reason}: {lenient.detail}",
                 )
-    make_console().print(table)
+    console = make_console()
+    print_table(console, table)
+    for target in census.targets:
+        for impact in target.clients or []:
+            console.print(
+                f"{target.target}: {impact.sentence()}", style="green" if impact.fine else "red"
+            )
 
 
 def print_export_table(
@@ -51,7 +61,7 @@ def print_export_table(
             cert.subject.rfc4514_string(),
             cert.sha256[:16],
         )
-    console.print(table)
+    print_table(console, table)
     for path in files:
         console.print(f"wrote {path}")
     for chain_id, why in unfixable.items():

@@ -142,10 +142,15 @@ class ChangeDetector:
         after = known.probes + ok_probes_before(target, chain.first_seen)
         summary = (f"new chain {_leaf_name(chain)} seen on {chain.count} of {target.ok} probes "
                    f"({chain.share:.1%}), first after {after} probes; {judged.sentence()}")  # fmt: skip
+        # How it differs from the round's most common chain, in certs/compare.py's words.
+        difference = chain.difference.summary if chain.difference else None
+        if difference:
+            summary += f"; vs the most common chain: {difference}"
         return AlertEvent("new-chain", target.target, chain.chain_id, time, {
             "summary": summary, "count": chain.count, "share": chain.share,
             "probes": target.ok, "path": _path(chain),
             "certificates": [c.sha256 for c in chain.certificates],
+            "differs_from_most_common": difference,
             "first_seen_after_probes": after,
             "probes_before": known.probes,
             "baseline_probes": known.baseline_probes,

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from certcensus.model.errors import ConfigError
 from certcensus.probe.dialogs import command_line_options
-from certcensus.probe.profiles import PROFILES
+from certcensus.probe.profiles import PROFILES, canonical_profile_name
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,8 @@ def _checked(fields: dict, where: str) -> WatchTarget:
         if count < 1 or isinstance(fields.get("count"), bool):
             raise ConfigError(f"{where}: count must be a positive whole number")
     profile = fields.get("profile", "default")
+    if isinstance(profile, str):
+        profile = canonical_profile_name(profile)  # "tls1_2" as s_client spells it
     if profile not in PROFILES:
         raise ConfigError(f"{where}: unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     for key in ("starttls", "sni", *PROTOCOL_KEYS):

@@ -30,6 +30,12 @@ def _discover() -> dict[str, type[Dialog]]:
 
 DIALOGS: dict[str, type[Dialog]] = _discover()
 
+# Other names -> the dialog's name: `openssl s_client -starttls` names are the dialogs' own;
+# these are what testssl.sh, sslyze and habit add ("postgresql", "xmpp-client", "pop", ...).
+ALIASES: dict[str, str] = {
+    alias: name for name, cls in DIALOGS.items() for alias in cls.__dict__.get("aliases", ())
+}
+
 # URL schemes: (default port, dialog name or None for implicit TLS).
 SCHEMES: dict[str, tuple[int, str | None]] = {
     **{scheme: (port, None) for scheme, port in IMPLICIT_TLS_SCHEMES.items()},
@@ -39,6 +45,16 @@ SCHEMES: dict[str, tuple[int, str | None]] = {
         for scheme, port in cls.schemes.items()
     },
 }
+for _alias, _name in ALIASES.items():  # an alias names the protocol as a scheme too
+    if DIALOGS[_name].default_ports:
+        SCHEMES.setdefault(_alias, (DIALOGS[_name].default_ports[0], _name))
+
+
+def canonical_dialog_name(text: str) -> str:
+    """The dialog name for what a user typed: "SMTP", "xmpp_server" (sslyze), "postgresql"
+    -> "smtp", "xmpp-server", "postgres". Unknown names come back normalised, unchanged."""
+    name = text.strip().lower().replace("_", "-")
+    return ALIASES.get(name, name)
 
 
 def dialog_for_port(port: int) -> str | None:
@@ -50,8 +66,9 @@ def dialog_for_port(port: int) -> str | None:
 
 
 def dialog_class(name: str) -> type[Dialog]:
+    """The dialog for a name or an alias (see canonical_dialog_name)."""
     try:
-        return DIALOGS[name]
+        return DIALOGS[canonical_dialog_name(name)]
     except KeyError:
         known = ", ".join(sorted(DIALOGS))
         raise ValueError(
@@ -69,6 +86,7 @@ def command_line_options() -> list[DialogOption]:
 
 
 __all__ = [
+    "ALIASES",
     "DIALOGS",
     "Dialog",
     "DialogError",
@@ -77,6 +95,7 @@ __all__ = [
     "IMPLICIT_TLS_PORTS",
     "Refusal",
     "SCHEMES",
+    "canonical_dialog_name",
     "command_line_options",
     "dialog_class",
     "dialog_for_port",

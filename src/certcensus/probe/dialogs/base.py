@@ -54,10 +54,14 @@ class DialogOptions:
 
 class Dialog:
     """Base class: subclasses implement `_on_data` and declare who they are (zgrab2's module
-    shape): `name`, the `default_ports` that imply them, the URL `schemes` that name them (with
-    each scheme's default port), and the `command_line_options` they read."""
+    shape): `name` (openssl s_client's -starttls name where it has one) and its `aliases`, the
+    `default_ports` that imply them, the URL `schemes` that name them (with each scheme's
+    default port), and the `command_line_options` they read."""
 
     name: ClassVar[str]
+    # Other names people type for the protocol (--starttls, targets files, URL schemes); the
+    # registry reads each class's own, so a subclass does not inherit its parent's.
+    aliases: ClassVar[tuple[str, ...]] = ()
     default_ports: ClassVar[tuple[int, ...]] = ()
     schemes: ClassVar[dict[str, int]] = {}
     command_line_options: ClassVar[tuple[DialogOption, ...]] = ()

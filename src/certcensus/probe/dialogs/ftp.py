@@ -31,6 +31,7 @@ class FTPDialog(Dialog):
     name = "ftp"
     default_ports = (21,)
     schemes = {"ftp": 21}
+    aliases = ("ftpes",)  # "explicit FTPS", as FileZilla calls it
 
     def __init__(self, options):
         super().__init__(options)

@@ -24,6 +24,7 @@ class IMAPDialog(Dialog):
     name = "imap"
     default_ports = (143,)
     schemes = {"imap": 143}
+    aliases = ("imap4",)
 
     def __init__(self, options):
         super().__init__(options)

@@ -105,6 +105,7 @@ class MSSQLDialog(Dialog):
     name = "mssql"
     default_ports = (1433,)
     schemes = {"mssql": 1433}
+    aliases = ("tds", "sqlserver")
 
     def __init__(self, options):
         super().__init__(options)

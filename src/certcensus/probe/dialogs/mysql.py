@@ -38,6 +38,7 @@ class MySQLDialog(Dialog):
     name = "mysql"
     default_ports = (3306,)
     schemes = {"mysql": 3306}
+    aliases = ("mariadb",)
 
     def _on_data(self) -> bytes:
         if len(self._buffer) < 4:

@@ -21,6 +21,7 @@ class POP3Dialog(StatusThenListDialog):
     name = "pop3"
     default_ports = (110,)
     schemes = {"pop3": 110}
+    aliases = ("pop",)
 
     def _on_status(self, line: bytes) -> bytes:
         # RFC 1939 section 3: every response starts with a status indicator, "+OK" or "-ERR".

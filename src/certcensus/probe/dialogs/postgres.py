@@ -26,6 +26,7 @@ class PostgresDialog(Dialog):
     name = "postgres"
     default_ports = (5432,)
     schemes = {"postgres": 5432, "postgresql": 5432}
+    aliases = ("postgresql", "pgsql", "psql")
 
     def initiate(self) -> bytes:
         return SSL_REQUEST

@@ -57,6 +57,7 @@ class SieveDialog(Dialog):
     name = "sieve"
     default_ports = (4190,)
     schemes = {"sieve": 4190}
+    aliases = ("managesieve",)
 
     def __init__(self, options):
         super().__init__(options)

@@ -28,6 +28,7 @@ class SMTPDialog(Dialog):
     name = "smtp"
     default_ports = (25, 587, 2525)
     schemes = {"smtp": 25, "submission": 587}
+    aliases = ("submission", "esmtp")  # port 587's IANA name; what some tools call SMTP
     command_line_options = (EHLO_NAME_OPTION,)
     hello_verb = b"EHLO"
 
@@ -73,4 +74,5 @@ class LMTPDialog(SMTPDialog):
     name = "lmtp"
     default_ports = (24,)  # type: ignore[assignment]  # LMTP inherits SMTP's dialog, not its ports
     schemes = {"lmtp": 24}
+    aliases = ()  # type: ignore[assignment]  # not SMTP's (the registry reads its own)
     hello_verb = b"LHLO"

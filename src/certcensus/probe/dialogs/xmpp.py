@@ -71,6 +71,7 @@ class XMPPDialog(Dialog):
     name = "xmpp"
     default_ports = (5222,)
     schemes = {"xmpp": 5222}
+    aliases = ("xmpp-client", "jabber")
     command_line_options = (XMPP_DOMAIN_OPTION,)
     content_namespace = "jabber:client"
 
@@ -264,6 +265,7 @@ class XMPPServerDialog(XMPPDialog):
     name = "xmpp-server"
     default_ports = (5269,)
     schemes = {"xmpp-server": 5269}
+    aliases = ("xmpp-s2s",)  # type: ignore[assignment]  # not the client's (sslyze: xmpp_server)
     content_namespace = "jabber:server"
 
 
