@@ -10,6 +10,7 @@ PACKAGES=(
   openssl          # s_client / s_server / verify: peers the tests compare against
   haproxy          # TCP load balancer in front of backends serving different chains
   nginx-light      # benchmark target and per-SNI / RSA+ECDSA server
+  libnginx-mod-mail  # nginx's mail proxy: imaps/smtps greeting after TLS (bench_attribution.py)
   default-jre-headless  # keytool, to check exported Java truststores
   # Real STARTTLS peers, each started by a test fixture on its own loopback port:
   slapd            # ldap StartTLS and ldaps

@@ -369,3 +369,19 @@ def test_demo_pool_tells_the_story_of_a_half_rolled_chain(tmp_path):
             name_of(fetch_chain(pool.address), demo.backends) for _ in range(100)
         )
     assert 0.02 < names[new.name] / 100 < 0.16
+
+
+def test_smtp_backends_can_name_themselves_in_greeting_and_ehlo(backends):
+    with running_pool(backends, protocol="smtp", choice="round-robin", smtp_name="pool.test",
+                      smtp_backend_names=True) as pool:  # fmt: skip
+        seen = []
+        for _ in backends:
+            client = SMTPClient(pool.address)
+            greeting = client.reply()
+            ehlo = client.command("EHLO client.test")
+            seen.append((greeting[0], ehlo[0]))
+            client.sock.close()
+    assert sorted(seen) == [
+        (f"220 {name}.pool.test ESMTP", f"250-{name}.pool.test Hello")
+        for name in ("alpha", "beta", "gamma")
+    ]

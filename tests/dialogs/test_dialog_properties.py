@@ -84,6 +84,19 @@ def server_bytes(protocol: str):
     return st.one_of(st.binary(max_size=600), mutated(SEEDS[protocol])).flatmap(chunked)
 
 
+def assert_clean_identity(dialog) -> None:
+    """What the server said about itself: one printable line of at most 255 characters, or
+    None with a reason."""
+    identity = dialog.identity
+    if identity is None:
+        return
+    if identity.text is None:
+        assert identity.detail
+    else:
+        assert 0 < len(identity.text) <= 255 and identity.text.isprintable()
+        assert identity.text == identity.text.strip()
+
+
 def exercise(protocol: str, chunks: list[bytes]) -> None:
     dialog = DIALOGS[protocol](OPTIONS)
     dialog.initiate()
@@ -99,6 +112,7 @@ def exercise(protocol: str, chunks: list[bytes]) -> None:
             return  # the dialog ended in protocol-error: nothing more to check
         finally:
             assert len(dialog._buffer) <= MAX_BUFFER
+            assert_clean_identity(dialog)
         assert not was_done, "a done dialog accepted more data"
         assert not (dialog.ready and dialog.refusal), "both ready and refused"
     # The final b"" (server closed) either found the dialog done or raised DialogError above.

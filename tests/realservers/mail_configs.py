@@ -143,7 +143,7 @@ def _tracked(command: list[str], ports: dict[str, int], log: Path, env=None, cwd
 # --- Postfix -------------------------------------------------------------------------------------
 
 
-def postfix_main_cf(directory: Path, certs: dict[str, Path]) -> str:
+def postfix_main_cf(directory: Path, certs: dict[str, Path], myhostname: str = "mail.test") -> str:
     return f"""\
 compatibility_level = 3.6
 queue_directory = {directory}/queue
@@ -154,7 +154,7 @@ meta_directory = /etc/postfix
 shlib_directory = /usr/lib/postfix
 mail_owner = postfix
 setgid_group = postdrop
-myhostname = mail.test
+myhostname = {myhostname}
 mydestination =
 # Without this smtpd asks the proxymap service for local users and stalls when it is absent.
 local_recipient_maps =
@@ -188,19 +188,19 @@ postlog unix-dgram n - n - 1 postlogd
 
 
 @contextlib.contextmanager
-def running_postfix(chain: ServerChain) -> Iterator[RunningServer]:
+def running_postfix(chain: ServerChain, myhostname: str = "mail.test") -> Iterator[RunningServer]:
     """Postfix's master in the foreground (`master -d`, what `postfix start-fg` runs) with a
     config directory of its own; ports "smtp" (STARTTLS offered) and "smtp-plain" (TLS off)."""
     with reachable_directory("postfix") as directory:
-        yield from _postfix_in(directory, chain)
+        yield from _postfix_in(directory, chain, myhostname)
 
 
-def _postfix_in(directory: Path, chain: ServerChain) -> Iterator[RunningServer]:
+def _postfix_in(directory: Path, chain: ServerChain, myhostname: str) -> Iterator[RunningServer]:
     certs = chain.write(directory / "certs")
     ports = {"smtp": free_port(), "smtp-plain": free_port()}
     config = directory / "etc"
     config.mkdir(parents=True)
-    (config / "main.cf").write_text(postfix_main_cf(directory, certs))
+    (config / "main.cf").write_text(postfix_main_cf(directory, certs, myhostname))
     (config / "master.cf").write_text(postfix_master_cf(ports["smtp"], ports["smtp-plain"]))
     # What `postfix start` would create (postfix-script's create-missing) and master needs: a
     # root-owned pid/ and the service socket directories owned by mail_owner. Without pid/ the
@@ -229,7 +229,9 @@ def _postfix_in(directory: Path, chain: ServerChain) -> Iterator[RunningServer]:
 # --- Dovecot -------------------------------------------------------------------------------------
 
 
-def dovecot_conf(directory: Path, certs: dict[str, Path], ports: dict[str, int], ssl: bool) -> str:
+def dovecot_conf(
+    directory: Path, certs: dict[str, Path], ports: dict[str, int], ssl: bool, extra: str = ""
+) -> str:
     dh = f"ssl_dh = <{DOVECOT_DH}" if ssl else ""
     return f"""\
 base_dir = {directory}/run
@@ -265,7 +267,7 @@ service imap-login {{
     port = {ports["imap"]}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {ports.get("imaps", 0)}
   }}
 }}
 service pop3-login {{
@@ -290,22 +292,30 @@ service lmtp {{
 local 127.0.0.2 {{
   ssl = no
 }}
+{extra}
 """
 
 
 @contextlib.contextmanager
 def running_dovecot(
-    directory: Path, chain: ServerChain, ssl: bool = True
+    directory: Path, chain: ServerChain, ssl: bool = True, login_greeting: str | None = None
 ) -> Iterator[RunningServer]:
     """`dovecot -F -c FILE`: IMAP, POP3, ManageSieve and LMTP on free ports of 127.0.0.1 and
-    127.0.0.2; `ssl=False` starts one with TLS off everywhere."""
+    127.0.0.2, and imaps on 127.0.0.1; `ssl=False` starts one with TLS off everywhere;
+    `login_greeting` replaces the greeting's text ("Dovecot (Debian) ready.")."""
     certs = chain.write(directory / "certs")
-    ports = {name: free_port() for name in ("imap", "pop3", "sieve", "lmtp")}
+    names = ("imap", "pop3", "sieve", "lmtp", *(("imaps",) if ssl else ()))
+    ports = {name: free_port() for name in names}
+    extra = f"login_greeting = {login_greeting}" if login_greeting else ""
     for sub in ("run", "state"):
         (directory / sub).mkdir(parents=True)
     config = directory / "dovecot.conf"
-    config.write_text(dovecot_conf(directory, certs, ports, ssl))
-    ports |= {f"{name}@127.0.0.2": port for name, port in list(ports.items()) if name != "lmtp"}
+    config.write_text(dovecot_conf(directory, certs, ports, ssl, extra))
+    ports |= {
+        f"{name}@127.0.0.2": port
+        for name, port in list(ports.items())
+        if name not in ("lmtp", "imaps")
+    }
     command = [find_binary("dovecot"), "-F", "-c", str(config)]
     with _tracked(command, ports, directory / "master.log") as server:
         server.log = directory / "dovecot.log"

@@ -100,6 +100,8 @@ def test_slapd_without_certificate_has_no_starttls(cli, db, slapd_without_tls):
 def test_prosody_client_stream_starttls(cli, db, prosody_server, served_chain):
     target = scan(cli, db, prosody_server.port, "xmpp", "--xmpp-domain", XMPP_DOMAIN)
     assert_only_chain(target, served_chain)
+    # Backend identity: the stream's from (its id, new per stream, is only in the detail).
+    assert [(b["identity"], b["count"]) for b in target["backends"]] == [(XMPP_DOMAIN, PROBES)]
 
 
 def test_prosody_server_to_server_stream_starttls(cli, db, prosody_server, served_chain):
@@ -143,6 +145,8 @@ def test_mariadb_ssl_request(cli, db, mariadb_directory, served_chain):
     with mariadb(mariadb_directory, ssl=True) as server:
         target = scan(cli, db, server.port, "mysql")
     assert_only_chain(target, served_chain)
+    (backend,) = target["backends"]  # the server version string names it
+    assert "MariaDB" in backend["identity"] and backend["count"] == PROBES
 
 
 def test_mariadb_without_ssl_does_not_set_client_ssl(cli, db, mariadb_directory):
@@ -156,7 +160,9 @@ def test_mariadb_without_ssl_does_not_set_client_ssl(cli, db, mariadb_directory)
 
 
 def test_inspircd_starttls_after_hostname_notice(cli, db, inspircd_with_starttls, served_chain):
-    assert_only_chain(scan(cli, db, inspircd_with_starttls.port, "irc"), served_chain)
+    target = scan(cli, db, inspircd_with_starttls.port, "irc")
+    assert_only_chain(target, served_chain)
+    assert [b["identity"] for b in target["backends"]] == ["irc.certcensus.test"]
 
 
 def test_inspircd_ssl_port_is_implicit_tls(cli, db, inspircd_with_starttls, served_chain):

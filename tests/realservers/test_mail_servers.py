@@ -55,6 +55,8 @@ def test_postfix_without_tls_is_unsupported_and_the_probe_stops_after_ehlo(cli, 
 def test_dovecot_starttls_presents_leaf_and_intermediate(cli, db, dovecot, mail_chain, protocol):
     result, census = scan(cli, db, f"127.0.0.1:{dovecot.ports[protocol]}", protocol, COUNT)
     assert_every_probe_saw_the_chain(result, census, mail_chain, COUNT)
+    if protocol in ("imap", "pop3"):  # the greeting's text, Dovecot's default login_greeting
+        assert [b["identity"] for b in census["backends"]] == ["Dovecot (Debian) ready."]
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,8 @@ COUNT = 50
 def test_nnrpd_starttls_presents_leaf_and_intermediate(cli, db, nnrpd, mail_chain):
     result, census = scan(cli, db, f"127.0.0.1:{nnrpd.ports['nntp']}", "nntp", COUNT)
     assert_every_probe_saw_the_chain(result, census, mail_chain, COUNT)
+    (backend,) = census["backends"]  # the banner: "news.test InterNetNews NNRP server INN ..."
+    assert backend["identity"].startswith("news.test InterNetNews NNRP server INN ")
 
 
 def test_the_test_nnrpd_serves_readers_whatever_the_machines_load(tmp_path):
@@ -59,6 +61,8 @@ def test_nnrpd_without_certificate_files_refuses_starttls(cli, db, nnrpd_without
 def test_proftpd_auth_tls_presents_leaf_and_intermediate(cli, db, proftpd, mail_chain):
     result, census = scan(cli, db, f"127.0.0.1:{proftpd.ports['ftp']}", "ftp", COUNT)
     assert_every_probe_saw_the_chain(result, census, mail_chain, COUNT)
+    (backend,) = census["backends"]  # the banner names the server
+    assert backend["identity"].startswith("ProFTPD") and "certcensus test" in backend["identity"]
 
 
 def test_proftpd_without_tls_is_unsupported_and_the_probe_stops_at_feat(cli, db, proftpd):

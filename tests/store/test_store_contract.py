@@ -70,7 +70,8 @@ def test_every_field_round_trips(store):
         (b"not a certificate",), sni="t.test", source_address="127.0.0.2", source_port=40000,
         tls_version="TLSv1.3", cipher="TLS_AES_128_GCM_SHA256", connect_seconds=0.001,
         starttls_seconds=0.002, handshake_seconds=0.003, profile="tls1.3", detail="x",
-        source="captures/one.txt", leaf_only=True,
+        source="captures/one.txt", leaf_only=True, server_identity="mx7.t.test",
+        server_identity_detail="greeting truncated", server_hello="13_1302_002b-0033",
     )  # fmt: skip
     run = store.start_run("ingest", [])
     store.add(run, sent)
@@ -80,13 +81,35 @@ def test_every_field_round_trips(store):
     for name in ("target", "host", "port", "protocol", "address", "started_at", "outcome",
                  "detail", "sni", "profile", "source_address", "source_port", "tls_version",
                  "cipher", "connect_seconds", "starttls_seconds", "handshake_seconds", "source",
-                 "leaf_only"):  # fmt: skip
+                 "leaf_only", "server_identity", "server_identity_detail",
+                 "server_hello"):  # fmt: skip
         assert getattr(probe, name) == getattr(sent, name), name
     assert probe.chain_id == sent.chain_id and probe.run_id == run
     assert probe.outcome is Outcome.OK
     (info,) = store.runs()
     assert (info.command, info.targets) == ("ingest", ("t.test:443",))
     assert info.finished_at is not None and info.finished_at >= info.started_at
+
+
+def test_backend_counts_group_probes_by_identity_server_hello_chain_sni_and_profile(store):
+    run = store.start_run("scan", ["t.test:443"])
+    for identity, chain, outcome in [
+        ("mx1", b"a", Outcome.OK), ("mx1", b"a", Outcome.OK), ("mx2", b"b", Outcome.OK),
+        (None, b"b", Outcome.OK), ("mx2", b"", Outcome.RESET),
+    ]:  # fmt: skip
+        store.add(run, observation((chain,) if chain else (), outcome, server_identity=identity,
+                                   server_hello="12_c02f_none", sni="t.test"))  # fmt: skip
+    store.add(run, observation((b"leaf",), leaf_only=True, server_identity="mx9"))
+    store.finish_run(run)
+    a, b = chain_fingerprint((b"a",)), chain_fingerprint((b"b",))
+    counted = {(r.identity, r.chain_id, r.server_hello, r.sni, r.profile): r.probes
+               for r in store.backend_counts("t.test:443")}  # fmt: skip
+    assert counted == {
+        ("mx1", a, "12_c02f_none", "t.test", "default"): 2,
+        ("mx2", b, "12_c02f_none", "t.test", "default"): 1,
+        (None, b, "12_c02f_none", "t.test", "default"): 1,
+        ("mx2", None, "12_c02f_none", "t.test", "default"): 1,  # failed: no chain
+    }  # leaf-only captures are not probes of a backend
 
 
 def test_probes_come_back_in_time_order_per_target_and_run(store):
@@ -150,11 +173,11 @@ def test_a_url_with_a_scheme_this_build_cannot_open_is_a_usage_error():
 def test_an_observation_the_backend_cannot_take_keeps_the_rest_of_its_batch(backend, tmp_path):
     # A lone surrogate is what os.listdir gives for a file name that is not UTF-8: no database
     # encodes it. Before, the whole batch (every good capture with it) was lost.
-    bad = observation(source="captures/\udcff.txt")
+    bad = observation(source="captures/\udcff.txt", server_identity="nginx/1.22.1")
     with _open_new(backend, tmp_path) as store:
         run = store.start_run("ingest", ["t.test:443"])
         for number in range(5):
-            store.add(run, observation(detail=f"good {number}"))
+            store.add(run, observation(detail=f"good {number}", server_identity="nginx/1.22.1"))
         store.add(run, bad)
         store.add(run, observation(detail="good 5"))
         store.finish_run(run)
@@ -162,5 +185,6 @@ def test_an_observation_the_backend_cannot_take_keeps_the_rest_of_its_batch(back
             (bad, "UnicodeEncodeError")
         ]
     with _open_new(backend, tmp_path, read_only=True) as reader:
-        details = [p.detail for p in reader.probes("t.test:443")]
-    assert details == [f"good {n}" for n in range(6)]
+        kept = [(p.detail, p.server_identity) for p in reader.probes("t.test:443")]
+    # Every field of the kept ones intact (texts the failed batch wrote first were undone too).
+    assert kept == [(f"good {n}", "nginx/1.22.1") for n in range(5)] + [("good 5", None)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from certcensus.census.assessment import ProbeSample, assess_target
+from certcensus.census.backends import count_backends
 from certcensus.census.model import Census, ChainCount, ProbePoint, TargetCensus
 from certcensus.census.strata import count_strata, where_seen
 from certcensus.certs.compare import diff_chains
@@ -100,6 +101,10 @@ def _census_of(
     for chain in census.chains:
         chain.seen_only = where_seen(chain.chain_id, census.strata)
     census.assessment = assess_target(_samples(observations), confidence)
+    chain_order = [chain.chain_id for chain in census.chains]
+    census.backends = count_backends(store.backend_counts(name, run_ids), chain_order, confidence)
+    for chain in census.chains:
+        chain.backends = census.backends.backends_of(chain.chain_id)
     return census
 
 

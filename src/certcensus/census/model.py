@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from certcensus.census.assessment import TargetAssessment
+from certcensus.census.backends import BackendCensus
 from certcensus.census.clients import ClientImpact
 from certcensus.census.coverage import RANDOM_CHOICE, Coverage
 from certcensus.census.splits import ChainSplit, chain_split
@@ -45,6 +46,7 @@ class ChainCount:
     difference: ChainDiff | None = None  # vs the most common chain (None for that one)
     seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
     trust: dict[str, StoreVerdict] | None = None  # by store name, once judged
+    backends: Counter = field(default_factory=Counter)  # backend identity (None too) -> probes
 
     @property
     def differences(self) -> list[PositionDiff]:
@@ -87,6 +89,7 @@ class TargetCensus:
     timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
     assessment: TargetAssessment | None = None
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
+    backends: BackendCensus | None = None  # who served which chain (census/backends.py)
     clients: list[ClientImpact] | None = None  # what it means per store's clients, once judged
 
     @property

@@ -47,7 +47,9 @@ def run_demo(count: int = 600, db_path: str | None = None, as_json: bool = False
     with tempfile.TemporaryDirectory(prefix="certcensus-demo-") as directory:
         demo_pki = build_demo_pki(Path(directory))
         db = db_path or str(Path(directory) / "demo.sqlite")
-        with running_pool(demo_pki.backends, protocol="smtp", smtp_name=demo_pki.hostname) as pool:
+        with running_pool(
+            demo_pki.backends, protocol="smtp", smtp_name=demo_pki.hostname, smtp_backend_names=True
+        ) as pool:
             target = parse_target(f"127.0.0.1:{pool.port}", "smtp")
             if not as_json:
                 err.print(

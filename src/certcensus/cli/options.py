@@ -104,6 +104,18 @@ def protocol_values(arguments: dict) -> dict[str, str | None]:
     return {option.name: arguments.get(option.name) for option in command_line_options()}
 
 
+def identity_options(function):
+    """--http-head and --identity-header: learning which backend answered an HTTPS probe."""
+    return _apply([
+        click.option("--http-head", is_flag=True,
+                     help="After the handshake of HTTPS targets, send HEAD / and record the "
+                          "headers that name a backend (Server, Via, X-Served-By, CF-Ray, ...)."),
+        click.option("--identity-header", "identity_headers", multiple=True, metavar="NAME",
+                     help="One more response header that names a backend (with --http-head). "
+                          "Repeatable."),
+    ])(function)  # fmt: skip
+
+
 def show_certs_option(function):
     """--show-certs: every chain's certificates as PEM, after their description."""
     return click.option(

@@ -16,6 +16,7 @@ from certcensus.cli.options import (
     checked_profiles,
     concurrency_option,
     db_option,
+    identity_options,
     parse_duration,
     parse_targets,
     protocol_options,
@@ -67,6 +68,7 @@ from certcensus.render.console import make_console
 @rate_option
 @concurrency_option(defaults.SCAN_CONCURRENCY, ", over all targets")
 @timeout_option
+@identity_options
 @click.option("--sni", default=None, help="Server name to send (default: the target's host name).")
 @click.option("--no-sni", is_flag=True, help="Send no server name.")
 @click.option(
@@ -135,7 +137,8 @@ from certcensus.render.console import make_console
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @sclient_options("-connect", "-starttls", "-servername", "-noservername", "-CAfile", "-CApath",
                  "-showcerts", "-tls1_2", "-tls1_3")  # fmt: skip
-def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, sni, no_sni,
+def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, http_head,
+         identity_headers, sni, no_sni,
          source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
          db_path, trust_stores, store_password, offline, cache_dir, as_json, json_lines, save_pem,
          show_certs, quiet, **protocol_arguments):  # fmt: skip
@@ -164,7 +167,10 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)
-    options = ProbeOptions(timeout, sni, no_sni, protocol_values(protocol_arguments))
+    options = ProbeOptions(
+        timeout, sni, no_sni, protocol_values(protocol_arguments), http_head=http_head,
+        identity_headers=tuple(identity_headers),
+    )  # fmt: skip
     plan = build_plan(
         parsed, options, profiles=profiles, count=count, duration=seconds, rate=rate,
         concurrency=concurrency, ip_mode=ip_mode, resolve_every=resolve_every,

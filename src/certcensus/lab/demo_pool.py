@@ -7,7 +7,10 @@ trusted only the old root failed on a fraction of deliveries that nobody could r
     chain A (92%)  smtp.demo.certcensus.test <- Demo Cloud Services CA-1 <- Demo Global Root CA
     chain B  (8%)  smtp.demo.certcensus.test <- Demo TLS RSA CA G2       <- Demo Global Root G2
 
-Both leaves carry the same names but different keys, as after a real re-issue. Servers send the
+Each chain comes from its own backend, which names itself in its greeting (mx1. and
+mx2.smtp.demo.certcensus.test, as Exchange Online's backends do), so the census can say which
+backend serves the rare chain. Both leaves carry the same names but different keys, as after a
+real re-issue. Servers send the
 leaf and its intermediate, never the root (RFC 8446 section 4.4.2 lets them omit it), so which
 root a client needs is exactly the question certcensus answers.
 """
@@ -58,8 +61,8 @@ def build_demo_pki(directory: Path) -> DemoPool:
     new_leaf = pki.leaf(DEMO_NAMES, new_intermediate, key_type="ec256")
 
     backends = [
-        Backend("cloud-services-ca-1", old_leaf, [old_intermediate], weight=OLD_CHAIN_SHARE),
-        Backend("tls-rsa-ca-g2", new_leaf, [new_intermediate], weight=NEW_CHAIN_SHARE),
+        Backend("mx1", old_leaf, [old_intermediate], weight=OLD_CHAIN_SHARE),
+        Backend("mx2", new_leaf, [new_intermediate], weight=NEW_CHAIN_SHARE),
     ]
     roots = [old_root, new_root]
     paths = []

@@ -102,6 +102,7 @@ class PoolServer:
         smtp_advertise_starttls: bool = True,
         smtp_starttls_reply: str = "220 2.0.0 Ready to start TLS",
         split_writes: bool = False,
+        smtp_backend_names: bool = False,
     ):
         if not backends:
             raise ValueError("a pool needs at least one backend")
@@ -119,8 +120,9 @@ class PoolServer:
         self.choice = choice
         self.host = host
         self.smtp = SMTPBehaviour(
-            smtp_name, smtp_greeting, smtp_advertise_starttls, smtp_starttls_reply, split_writes
-        )
+            smtp_name, smtp_greeting, smtp_advertise_starttls, smtp_starttls_reply, split_writes,
+            smtp_backend_names,
+        )  # fmt: skip
         # Counted before the ServerHello goes out, so it is exact by the time a client has the
         # chain (a "handshakes finished" count would lag: the server finishes after the client).
         self.served: collections.Counter[str] = collections.Counter()

@@ -28,6 +28,9 @@ class SMTPBehaviour:
     advertise_starttls: bool = True  # False: a middlebox stripped the keyword from EHLO
     starttls_reply: str = "220 2.0.0 Ready to start TLS"  # anything but 220 refuses the upgrade
     split_writes: bool = False  # send plaintext replies one byte per write, to test framing
+    # Each backend greets as "<backend name>.<name>", as Exchange Online's do: what backend
+    # attribution (census/backends.py) reads.
+    name_backends: bool = False
 
     @property
     def greeting_line(self) -> str:
@@ -61,9 +64,15 @@ class SMTPSession:
         self.pool, self.backend, self.reader, self.writer = pool, backend, reader, writer
         self.behaviour = pool.smtp
         self.tls_active = False
+        behaviour = self.behaviour
+        self.host_name = (
+            f"{backend.name}.{behaviour.name}" if behaviour.name_backends else behaviour.name
+        )
 
     async def run(self) -> None:
         greeting = self.behaviour.greeting_line
+        if self.behaviour.greeting is None:
+            greeting = f"220 {self.host_name} ESMTP"
         await self.reply(greeting)
         if not greeting.startswith("220"):
             return  # 421 and 554 greetings: the server will not talk (RFC 5321 section 3.1)
@@ -84,7 +93,7 @@ class SMTPSession:
         match = _VERB.match(line)
         verb = match.group(1).upper() if match else b""
         argument = (match.group(2) or b"").strip() if match else b""
-        name = self.behaviour.name
+        name = self.host_name
         if verb == b"EHLO" and argument:
             keywords = ["PIPELINING", "SIZE 35882577"]
             if self.behaviour.advertise_starttls and not self.tls_active:

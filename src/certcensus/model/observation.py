@@ -33,6 +33,12 @@ class Observation:
     # An ingested capture that holds only the leaf (`s_client` without -showcerts): the census
     # counts it by leaf, apart from chains, since the rest of its chain is unknown.
     leaf_only: bool = False
+    # Who answered (probe/identity/): what the server said about itself, one printable line of
+    # at most 255 characters (greeting host, banner, HTTP headers naming a backend), or None;
+    # the detail says why it is None or truncated. `server_hello`: the ServerHello fingerprint.
+    server_identity: str | None = None
+    server_identity_detail: str = ""
+    server_hello: str | None = None
 
     @property
     def chain_id(self) -> str | None:

@@ -63,6 +63,8 @@ class ProbeOptions:
     sni: str | None = None  # None: the target's host name
     no_sni: bool = False
     protocol_options: Mapping[str, str | None] = field(default_factory=dict)  # --ehlo-name ...
+    http_head: bool = False  # --http-head: ask HTTPS targets `HEAD /` after the handshake
+    identity_headers: tuple[str, ...] = ()  # --identity-header NAME, repeatable
 
 
 def server_name(target: Target, profile: str, sni: str | None, no_sni: bool) -> str | None:
@@ -119,6 +121,8 @@ def build_plan(
             sni=server_name(target, profile, options.sni, options.no_sni),
             dialog_options=DialogOptions(host=target.host, values=dict(options.protocol_options)),
             profile=profile,
+            http_head=options.http_head,
+            identity_headers=tuple(options.identity_headers),
         )
         for target in unique
         for profile in profiles

@@ -5,6 +5,11 @@ an `ssl.SSLObject` over memory BIOs that this module feeds from the socket, rath
 asyncio's SSL transport, for three reasons: each phase gets its own timeout and duration, the
 protocols that carry TLS inside their own framing (MSSQL's TDS) use the same code, and it is
 markedly cheaper per connection, which matters at thousands of probes a second.
+
+Each probe also records who answered (probe/identity/): what the dialog learned from the
+greeting, the ServerHello fingerprint of the raw bytes fed to the incoming BIO, and for implicit
+TLS the greeting (or with --http-head the answer to `HEAD /`) read after the handshake. None of
+that can fail a probe: what could not be learned is said in `server_identity_detail`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from certcensus.model.observation import Observation
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
 from certcensus.probe.dialogs.base import printable, quoted
+from certcensus.probe.identity.after_tls import GREETING_WAIT_SECONDS, GREETINGS, GreetingAfterTLS
+from certcensus.probe.identity.http_head import HeadRequest
+from certcensus.probe.identity.server_hello import ServerHelloReader
+from certcensus.probe.identity.text import ServerIdentity
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
 
@@ -40,6 +49,12 @@ class ProbeSettings:
     sni: str | None = None
     dialog_options: DialogOptions | None = None
     profile: str = "default"
+    http_head: bool = False  # send `HEAD /` after the handshake of HTTPS targets
+    identity_headers: tuple[str, ...] = ()  # --identity-header: more headers naming a backend
+
+
+# Implicit-TLS services that --http-head asks `HEAD /` of (None: a port with no known service).
+HTTP_SERVICES = (None, "https", "tls")
 
 
 class _Closed(Exception):
@@ -87,7 +102,10 @@ async def probe_once(
                 clock = time.perf_counter()
                 options = settings.dialog_options or DialogOptions(host=target.host)
                 dialog = dialog_class(target.dialog)(options)
-                await _run_dialog(loop, sock, dialog)
+                try:
+                    await _run_dialog(loop, sock, dialog)
+                finally:
+                    record.update(_identity_fields(dialog.identity))
                 record["starttls_seconds"] = time.perf_counter() - clock
                 if dialog.refusal:
                     return Observation(
@@ -96,8 +114,21 @@ async def probe_once(
             phase = "handshake"
             deadline.reschedule(loop.time() + settings.timeout)
             clock = time.perf_counter()
-            ssl_object = await _handshake(loop, sock, settings, dialog)
+            hello = ServerHelloReader()
+            after = _reader_after_tls(target, settings)
+            try:
+                ssl_object, incoming, outgoing = await _handshake(
+                    loop, sock, settings, dialog, hello, after.initiate() if after else b""
+                )
+            finally:
+                record["server_hello"] = hello.fingerprint
             record["handshake_seconds"] = time.perf_counter() - clock
+            if after is not None:
+                # Bounded by its own timer inside `_identify`, which turns running out into a
+                # detail: the probe's timer must not fire first and fail a probe that has its chain.
+                deadline.reschedule(None)
+                tls = (ssl_object, incoming, outgoing)
+                record.update(_identity_fields(await _identify(loop, sock, tls, after, settings)))
         chain = unverified_chain_der(ssl_object)
         cipher = ssl_object.cipher()
         record.update(tls_version=ssl_object.version(), cipher=cipher[0] if cipher else None)
@@ -124,6 +155,65 @@ async def probe_once(
     finally:
         if sock is not None:
             sock.close()
+
+
+def _identity_fields(identity: ServerIdentity | None) -> dict[str, Any]:
+    if identity is None:
+        return {}
+    return {"server_identity": identity.text, "server_identity_detail": identity.detail}
+
+
+def _reader_after_tls(target: Target, settings: ProbeSettings):
+    """What to read after the handshake: an implicit-TLS service's greeting, or with --http-head
+    the answer to `HEAD /`; None when nothing follows (STARTTLS targets said it in the dialog)."""
+    if target.dialog is not None:
+        return None
+    if target.service in GREETINGS:
+        return GreetingAfterTLS(target.service)
+    if settings.http_head and target.service in HTTP_SERVICES:
+        return HeadRequest(settings.sni or target.host, target.port, settings.identity_headers)
+    return None
+
+
+async def _identify(loop, sock, tls, reader, settings: ProbeSettings) -> ServerIdentity:
+    """Drive `reader` over the TLS session; whatever happens, an identity (never an error).
+    A greeting is waited for GREETING_WAIT_SECONDS at most, an HTTP answer --timeout."""
+    is_greeting = isinstance(reader, GreetingAfterTLS)
+    wait = min(GREETING_WAIT_SECONDS, settings.timeout) if is_greeting else settings.timeout
+    waited_for = "greeting" if is_greeting else "HTTP answer"
+    try:
+        async with asyncio.timeout(wait):
+            await _converse_in_tls(loop, sock, tls, reader)
+    except TimeoutError:
+        return reader.gave_up(f"no {waited_for} within {wait:g}s after the handshake")
+    except ssl.SSLError as error:
+        return reader.gave_up(
+            f"TLS error after the handshake: {printable(error.reason or str(error))}"
+        )
+    except OSError as error:
+        return reader.gave_up(f"{error.strerror or error} after the handshake")
+    assert reader.identity is not None  # the loop ends only once the reader is done
+    return reader.identity
+
+
+async def _converse_in_tls(loop, sock, tls, reader) -> None:
+    ssl_object, incoming, outgoing = tls  # the reader's request went with our Finished
+    while not reader.done:
+        pending = outgoing.read()
+        if pending:
+            await loop.sock_sendall(sock, pending)
+        try:
+            data = ssl_object.read(RECEIVE_SIZE)
+        except ssl.SSLWantReadError:
+            received = await loop.sock_recv(sock, RECEIVE_SIZE)
+            if received:
+                incoming.write(received)
+            else:
+                reader.receive_data(b"")
+            continue
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            data = b""  # close_notify, or the TCP connection ended
+        reader.receive_data(data)
 
 
 async def _run_dialog(loop, sock: socket.socket, dialog: Dialog) -> None:
@@ -156,7 +246,18 @@ _NOT_TLS_REASONS = {
 }
 
 
-async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None):
+async def _handshake(
+    loop,
+    sock,
+    settings: ProbeSettings,
+    dialog: Dialog | None,
+    hello: ServerHelloReader,
+    then_send: bytes = b"",
+):
+    """The OpenSSL handshake over memory BIOs; returns (ssl_object, incoming, outgoing). Every
+    byte for OpenSSL also goes to `hello` until it has the ServerHello. `then_send` (HEAD /) is
+    sent as application data in the same write as our Finished: one send and one wake-up less
+    per probe, which --http-head's budget needs (TLS 1.3 lets the client send at once)."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     ssl_object = settings.context.wrap_bio(
         incoming, outgoing, server_side=False, server_hostname=settings.sni
@@ -167,11 +268,15 @@ async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None)
             ssl_object.do_handshake()
             # In TLS 1.3 our Finished is still in the outgoing buffer: send it, so the server
             # logs a completed handshake rather than a failed one before we reset.
+            if then_send:
+                ssl_object.write(then_send)
             finished = outgoing.read()
             if finished:
                 with contextlib.suppress(OSError):
-                    sock.send(dialog.wrap_tls(finished) if dialog else finished)
-            return ssl_object
+                    sent = sock.send(dialog.wrap_tls(finished) if dialog else finished)
+                    if then_send and sent < len(finished):  # never with a dialog (implicit TLS)
+                        await loop.sock_sendall(sock, finished[sent:])
+            return ssl_object, incoming, outgoing
         except ssl.SSLWantReadError:
             pass
         except ssl.SSLError as error:
@@ -188,6 +293,8 @@ async def _handshake(loop, sock, settings: ProbeSettings, dialog: Dialog | None)
             data = dialog.unwrap_tls(data)
         if len(first_bytes) < 64:
             first_bytes += data[: 64 - len(first_bytes)]
+        if not hello.done:
+            hello.receive_data(data)
         incoming.write(data)
 
 

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 from certcensus.model.errors import TargetError
-from certcensus.probe.dialogs import SCHEMES, dialog_class, dialog_for_port
+from certcensus.probe.dialogs import IMPLICIT_TLS_PORTS, SCHEMES, dialog_class, dialog_for_port
+from certcensus.probe.dialogs.implicit import IMPLICIT_TLS_SCHEMES
 
 DEFAULT_PORT = 443
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
@@ -23,6 +24,9 @@ class Target:
     port: int
     dialog: str | None  # STARTTLS dialog name, None for implicit TLS
     given: str  # what the user typed
+    # Implicit TLS: the service inside (scheme, else the well-known port: "imaps", "https"), so
+    # the prober knows which greeting follows the handshake. None with a dialog.
+    service: str | None = None
 
     @property
     def name(self) -> str:
@@ -78,7 +82,10 @@ def parse_target(text: str, starttls: str = "auto") -> Target:
             dialog = dialog_class(starttls).name  # an alias ("postgresql") names its dialog
         except ValueError as error:
             raise TargetError(str(error)) from None
-    return Target(host=host, port=port, dialog=dialog, given=given)
+    service = None
+    if dialog is None:
+        service = scheme if scheme in IMPLICIT_TLS_SCHEMES else IMPLICIT_TLS_PORTS.get(port)
+    return Target(host=host, port=port, dialog=dialog, given=given, service=service)
 
 
 def _split_host_port(text: str, default_port: int, given: str) -> tuple[str, int]:

@@ -71,7 +71,9 @@ class WorkerProber:
         options = settings.dialog_options
         request = {
             "id": request_id, "host": target.host, "port": target.port, "dialog": target.dialog,
-            "given": target.given, "address": address, "sni": settings.sni,
+            "given": target.given, "service": target.service, "address": address,
+            "sni": settings.sni, "http_head": settings.http_head,
+            "identity_headers": list(settings.identity_headers),
             "timeout": settings.timeout, "source": source_address,
             "protocol_options": dict(options.values) if options else {},
         }  # fmt: skip
@@ -145,9 +147,15 @@ async def _serve(profile: str) -> None:
     parent = os.getppid()
 
     async def answer(request: dict) -> None:
-        target = Target(request["host"], request["port"], request["dialog"], request["given"])
+        target = Target(
+            request["host"], request["port"], request["dialog"], request["given"],
+            request["service"],
+        )  # fmt: skip
         options = DialogOptions(host=target.host, values=request["protocol_options"])
-        settings = ProbeSettings(context, request["timeout"], request["sni"], options, profile)
+        settings = ProbeSettings(
+            context, request["timeout"], request["sni"], options, profile,
+            http_head=request["http_head"], identity_headers=tuple(request["identity_headers"]),
+        )  # fmt: skip
         observation = await probe_once(target, request["address"], settings, request["source"])
         line = json.dumps({"id": request["id"], **observation_to_wire(observation)})
         try:

@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable
 from typing import TextIO
 
+from certcensus.census.backends import ranked
 from certcensus.census.model import Census
 from certcensus.render.as_json import iso_time
 from certcensus.store.base import Store, StoredProbe
@@ -20,7 +21,7 @@ PROBE_FIELDS = [field.name for field in dataclasses.fields(StoredProbe)]
 OBSERVATION_COLUMNS = ["time", *PROBE_FIELDS]
 CHAIN_COLUMNS = [
     "target", "rank", "chain", "count", "share", "first_seen", "last_seen", "ips", "length",
-    "subjects", "issuers", "sha256s", "not_after", "untrusted_by",
+    "subjects", "issuers", "sha256s", "not_after", "untrusted_by", "backends",
 ]  # fmt: skip
 # Spreadsheets run a cell that starts with one of these as a formula, and certificate subjects
 # and server error details are chosen by whoever runs the server (OWASP "CSV Injection"): such
@@ -85,6 +86,11 @@ def chains_csv(census: Census) -> str:
                 " ".join(c.sha256 for c in certificates),
                 " | ".join(c.not_after for c in certificates),
                 " ".join(untrusted),
+                # identity=probes, " | " between backends (identities may hold spaces)
+                " | ".join(
+                    f"{'null' if identity is None else identity}={n}"
+                    for identity, n in ranked(chain.backends)
+                ),
             ]  # fmt: skip
             writer.writerow([safe_cell(value) for value in row])
     return buffer.getvalue()

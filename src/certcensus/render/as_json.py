@@ -10,8 +10,10 @@ import dataclasses
 import datetime as dt
 import json
 
+from certcensus.census.backends import BackendCensus, ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
+from certcensus.probe.identity.server_hello import ja3s_of
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
@@ -75,6 +77,9 @@ def chain_to_dict(chain: ChainCount) -> dict:
         ],
         **({"difference": chain.difference.summary} if chain.difference is not None else {}),
         "seen_only": chain.seen_only,
+        # identity -> probes; probes that learned no identity are under "null" (JSON keys are
+        # strings), never dropped.
+        "backends": dict(ranked(chain.backends)),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
             if chain.trust is not None
@@ -112,6 +117,7 @@ def target_to_dict(target: TargetCensus) -> dict:
             for stratum in target.strata
         ],
         **coverage_to_dict(target),
+        **backends_to_dict(target.backends),
         **(
             {"missing_cas": {n: missing_cas_to_dict(m) for n, m in target.missing_cas.items()}}
             if target.missing_cas is not None
@@ -132,6 +138,45 @@ def coverage_to_dict(target: TargetCensus) -> dict:
         "split": split.to_dict() if split else None,
     }
     return {"coverage": coverage, "coverage_strata": assessment["strata"]}
+
+
+def backends_to_dict(backends: BackendCensus | None) -> dict:
+    """The target's `backends`, `backend_estimate`, `server_hellos` and the sentences."""
+    if backends is None:
+        return {}
+    estimate = backends.estimate
+    return {
+        "backends": [
+            {
+                "identity": backend.identity,
+                "count": backend.probes,
+                "chains": dict(ranked(backend.chains)),
+                "failed": backend.failed,
+                "server_hello": [
+                    fingerprint for fingerprint, _ in backend.server_hellos.most_common()
+                ],
+                "serves_several_chains": backend.serves_several_chains,
+                "why_several_chains": backend.why_several_chains,
+            }
+            for backend in backends.backends
+        ],
+        "backend_estimate": (
+            estimate.to_dict()
+            if estimate is not None
+            else {"seen": 0, "estimated": 0, "low": 0, "high": 0, "confidence": None}
+        ),
+        "split_by_backend": backends.split_by_backend,
+        "server_hellos": [
+            {
+                "fingerprint": fingerprint,
+                "ja3s": ja3s_of(fingerprint),
+                "count": count,
+                "chains": dict(backends.by_server_hello.get(fingerprint, {})),
+            }
+            for fingerprint, count in backends.server_hello_probes.most_common()
+        ],
+        "backend_summary": backends.sentences(),
+    }
 
 
 def census_to_dict(census: Census) -> dict:

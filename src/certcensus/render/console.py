@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from certcensus.census.backends import ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
@@ -75,6 +76,7 @@ def print_target(target: TargetCensus, console: Console, show_pem: bool = False)
         _print_chain(number, chain, target, console, show_pem)
     _print_missing(target, console)
     _print_clients(target, console)
+    _print_backends(target, console)
     _print_errors(target, console)
     sentence = target.coverage_sentence()
     if sentence and target.coverage is not None:
@@ -104,6 +106,8 @@ def _print_chain(
         console.print(f"    differs from chain #1: {chain.difference.summary}", style="yellow")
     for statement in chain.seen_only:
         console.print(f"    seen {statement}", style="magenta")
+    if any(identity is not None for identity in chain.backends):
+        console.print(f"    served by: {backends_line(chain.backends)}")
     for store, judged in (chain.trust or {}).items():
         for mode, verdict in (("lenient", judged.lenient), ("strict", judged.strict)):
             words = "trusted" if verdict.trusted else "NOT trusted"
@@ -156,6 +160,49 @@ def _print_clients(target: TargetCensus, console: Console) -> None:
     console.print("\n  What this means for your clients:", style="bold")
     for impact in target.clients:
         console.print(f"    {impact.sentence()}", style="green" if impact.fine else "red")
+
+
+def backends_line(backends, limit: int = 8) -> str:
+    """`a 12, b 3, (no identity) 2`: a chain's backends, most probes first, the first `limit`."""
+    parts = [
+        f"{identity if identity is not None else '(no identity)'} {n}"
+        for identity, n in ranked(backends)
+    ]
+    more = len(parts) - limit
+    return ", ".join(parts[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def _print_backends(target: TargetCensus, console: Console) -> None:
+    backends = target.backends
+    if backends is None or not target.chains:
+        return
+    console.print("\n  Backends", style="bold")
+    for sentence in backends.sentences():
+        style = "yellow" if "serves" in sentence and "chains (" in sentence else None
+        console.print(f"    {sentence}", style=style)
+    if not backends.identified:
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("backend", "probes", "chains", "ServerHello"):
+        table.add_column(column, justify="right" if column == "probes" else "left")
+    for backend in backends.backends:
+        chains = ", ".join(
+            f"{backends.chain_number(chain)} {n}" for chain, n in backend.chains.most_common()
+        )
+        if backend.failed:
+            chains += (", " if chains else "") + f"failed {backend.failed}"
+        table.add_row(
+            backend.identity if backend.identity is not None else "(no identity)",
+            str(backend.probes),
+            chains,
+            " ".join(backend.server_hellos),
+            style="yellow" if backend.serves_several_chains else None,
+        )
+    print_table(console, table)
+    if len(backends.by_server_hello) > 1:
+        for fingerprint, counts in backends.by_server_hello.items():
+            served = ", ".join(f"{backends.chain_number(c)} {n}" for c, n in counts.most_common())
+            console.print(f"    ServerHello {fingerprint}: {served}", style="dim")
 
 
 def _print_errors(target: TargetCensus, console: Console) -> None:

@@ -19,6 +19,7 @@ from certcensus.census.coverage import Coverage
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
 from certcensus.render.as_json import iso_time
+from certcensus.render.html_backends import backends_section
 from certcensus.render.html_overview import (
     address_table,
     issue_list,
@@ -137,6 +138,7 @@ def _target_section(
         parts.append(timeline_svg(timeline_of(target), [chain.chain_id for chain in chains]))
         parts.append(_legend(chains) + "</div>")
     parts += [_chain_article(n, chain, store, now) for n, chain in enumerate(chains, 1)]
+    parts.append(backends_section(target))
     if errors:
         rows = "".join(
             f"<li><b>{escape(name)}</b> &times;{count}: "

@@ -4,8 +4,10 @@ behind it, so a PostgreSQL backend can be added without touching them (httpx's t
 from __future__ import annotations
 
 import abc
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
@@ -38,6 +40,21 @@ class StoredProbe:
     handshake_seconds: float | None
     source: str
     leaf_only: bool = False
+    server_identity: str | None = None  # what the server said about itself (Observation)
+    server_identity_detail: str = ""
+    server_hello: str | None = None  # ServerHello fingerprint
+
+
+class BackendProbeCount(NamedTuple):
+    """Probes of one target that share backend identity, ServerHello, chain, SNI and profile:
+    the aggregate the backends analysis (census/backends.py) is built from."""
+
+    identity: str | None  # None: the probe learned no identity (counted, never dropped)
+    server_hello: str | None
+    chain_id: str | None  # None: the probe got no chain (failed)
+    sni: str | None
+    profile: str
+    probes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +107,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def probes(self, target: str, run_ids: Iterable[int] | None = None) -> Iterator[StoredProbe]:
         """A target's probes in time order; `run_ids=None` means every run."""
+
+    def backend_counts(
+        self, target: str, run_ids: Iterable[int] | None = None
+    ) -> list[BackendProbeCount]:
+        """A target's probes counted by (identity, ServerHello, chain, SNI, profile); ingested
+        leaf-only captures left out, a failed probe's chain None. Backends with a query
+        language answer with one GROUP BY; this default counts `probes`."""
+        counts: Counter = Counter()
+        for p in self.probes(target, run_ids):
+            if not p.leaf_only:
+                chain = p.chain_id if p.outcome is Outcome.OK else None
+                counts[(p.server_identity, p.server_hello, chain, p.sni, p.profile)] += 1
+        return [
+            BackendProbeCount(identity, hello, chain, sni, profile, probes)
+            for (identity, hello, chain, sni, profile), probes in counts.items()
+        ]
 
     @abc.abstractmethod
     def chain_certificates(self, chain_id: str) -> list[bytes]:

@@ -20,13 +20,17 @@ from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.model.sink import RejectedObservation
-from certcensus.store.base import RunInfo, Store, StoredProbe
+from certcensus.store.base import BackendProbeCount, RunInfo, Store, StoredProbe
 
 # Commit at least this often while observations arrive; the issue's promise is "lose at most the
 # last second", and one commit per second costs nothing next to the probes themselves.
 FLUSH_INTERVAL_SECONDS = 1.0
 # ... or once this many observations are queued, to bound memory on very fast runs.
 FLUSH_BATCH = 2000
+# probe_strings ids remembered in memory: a pool has tens of backends and a few fingerprints,
+# but details such as an XMPP stream id are new on every probe; past this many the memo starts
+# over (ids are looked up again), so a week-long watch cannot grow it without bound.
+STRING_MEMO_LIMIT = 50_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
@@ -72,7 +76,16 @@ CREATE TABLE IF NOT EXISTS probes (
     starttls_seconds REAL,
     handshake_seconds REAL,
     source TEXT NOT NULL,
-    leaf_only INTEGER NOT NULL DEFAULT 0
+    leaf_only INTEGER NOT NULL DEFAULT 0,
+    server_identity_id INTEGER REFERENCES probe_strings(string_id),
+    server_identity_detail_id INTEGER REFERENCES probe_strings(string_id),
+    server_hello_id INTEGER REFERENCES probe_strings(string_id)
+);
+-- What servers say about themselves repeats across probes (a pool has tens of backends, a few
+-- ServerHello fingerprints): each distinct text is stored once and probes refer to it.
+CREATE TABLE IF NOT EXISTS probe_strings (
+    string_id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target, run_id, started_at);
 CREATE INDEX IF NOT EXISTS probes_by_chain ON probes(chain_id);
@@ -80,20 +93,39 @@ CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
 
 # The schema this code writes. 1: the first release (leaf-only captures marked in `detail`);
-# 2: `leaf_only` is a column. Older databases are migrated when opened for writing; a newer
+# 2: `leaf_only` is a column; 3: backend identity and ServerHello fingerprint (interned in
+# probe_strings). Older databases are migrated when opened for writing; a newer
 # one is refused, since this code would misread it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS = {
     1: (
         "ALTER TABLE probes ADD COLUMN leaf_only INTEGER NOT NULL DEFAULT 0",
         "UPDATE probes SET leaf_only = 1, detail = '' WHERE detail = 'leaf-only'",
+    ),
+    # Probes stored before backend attribution named no backend: NULL, counted under null.
+    2: (
+        "ALTER TABLE probes ADD COLUMN server_identity_id INTEGER",
+        "ALTER TABLE probes ADD COLUMN server_identity_detail_id INTEGER",
+        "ALTER TABLE probes ADD COLUMN server_hello_id INTEGER",
     ),
 }
 
 PROBE_COLUMNS = (
     "run_id, target, host, port, protocol, address, started_at, outcome, detail, chain_id, sni, "
     "profile, source_address, source_port, tls_version, cipher, connect_seconds, "
-    "starttls_seconds, handshake_seconds, source, leaf_only"
+    "starttls_seconds, handshake_seconds, source, leaf_only, server_identity_id, "
+    "server_identity_detail_id, server_hello_id"
+)
+# The same, as read back: interned texts joined in (the three aliases below).
+READ_COLUMNS = PROBE_COLUMNS.replace(
+    "server_identity_id, server_identity_detail_id, server_hello_id",
+    "identity.text, identity_detail.text, hello.text",
+)
+READ_JOINS = (
+    "LEFT JOIN probe_strings AS identity ON identity.string_id = probes.server_identity_id "
+    "LEFT JOIN probe_strings AS identity_detail "
+    "ON identity_detail.string_id = probes.server_identity_detail_id "
+    "LEFT JOIN probe_strings AS hello ON hello.string_id = probes.server_hello_id"
 )
 
 
@@ -127,6 +159,7 @@ class SQLiteStore(Store):
         self.rejected: list[RejectedObservation] = []
         self._last_flush = time.monotonic()
         self._known_chains: set[str] = set()
+        self._string_ids: dict[str, int] = {}  # probe_strings, as far as this process has seen
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -239,7 +272,8 @@ class SQLiteStore(Store):
                     obs.started_at, str(obs.outcome), obs.detail, chain_id, obs.sni, obs.profile,
                     obs.source_address, obs.source_port, obs.tls_version, obs.cipher,
                     obs.connect_seconds, obs.starttls_seconds, obs.handshake_seconds, obs.source,
-                    int(obs.leaf_only),
+                    int(obs.leaf_only), obs.server_identity, obs.server_identity_detail or None,
+                    obs.server_hello,
                 )
             )  # fmt: skip
         chain_rows = []
@@ -248,26 +282,57 @@ class SQLiteStore(Store):
                 sha = certificate_fingerprint(der)
                 certificates[sha] = der
                 chain_rows.append((chain_id, position, sha))
-        with self._db:  # one transaction
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)",
-                certificates.items(),
-            )
-            self._db.executemany(
-                "INSERT OR IGNORE INTO chains (chain_id, length) VALUES (?, ?)",
-                [(chain_id, len(ders)) for chain_id, ders in chains.items()],
-            )
-            self._db.executemany(
-                "INSERT OR IGNORE INTO chain_certificates (chain_id, position, sha256) "
-                "VALUES (?, ?, ?)",
-                chain_rows,
-            )
-            placeholders = ", ".join("?" * 21)
-            self._db.executemany(
-                f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows
-            )
+        try:
+            with self._db:  # one transaction
+                self._db.execute("BEGIN")
+                rows = self._interned(rows, first=-3)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)",
+                    certificates.items(),
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO chains (chain_id, length) VALUES (?, ?)",
+                    [(chain_id, len(ders)) for chain_id, ders in chains.items()],
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO chain_certificates (chain_id, position, sha256) "
+                    "VALUES (?, ?, ?)",
+                    chain_rows,
+                )
+                placeholders = ", ".join("?" * 24)
+                self._db.executemany(
+                    f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows
+                )
+        except BaseException:
+            # The transaction rolled back: string ids read inside it may name no row.
+            self._string_ids.clear()
+            raise
         self._known_chains.update(chains)
+
+    def _interned(self, rows: list[tuple], first: int) -> list[tuple]:
+        """`rows` with the texts from column `first` on replaced by their probe_strings ids
+        (inside the caller's transaction)."""
+        if len(self._string_ids) > STRING_MEMO_LIMIT:
+            self._string_ids.clear()
+        new = {
+            text for row in rows for text in row[first:] if text and text not in self._string_ids
+        }
+        if new:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO probe_strings (text) VALUES (?)", [(t,) for t in new]
+            )
+            for start in range(0, len(new), 900):  # below SQLite's host-parameter limit
+                batch = list(new)[start : start + 900]
+                found = self._db.execute(
+                    "SELECT text, string_id FROM probe_strings "
+                    f"WHERE text IN ({', '.join('?' * len(batch))})",
+                    batch,
+                )
+                self._string_ids.update(found)
+        ids = self._string_ids
+        return [
+            (*row[:first], *(ids[text] if text else None for text in row[first:])) for row in rows
+        ]
 
     def close(self) -> None:
         try:
@@ -301,14 +366,35 @@ class SQLiteStore(Store):
         where, params = _run_filter(run_ids)
         where = (where + " AND" if where else "WHERE") + " target = ?"
         rows = self._db.execute(
-            f"SELECT probe_id, {PROBE_COLUMNS} FROM probes {where} ORDER BY started_at, probe_id",
+            f"SELECT probe_id, {READ_COLUMNS} FROM probes {READ_JOINS} {where} "
+            "ORDER BY started_at, probe_id",
             (*params, target),
         )
         for row in rows:
             values = list(row)
             values[8] = Outcome(values[8])
             values[21] = bool(values[21])
+            values[23] = values[23] or ""
             yield StoredProbe(*values)
+
+    def backend_counts(
+        self, target: str, run_ids: Iterable[int] | None = None
+    ) -> list[BackendProbeCount]:
+        where, params = _run_filter(run_ids)
+        where = (where + " AND" if where else "WHERE") + " target = ? AND leaf_only = 0"
+        rows = self._db.execute(
+            "SELECT identity.text, hello.text, grouped.chain, grouped.sni, grouped.profile, "
+            "grouped.probes FROM ("
+            "  SELECT server_identity_id, server_hello_id, sni, profile, COUNT(*) AS probes, "
+            "  CASE WHEN outcome = 'ok' THEN chain_id END AS chain "
+            f"  FROM probes {where} "
+            "  GROUP BY server_identity_id, server_hello_id, chain, sni, profile"
+            ") AS grouped "
+            "LEFT JOIN probe_strings AS identity ON identity.string_id = grouped.server_identity_id "
+            "LEFT JOIN probe_strings AS hello ON hello.string_id = grouped.server_hello_id",
+            (*params, target),
+        )
+        return [BackendProbeCount(*row) for row in rows]
 
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         rows = self._db.execute(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from certcensus.model.outcomes import Outcome
+from certcensus.probe.identity.text import ServerIdentity
 
 # What one server reply may occupy before we give up on it. Real SMTP EHLO replies are < 1 KiB;
 # IMAP CAPABILITY lines rarely pass 2 KiB; 64 KiB leaves room for chatty banners while keeping a
@@ -75,6 +76,9 @@ class Dialog:
         self.refusal: Refusal | None = None
         self._buffer = bytearray()
         self._eof = False
+        # What the server said about itself (probe/identity/), for dialogs that learn it; kept
+        # whatever the dialog's outcome, since a refusal names its backend too.
+        self.identity: ServerIdentity | None = None
 
     @property
     def done(self) -> bool:

@@ -20,6 +20,7 @@ import re
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import Dialog, DialogError
 from certcensus.probe.dialogs.framing import take_ftp_reply
+from certcensus.probe.identity.greetings import banner_identity
 
 SERVICE_NOT_AVAILABLE = 421
 # RFC 959 section 4.2: 500 "command unrecognized", 502 "command not implemented", 504 "not
@@ -42,6 +43,8 @@ class FTPDialog(Dialog):
 
     def _on_reply(self, code: int, lines: list[str]) -> bytes:
         text = f"{code} " + " / ".join(line.strip() for line in lines)
+        if self._state == "greeting" and not 100 <= code < 200:
+            self.identity = banner_identity(text[4:])
         if code == SERVICE_NOT_AVAILABLE:
             return self._refuse(Outcome.BUSY, text)
         if self._state == "greeting":

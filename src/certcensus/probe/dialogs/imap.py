@@ -18,6 +18,7 @@ from __future__ import annotations
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import Dialog, DialogError, printable, quoted
 from certcensus.probe.dialogs.framing import take_line_with_literals
+from certcensus.probe.identity.greetings import greeting_text_identity
 
 
 class IMAPDialog(Dialog):
@@ -43,6 +44,8 @@ class IMAPDialog(Dialog):
         tag, _, rest = line.partition(b" ")
         status, _, text = rest.partition(b" ")
         status = status.upper()
+        if self._state == "greeting":
+            self.identity = greeting_text_identity(text)
         if tag == b"*" and status == b"BYE":
             # RFC 3501 section 7.1.5: "the server is about to close the connection", in a greeting
             # "the server is not willing to accept a connection from this client".

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import Dialog, DialogError, take_line
+from certcensus.probe.identity.greetings import irc_server_name
 
 # Modern IRC (RFC 1459 section 2.3 plus IRCv3 message tags): 512 bytes, plus up to 8191 of tags.
 MAX_LINE = 512 + 8191
@@ -60,6 +61,8 @@ class IRCDialog(Dialog):
     def _on_line(self, line: bytes) -> bytes:
         if not line.strip():
             return b""
+        if self.identity is None:
+            self.identity = irc_server_name(line)
         command, text = command_and_text(line)
         if command == RPL_STARTTLS:
             self.ready = True

@@ -15,6 +15,7 @@ import struct
 
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError, printable
+from certcensus.probe.identity.greetings import mysql_version_identity
 
 CLIENT_LONG_PASSWORD = 0x0001
 CLIENT_PROTOCOL_41 = 0x0200
@@ -74,6 +75,7 @@ class MySQLDialog(Dialog):
         if version_end < 0:
             raise DialogError("greeting without a NUL-terminated server version")
         version = printable(payload[1:version_end], 60)
+        self.identity = mysql_version_identity(payload[1:version_end])
         # After the version: connection id (4), auth-plugin-data-part-1 (8), filler (1), then the
         # lower two bytes of the capability flags.
         flags_at = version_end + 1 + 4 + 8 + 1

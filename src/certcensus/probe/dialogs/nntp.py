@@ -16,6 +16,7 @@ from __future__ import annotations
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import DialogError, printable, quoted, server_text
 from certcensus.probe.dialogs.framing import StatusThenListDialog
+from certcensus.probe.identity.greetings import banner_identity
 
 # RFC 3977 section 3.2.1: 500 unknown command, 501 syntax error, 502 command unavailable.
 UNKNOWN_COMMAND = 500
@@ -32,6 +33,7 @@ class NNTPDialog(StatusThenListDialog):
             raise DialogError(f"malformed status line: {quoted(line, 80)}")
         code = int(line[:3])
         if self._state == "greeting":
+            self.identity = banner_identity(line[4:])
             # RFC 3977 section 5.1.1: 200/201 service available, 400 "service temporarily
             # unavailable", 502 "service permanently unavailable".
             if code in (200, 201):

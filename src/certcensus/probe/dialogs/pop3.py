@@ -15,6 +15,7 @@ from __future__ import annotations
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import DialogError, printable, quoted, server_text
 from certcensus.probe.dialogs.framing import StatusThenListDialog
+from certcensus.probe.identity.greetings import greeting_text_identity
 
 
 class POP3Dialog(StatusThenListDialog):
@@ -32,6 +33,7 @@ class POP3Dialog(StatusThenListDialog):
         else:
             raise DialogError(f"reply is not +OK/-ERR: {quoted(line, 80)}")
         if self._state == "greeting":
+            self.identity = greeting_text_identity(line[3:] if ok else line[4:])
             if not ok:
                 # RFC 1939 section 4 allows only +OK here; a -ERR greeting is a server turning
                 # connections away (Dovecot: "-ERR [SYS/TEMP] Max connections reached").

@@ -17,6 +17,8 @@ from __future__ import annotations
 from certcensus.model.defaults import EHLO_NAME
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import Dialog, DialogError, DialogOption, take_coded_reply
+from certcensus.probe.identity.greetings import smtp_greeting_identity, smtp_hello_identity
+from certcensus.probe.identity.text import combined
 
 SERVICE_NOT_AVAILABLE = 421
 EHLO_NAME_OPTION = DialogOption(
@@ -40,6 +42,8 @@ class SMTPDialog(Dialog):
         return self._each_unit(take_coded_reply, self._on_reply)
 
     def _on_reply(self, reply) -> bytes:
+        if self._state == "greeting":
+            self.identity = smtp_greeting_identity(reply.lines[0])
         if reply.code == SERVICE_NOT_AVAILABLE:
             return self._refuse(Outcome.BUSY, reply.text)
         if self._state == "greeting":
@@ -49,6 +53,10 @@ class SMTPDialog(Dialog):
             name = self.options.value(EHLO_NAME_OPTION) or EHLO_NAME
             return self.hello_verb + b" " + name.encode("ascii", "replace") + b"\r\n"
         if self._state == "hello":
+            if reply.code == 250 and self.identity is not None:
+                # Behind a proxy the greeting may name the proxy and EHLO the backend: keep both.
+                hello = smtp_hello_identity(reply.lines[0])
+                self.identity = combined([self.identity, hello])
             if reply.code != 250:
                 return self._refuse(
                     Outcome.STARTTLS_UNSUPPORTED,

@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape
 
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError, DialogOption
+from certcensus.probe.identity.greetings import xmpp_stream_identity
 
 STREAMS_NS = "http://etherx.jabber.org/streams"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
@@ -190,6 +191,7 @@ class XMPPDialog(Dialog):
         if self._depth == 1:
             if name != f"{STREAMS_NS} stream":
                 raise DialogError(f"server's stream starts with <{_local(name)}>, not <stream>")
+            self.identity = xmpp_stream_identity(attributes.get("from"), attributes.get("id"))
             # RFC 6120 section 4.7.5: no version attribute means version 0.9, which has no stream
             # features and so no STARTTLS.
             version = attributes.get("version", "0.9")
