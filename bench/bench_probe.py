@@ -8,12 +8,16 @@ machine falls on every contender alike:
   (a) `certcensus scan` (one command) with --workers 0 (probes in the certcensus process, the
       default), 2 and 3 (probes in that many worker processes the command starts and reaps), at
       the default --concurrency (64) and at 128;
+  (a') the same with `--engine native` (issue 15's chain-capture engine), --workers 0 and 2;
   (b) a sequential shell loop of `openssl s_client -connect ... -servername x </dev/null`;
   (c) `openssl s_time -connect ... -new -time T` (connections/s as it reports them).
 
 Prints medians and the ratios certcensus/s_client and certcensus/s_time, checks the targets of
-issue 2 (>= 1,000 probes/s from one certcensus command, >= 15x the s_client loop), and writes
-the "Probe throughput" section of bench/RESULTS.md.
+issue 2 (>= 1,000 probes/s from one certcensus command, >= 15x the s_client loop) on the
+OpenSSL engine and of issue 15 (native >= 3x `s_time -new` wall, <= 0.35 ms of client CPU per
+probe at --workers 0), profiles a native scan to say where its time goes, and writes the "Probe
+throughput" and "Native engine" sections of bench/RESULTS.md. `--memory-probes N` adds a long
+native run of N probes with its peak RSS (section "Native engine: memory").
 
     .venv/bin/python bench/bench_probe.py [--quick] [--workers 0,2] [--concurrency 64]
         [--nginx-workers 1|auto] [--repeat N] [--no-record]
@@ -38,7 +42,10 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import native_report  # noqa: E402
 from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
+from native_memory import measure_memory  # noqa: E402
+from native_profile import profile_native_scan  # noqa: E402
 from nginx import NGINX, NginxServer  # noqa: E402
 from probe_report import write_section  # noqa: E402
 from probe_runners import (  # noqa: E402
@@ -60,14 +67,15 @@ KEY_TYPES = {"rsa2048": "RSA-2048", "ec256": "ECDSA P-256"}
 
 
 class Setup(NamedTuple):
-    """One way of running certcensus: `--workers` and `--concurrency`."""
+    """One way of running certcensus: `--workers`, `--concurrency` and `--engine`."""
 
     workers: int
     concurrency: int
+    engine: str = "openssl"
 
     @property
     def label(self) -> str:
-        return certcensus_label(self.workers, self.concurrency)
+        return certcensus_label(self.workers, self.concurrency, self.engine)
 
     @property
     def processes(self) -> str:
@@ -89,13 +97,22 @@ class Settings:
 
     @classmethod
     def full(cls) -> Settings:
-        setups = (Setup(0, 64), Setup(0, 128), Setup(2, 64), Setup(2, 128), Setup(3, 64))
+        setups = (
+            Setup(0, 64),
+            Setup(0, 128),
+            Setup(2, 64),
+            Setup(2, 128),
+            Setup(3, 64),
+            Setup(0, 64, "native"),
+            Setup(0, 128, "native"),
+            Setup(2, 64, "native"),
+        )
         return cls(repeat=3, setups=setups, certcensus_seconds=3,
                    s_client_iterations=60, s_time_seconds=3)  # fmt: skip
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(repeat=3, setups=(Setup(0, 64), Setup(2, 64)), certcensus_seconds=1,
+        return cls(repeat=3, setups=(Setup(0, 64), Setup(2, 64), Setup(0, 64, "native")), certcensus_seconds=1,
                    s_client_iterations=20, s_time_seconds=1)  # fmt: skip
 
 
@@ -107,6 +124,7 @@ class KeyResults:
     certcensus: dict[Setup, list[Measurement]] = field(default_factory=dict)
     s_client: list[Measurement] = field(default_factory=list)
     s_time: list[Measurement] = field(default_factory=list)
+    native_profile: object = None  # native_profile.ProfileSummary of one native scan
 
     def median(self, runs: list[Measurement], attribute: str = "rate") -> float:
         return statistics.median(getattr(run, attribute) for run in runs)
@@ -119,6 +137,11 @@ class KeyResults:
 
     def certcensus_median(self, setup: Setup) -> float:
         return self.median(self.certcensus[setup])
+
+    def of_engine(self, engine: str) -> KeyResults:
+        """These results with only the certcensus setups of one engine."""
+        kept = {setup: runs for setup, runs in self.certcensus.items() if setup.engine == engine}
+        return replace(self, certcensus=kept)
 
     @property
     def best_setup(self) -> Setup:
@@ -170,11 +193,11 @@ def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
         # The CPU of a near-empty run (interpreter, imports, starting the workers, SQLite, census)
         # is subtracted from each run's, so "client CPU per probe" is what one more probe costs.
         start_up = {}
-        for workers in sorted({setup.workers for setup in settings.setups}):
-            start_up[workers] = with_cpu(server, run_certcensus, port, 0.01, DEFAULT_CONCURRENCY,
-                                         scratch / "start-up.sqlite", workers)  # fmt: skip
-            run = start_up[workers]
-            print(f"  certcensus --workers {workers} start-up and census: "
+        for workers, engine in sorted({(setup.workers, setup.engine) for setup in settings.setups}):
+            start_up[workers, engine] = with_cpu(server, run_certcensus, port, 0.01, DEFAULT_CONCURRENCY,
+                                                 scratch / "start-up.sqlite", workers, engine)  # fmt: skip
+            run = start_up[workers, engine]
+            print(f"  certcensus --workers {workers} --engine {engine} start-up and census: "
                   f"{run.client_cpu_seconds:.2f} s of CPU ({run.successes} probes in "
                   f"{run.seconds:.2f} s)")  # fmt: skip
         for attempt in range(1, settings.repeat + 1):
@@ -182,9 +205,9 @@ def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
                 database = (
                     scratch / f"{key_type}-{setup.workers}-{setup.concurrency}-{attempt}.sqlite"
                 )
-                fixed = start_up[setup.workers]
+                fixed = start_up[setup.workers, setup.engine]
                 run = with_cpu(server, run_certcensus, port, settings.certcensus_seconds,
-                               setup.concurrency, database, setup.workers,
+                               setup.concurrency, database, setup.workers, setup.engine,
                                client_fixed=fixed.client_cpu_seconds,
                                workers_fixed=fixed.workers_cpu_seconds or 0.0)  # fmt: skip
                 results.certcensus.setdefault(setup, []).append(run)
@@ -195,6 +218,8 @@ def measure_one_server(key_type: str, settings: Settings, nginx_workers: str,
             run = with_cpu(server, run_s_time, port, settings.s_time_seconds)
             results.s_time.append(run)
             _print_run(attempt, run)
+        if any(setup.engine == "native" for setup in settings.setups):
+            results.native_profile = profile_native_scan(port, scratch)
     return results
 
 
@@ -257,7 +282,9 @@ def _met(met: bool) -> str:
 
 def summary_lines(all_results: list[KeyResults]) -> list[str]:
     lines = []
-    for results in all_results:
+    for results in (r.of_engine("openssl") for r in all_results):
+        if not results.certcensus:
+            continue
         name = KEY_TYPES[results.key_type]
         s_client = results.median(results.s_client)
         s_time = results.median(results.s_time, "reported_rate")
@@ -283,13 +310,14 @@ def parse_numbers(text: str | None) -> list[int] | None:
 
 
 def chosen_setups(settings: Settings, workers: list[int] | None,
-                  concurrencies: list[int] | None) -> tuple[Setup, ...]:  # fmt: skip
-    """The settings' setups, or the cross product of --workers and --concurrency when given."""
+                  concurrencies: list[int] | None, engines: list[str]) -> tuple[Setup, ...]:  # fmt: skip
+    """The settings' setups of `engines`, or the cross product of --workers, --concurrency and
+    the engines when given."""
     if not workers and not concurrencies:
-        return settings.setups
+        return tuple(setup for setup in settings.setups if setup.engine in engines)
     workers = workers or sorted({setup.workers for setup in settings.setups})
     concurrencies = concurrencies or [DEFAULT_CONCURRENCY]
-    return tuple(Setup(w, c) for w in workers for c in concurrencies)
+    return tuple(Setup(w, c, e) for e in engines for w in workers for c in concurrencies)
 
 
 def main() -> None:
@@ -301,7 +329,13 @@ def main() -> None:
     parser.add_argument("--nginx-workers", default="1",
                         help="nginx worker_processes: 1 (default) or auto")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=None, help="repetitions of each measurement")
+    parser.add_argument("--engines", default="openssl,native",
+                        help="certcensus --engine values measured (default: both)")  # fmt: skip
+    parser.add_argument("--memory-probes", type=int, default=0,
+                        help="also make one native run of this many probes and record its peak RSS")  # fmt: skip
     parser.add_argument("--no-record", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument("--sections", default="probe,native",
+                        help="sections of RESULTS.md to write: probe, native or both (default)")  # fmt: skip
     options = parser.parse_args()
     check_prerequisites()
     settings = Settings.quick() if options.quick else Settings.full()
@@ -310,7 +344,10 @@ def main() -> None:
     settings = replace(
         settings,
         setups=chosen_setups(
-            settings, parse_numbers(options.workers), parse_numbers(options.concurrency)
+            settings,
+            parse_numbers(options.workers),
+            parse_numbers(options.concurrency),
+            options.engines.split(","),
         ),
     )
     machine = machine_description(options.nginx_workers)
@@ -329,6 +366,20 @@ def main() -> None:
     print(f"\nmedians of {settings.repeat} runs, benchmark took {elapsed:.0f} s:")
     for line in summary_lines(all_results):
         print("  " + line)
+    for line in native_report.summary_lines(all_results, KEY_TYPES):
+        print("  " + line)
+    for results in all_results:
+        if results.native_profile:
+            print(
+                f"  {KEY_TYPES[results.key_type]} native scan profile: {results.native_profile.one_line()}"
+            )
+    memory = (
+        measure_memory(options.memory_probes, Path(tempfile.gettempdir()))
+        if options.memory_probes
+        else None
+    )
+    if memory:
+        print("  " + memory.one_line())
     failures = [line for results in all_results for line in results.failures]
     for line in failures:
         print("  FAILED PROBES: " + line)
@@ -345,10 +396,23 @@ def main() -> None:
             "s_client": s_client_loop_script("PORT", "N"),
             "s_time": " ".join(s_time_command("PORT", settings.s_time_seconds)),
         }
-        write_section(HERE / "RESULTS.md", all_results, settings, machine, commands, elapsed,
-                      quick=options.quick, targets=(TARGET_PROBES_PER_SECOND, TARGET_RATIO_TO_S_CLIENT),
-                      default=Setup(0, DEFAULT_CONCURRENCY), key_names=KEY_TYPES)  # fmt: skip
-        print(f"wrote the probe section of {HERE / 'RESULTS.md'}")
+        openssl_results = [results.of_engine("openssl") for results in all_results]
+        openssl_settings = replace(
+            settings, setups=tuple(s for s in settings.setups if s.engine == "openssl")
+        )
+        sections = options.sections.split(",")
+        if openssl_settings.setups and "probe" in sections:
+            write_section(HERE / "RESULTS.md", openssl_results, openssl_settings, machine, commands, elapsed,
+                          quick=options.quick, targets=(TARGET_PROBES_PER_SECOND, TARGET_RATIO_TO_S_CLIENT),
+                          default=Setup(0, DEFAULT_CONCURRENCY), key_names=KEY_TYPES)  # fmt: skip
+            print(f"wrote the probe section of {HERE / 'RESULTS.md'}")
+        if "native" in sections and any(setup.engine == "native" for setup in settings.setups):
+            native_report.write_native_section(HERE / "RESULTS.md", all_results, settings, machine,
+                                               elapsed, quick=options.quick, key_names=KEY_TYPES)  # fmt: skip
+            print(f"wrote the native section of {HERE / 'RESULTS.md'}")
+        if memory:
+            native_report.write_memory_section(HERE / "RESULTS.md", memory, machine)
+            print(f"wrote the native memory section of {HERE / 'RESULTS.md'}")
     if failures:
         sys.exit(1)
 

@@ -11,7 +11,9 @@ PACKAGES=(
   haproxy          # TCP load balancer in front of backends serving different chains
   nginx-light      # benchmark target and per-SNI / RSA+ECDSA server
   libnginx-mod-mail  # nginx's mail proxy: imaps/smtps greeting after TLS (bench_attribution.py)
-  default-jre-headless  # keytool, to check exported Java truststores
+  default-jre-headless  # keytool, to check exported Java truststores; java, whose ClientHello the java-17 profile is
+  gnutls-bin       # gnutls-serv: a second TLS server implementation for the engines' agreement tests
+  curl             # whose ClientHello the curl-openssl3 profile is
   # Real STARTTLS peers, each started by a test fixture on its own loopback port:
   slapd            # ldap StartTLS and ldaps
   prosody          # xmpp and xmpp-server

@@ -9,6 +9,7 @@ import pytest
 from certcensus.lab.pool import running_pool
 from certcensus.model.chain import chain_fingerprint
 
+from .engines import cli  # noqa: F401 (each test once per handshake engine)
 from .servers import haproxy
 
 # Each test here starts a real server from a Debian package.

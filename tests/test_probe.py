@@ -11,6 +11,7 @@ from certcensus.lab.pool import running_pool
 from certcensus.model.chain import chain_fingerprint
 
 from . import badservers
+from .engines import cli  # noqa: F401 (each test once per handshake engine)
 
 
 def scan_json(cli, port, db, *extra, protocol_args=()):

@@ -9,8 +9,12 @@ from __future__ import annotations
 import pytest
 
 from certcensus.lab.pki import write_server_files
+from certcensus.probe.native.clients import REAL_CLIENTS
 
+from .engines import cli  # noqa: F401 (each test once per handshake engine)
 from .servers import nginx
+
+GENERIC = {"default", "no-sni", "tls1.2", "tls1.3", "rsa", "ecdsa"}
 
 # Each test here starts a real server from a Debian package.
 pytestmark = pytest.mark.server
@@ -62,8 +66,9 @@ def test_each_profile_gets_what_nginx_serves_it(cli, db, pki, tmp_path):
     assert any(
         s.startswith("only with profile") and "ecdsa" in s for s in seen_only[ec_leaf.sha256]
     )
-    tls_versions = {stratum["profile"] for stratum in target["strata"]}
-    assert tls_versions == {"default", "no-sni", "tls1.2", "tls1.3", "rsa", "ecdsa"}
+    profiles = {stratum["profile"] for stratum in target["strata"]}
+    # `all` is every profile the engine speaks: the real clients only with the native engine.
+    assert profiles == (GENERIC | set(REAL_CLIENTS) if cli.engine == "native" else GENERIC)
 
 
 def test_tls_version_profiles_negotiate_what_they_say(cli, db, pki, tmp_path):
@@ -93,3 +98,12 @@ def test_tls_version_profiles_negotiate_what_they_say(cli, db, pki, tmp_path):
 def test_unknown_profile_is_a_usage_error(cli):
     result = cli("scan", "x.test", "--profile", "rsa,quantum")
     assert result.code == 2 and "unknown profile quantum" in result.err
+
+
+def test_real_client_profiles_need_the_native_engine(cli):
+    result = cli("scan", "x.test", "--profile", "default,java-8", "--engine", "openssl")
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "certcensus: error: profile java-8 needs --engine native "
+        "(OpenSSL cannot be made to send that ClientHello)"
+    ]

@@ -1,5 +1,6 @@
 """What a server sent is quoted as escaped bytes, and a chain past OpenSSL's certificate-list
-limit is its own outcome, as `openssl s_client` (the reference) also refuses it."""
+limit is its own outcome, as `openssl s_client` (the reference) also refuses it; both handshake
+engines say the same."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from certcensus.model.outcomes import OPENSSL_MAX_CERT_LIST
 from certcensus.probe.dialogs.base import printable, quoted
 
 from . import badservers
+from .engines import cli  # noqa: F401 (each probing test runs once per handshake engine)
 from .servers import free_port, require, running
 
 # A SOCKS5 proxy refusing every authentication method: two bytes, neither text nor TLS.

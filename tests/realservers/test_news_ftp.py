@@ -66,11 +66,12 @@ def test_proftpd_auth_tls_presents_leaf_and_intermediate(cli, db, proftpd, mail_
 
 
 def test_proftpd_without_tls_is_unsupported_and_the_probe_stops_at_feat(cli, db, proftpd):
+    commands_log = proftpd.log.parent / "commands-plain.log"
+    before = len(commands_log.read_text().split()) if commands_log.exists() else 0  # other engine
     result, census = scan(cli, db, f"127.0.0.1:{proftpd.ports['ftp-plain']}", "ftp", COUNT)
     assert result.code == 1
     said = "AUTH TLS not in FEAT: 211 Features:"
     assert_every_probe_refused(census, "starttls-unsupported", said, COUNT)
     # ProFTPD logged every command the probes sent on that virtual host: FEAT, and only FEAT.
-    commands_log = proftpd.log.parent / "commands-plain.log"
-    commands = commands_log.read_text().split()
+    commands = commands_log.read_text().split()[before:]
     assert commands == ["FEAT"] * COUNT

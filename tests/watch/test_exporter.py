@@ -278,3 +278,28 @@ def test_a_real_alertmanager_takes_the_alertmanager_payload(tmp_path):
                                "severity": "warning", "chain_id": "ab" * 32}  # fmt: skip
     assert alert["annotations"]["summary"].startswith("new chain mx.example.com")
     assert alert["status"]["state"] == "active"
+
+
+def test_probe_counts_the_backends_that_named_themselves(two_chains):
+    """Each lab backend greets with its own name (as Exchange Online's do): the exporter says
+    how many were seen, how many there likely are, and how many served each chain."""
+    with (
+        running_pool(
+            two_chains.backends, protocol="smtp", choice="round-robin", smtp_backend_names=True
+        ) as pool,  # fmt: skip
+        exporter_running() as url,
+    ):
+        text = get(f"{url}/probe?target=smtp://127.0.0.1:{pool.port}&count=20")[2]
+    assert one(text, "certcensus_backends_seen") == 2.0
+    assert one(text, "certcensus_backends_estimated") == 2.0  # each seen 10 times: no unseen one
+    per_chain = values(text, "certcensus_chain_backends")
+    assert sorted(per_chain.values()) == [1.0, 1.0]  # one backend per chain
+
+
+def test_no_backend_series_when_no_server_named_itself(two_chains):
+    with (
+        running_pool(two_chains.backends, protocol="tls") as pool,
+        exporter_running() as url,
+    ):
+        text = get(f"{url}/probe?target=127.0.0.1:{pool.port}&count=5")[2]
+    assert "certcensus_backends_seen" not in text and "certcensus_chain_backends" not in text

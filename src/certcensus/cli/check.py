@@ -12,6 +12,8 @@ from typing import NoReturn
 import click
 
 from certcensus.cli.options import (
+    check_engine,
+    engine_option,
     profile_choice_option,
     protocol_options,
     protocol_values,
@@ -21,6 +23,7 @@ from certcensus.cli.sclient import apply_habits, format_options_with_habits, scl
 from certcensus.cli.watch import WATCH_SCLIENT_FLAGS, load_watch_judge
 from certcensus.model import defaults
 from certcensus.model.errors import CertcensusError, TargetError, UsageError
+from certcensus.probe.profiles import DEFAULT_ENGINE
 from certcensus.watch.check import UNKNOWN, CheckResult, Thresholds, unknown
 
 # The Nagios plugin guidelines' default socket timeout, and check_ssl_cert's -w and a common -c.
@@ -62,6 +65,7 @@ def _usage_unknown(error: click.UsageError) -> NoReturn:
 @starttls_option
 @click.option("--sni", default=None, help="Server name to send and to check the leaf against.")
 @profile_choice_option
+@engine_option
 @click.option(
     "-t",
     "--timeout",
@@ -125,7 +129,7 @@ def _usage_unknown(error: click.UsageError) -> NoReturn:
     help="Keep the probes in this database (default: a temporary one).",
 )
 @sclient_options(*WATCH_SCLIENT_FLAGS)
-def check(target, host, port, starttls, sni, profile, timeout, warning_days, critical_days,
+def check(target, host, port, starttls, sni, profile, engine, timeout, warning_days, critical_days,
           trust_stores, count, rate, allow_multiple, allow_incomplete, db_path,
           **protocol_arguments):  # fmt: skip
     """Census TARGET (or -H HOST -p PORT) once and exit like a Nagios plugin: 0 OK, 1 WARNING,
@@ -145,7 +149,8 @@ def check(target, host, port, starttls, sni, profile, timeout, warning_days, cri
             raise UsageError(f"--critical ({critical_days:g}) exceeds --warning ({warning_days:g})")
         thresholds = Thresholds(warning_days, critical_days, allow_multiple, allow_incomplete)
         result = _run_check(given, starttls, sni, profile, timeout, thresholds, trust_stores,
-                            count, rate, db_path, protocol_values(protocol_arguments))  # fmt: skip
+                            count, rate, db_path, protocol_values(protocol_arguments),
+                            engine=engine)  # fmt: skip
     except (CertcensusError, click.ClickException) as error:
         result = unknown(
             str(error) if isinstance(error, CertcensusError) else error.format_message()
@@ -170,7 +175,7 @@ def _target_text(target: str | None, host: str | None, port: int | None) -> str:
 
 
 def _run_check(target, starttls, sni, profile, timeout, thresholds, trust_stores, count, rate,
-               db_path, protocol_options) -> CheckResult:  # fmt: skip
+               db_path, protocol_options, engine=DEFAULT_ENGINE) -> CheckResult:  # fmt: skip
     from certcensus.probe.plan import ProbeOptions, build_plan
     from certcensus.probe.targets import parse_target
     from certcensus.store import open_store
@@ -180,8 +185,9 @@ def _run_check(target, starttls, sni, profile, timeout, thresholds, trust_stores
         parsed = parse_target(target, starttls)
     except TargetError as error:
         raise UsageError(str(error)) from None
+    check_engine([profile], engine)
     phase_timeout = min(timeout, defaults.TIMEOUT_SECONDS)
-    plan = build_plan([parsed], ProbeOptions(phase_timeout, sni, False, protocol_options),
+    plan = build_plan([parsed], ProbeOptions(phase_timeout, sni, False, protocol_options, engine=engine),
                       profiles=[profile], count=count, rate=rate,
                       default_concurrency=defaults.CHECK_CONCURRENCY)  # fmt: skip
     judge = load_watch_judge(trust_stores)

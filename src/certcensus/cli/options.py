@@ -14,7 +14,14 @@ import click
 from certcensus.model import defaults
 from certcensus.model.errors import TargetError, UsageError
 from certcensus.probe.dialogs import DIALOGS, canonical_dialog_name, command_line_options
-from certcensus.probe.profiles import PROFILES, canonical_profile_name, parse_profiles
+from certcensus.probe.profiles import (
+    DEFAULT_ENGINE,
+    ENGINES,
+    PROFILES,
+    canonical_profile_name,
+    engine_refusal,
+    parse_profiles,
+)
 from certcensus.probe.targets import Target, parse_target
 
 Decorator = Callable[[Callable], Callable]
@@ -138,6 +145,14 @@ def profile_choice_option(function):
     )(function)  # fmt: skip
 
 
+def engine_option(function):
+    return click.option(
+        "--engine", default=DEFAULT_ENGINE, type=click.Choice(ENGINES), show_default=True,
+        help="Handshake engine: native (certcensus's own chain-capture client, which stops once "
+             "it has the certificates) or openssl (a full handshake through OpenSSL).",
+    )(function)  # fmt: skip
+
+
 def rate_option(function):
     return click.option(
         "--rate", type=click.FloatRange(min=0), default=defaults.RATE_PER_ADDRESS,
@@ -183,8 +198,17 @@ def parse_targets(texts: Iterable[str], starttls: str) -> list[Target]:
     return list(parsed.values())
 
 
-def checked_profiles(text: str) -> list[str]:
+def checked_profiles(text: str, engine: str = DEFAULT_ENGINE) -> list[str]:
+    """The profiles `text` names, each one `engine` can speak, or a one-line usage error."""
     try:
-        return parse_profiles(text)
+        profiles = parse_profiles(text, engine)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    check_engine(profiles, engine)
+    return profiles
+
+
+def check_engine(profiles: list[str], engine: str) -> None:
+    refusal = engine_refusal(profiles, engine)
+    if refusal:
+        raise UsageError(refusal)

@@ -16,6 +16,7 @@ from certcensus.cli.options import (
     checked_profiles,
     concurrency_option,
     db_option,
+    engine_option,
     identity_options,
     parse_duration,
     parse_targets,
@@ -83,8 +84,11 @@ from certcensus.render.console import make_console
     default="default",
     show_default=True,
     metavar="P,P,...|all",
-    help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa, or all.",
+    help="ClientHello profiles: default, no-sni, tls1.2, tls1.3, rsa, ecdsa; real clients "
+    "(native engine): openssl-1.0.2, java-8, java-17, ibmi-7.4, windows-schannel, android-7, "
+    "curl-openssl3; all (every profile the engine speaks); clients (every real client).",
 )
+@engine_option
 @click.option(
     "--confidence",
     type=click.FloatRange(0.5, 0.999999),
@@ -139,7 +143,7 @@ from certcensus.render.console import make_console
                  "-showcerts", "-tls1_2", "-tls1_3")  # fmt: skip
 def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, http_head,
          identity_headers, sni, no_sni,
-         source_address, profile_list, confidence, min_share, spread, workers, resolve_every,
+         source_address, profile_list, engine, confidence, min_share, spread, workers, resolve_every,
          db_path, trust_stores, store_password, offline, cache_dir, as_json, json_lines, save_pem,
          show_certs, quiet, **protocol_arguments):  # fmt: skip
     """Probe TARGETS again and again and count every chain they present.
@@ -163,13 +167,13 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
         raise UsageError("give --json or --json-lines, not both")
     parsed = parse_targets(targets, starttls)
     seconds = parse_duration(duration)
-    profiles = checked_profiles(profile_list)
+    profiles = checked_profiles(profile_list, engine)
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)
     options = ProbeOptions(
         timeout, sni, no_sni, protocol_values(protocol_arguments), http_head=http_head,
-        identity_headers=tuple(identity_headers),
+        identity_headers=tuple(identity_headers), engine=engine,
     )  # fmt: skip
     plan = build_plan(
         parsed, options, profiles=profiles, count=count, duration=seconds, rate=rate,

@@ -12,8 +12,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
 from certcensus.cli.options import (
+    check_engine,
     concurrency_option,
     db_option,
+    engine_option,
     positive_duration,
     profile_choice_option,
     protocol_options,
@@ -33,6 +35,7 @@ def watch_probe_options(function):
         starttls_option,
         click.option("--sni", default=None, help="Server name to send (default: the host name)."),
         profile_choice_option,
+        engine_option,
         timeout_option,
         click.option("--warn-days", type=click.FloatRange(min=0), default=30.0, show_default=True,
                      help="Warn when a served certificate expires within this many days."),
@@ -170,7 +173,7 @@ def watch(ctx, targets, targets_file, starttls, sni, profile, **given):
     _watch(specs, webhooks, **given)
 
 
-def _watch(specs, webhooks, *, timeout, warn_days, trust_stores, count, every, rounds, rate,
+def _watch(specs, webhooks, *, engine, timeout, warn_days, trust_stores, count, every, rounds, rate,
            concurrency, confidence, min_share, alerts_format, exec_command, exec_timeout,
            webhook_format, metrics_port, metrics_address, db_path, quiet, **protocol_arguments):  # fmt: skip
     from certcensus.store import open_store
@@ -179,9 +182,10 @@ def _watch(specs, webhooks, *, timeout, warn_days, trust_stores, count, every, r
     from certcensus.watch.sinks import ExecSink, StdoutSink, WebhookSink
 
     interval = positive_duration(str(every), "--every")
+    check_engine([spec.profile for spec in specs], engine)
     settings = WatchSettings(count, timeout, rate, concurrency,
                              protocol_options=protocol_values(protocol_arguments),
-                             confidence=confidence, min_share=min_share)  # fmt: skip
+                             confidence=confidence, min_share=min_share, engine=engine)  # fmt: skip
     try:
         plans = build_plans(specs, settings)
     except TargetError as error:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from certcensus.model.defaults import RATE_PER_ADDRESS, SCAN_CONCURRENCY, TIMEOUT_SECONDS
 from certcensus.probe.dialogs import DialogOptions, dialog_class
 from certcensus.probe.prober import ProbeSettings
-from certcensus.probe.profiles import PROFILES, client_context
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES, client_context
 from certcensus.probe.targets import Target
 
 # Re-resolve names this often on long runs: short enough to see DNS rotation within a typical
@@ -41,17 +41,18 @@ class ScanPlan:
     target_concurrency: dict[str, int] = field(default_factory=dict)  # by target name
     workers: int = 0  # probe from this many worker processes per profile (0: in this process)
     spread: float | None = None  # seconds over which to space each lane's probes
+    engine: str = DEFAULT_ENGINE  # the handshake engine of every probe (see probe/prober.py)
 
     def settings_for(self, target: Target, profile: str) -> ProbeSettings:
         return self.settings[(target.name, profile)]
 
     def profiles_in_workers(self) -> dict[str, int]:
         """Profile -> worker processes: `workers` each when asked for, and one for each profile
-        that needs its own OpenSSL configuration."""
+        that needs its own OpenSSL configuration (OpenSSL engine only)."""
         return {
             profile: self.workers or 1
             for profile in self.profiles
-            if self.workers or PROFILES[profile].needs_worker
+            if self.workers or PROFILES[profile].needs_worker_with(self.engine)
         }
 
 
@@ -65,6 +66,7 @@ class ProbeOptions:
     protocol_options: Mapping[str, str | None] = field(default_factory=dict)  # --ehlo-name ...
     http_head: bool = False  # --http-head: ask HTTPS targets `HEAD /` after the handshake
     identity_headers: tuple[str, ...] = ()  # --identity-header NAME, repeatable
+    engine: str = DEFAULT_ENGINE  # --engine: native or openssl
 
 
 def server_name(target: Target, profile: str, sni: str | None, no_sni: bool) -> str | None:
@@ -123,6 +125,7 @@ def build_plan(
             profile=profile,
             http_head=options.http_head,
             identity_headers=tuple(options.identity_headers),
+            engine=options.engine,
         )
         for target in unique
         for profile in profiles
@@ -142,4 +145,5 @@ def build_plan(
         stop_when_sure=stop_when_sure,
         spread=spread,
         workers=workers,
+        engine=options.engine,
     )

@@ -10,6 +10,12 @@ Each probe also records who answered (probe/identity/): what the dialog learned 
 greeting, the ServerHello fingerprint of the raw bytes fed to the incoming BIO, and for implicit
 TLS the greeting (or with --http-head the answer to `HEAD /`) read after the handshake. None of
 that can fail a probe: what could not be learned is said in `server_identity_detail`.
+
+The handshake step has two engines (`ProbeSettings.engine`): `openssl` (the stdlib's OpenSSL, a
+full handshake) and `native` (`probe/native/`, our own sans-IO client that stops once it has the
+certificates). Everything before it (connect, the STARTTLS dialog) is shared. A probe that must
+read after the handshake (an implicit-TLS greeting, --http-head) needs a session, which the
+native engine never makes: such probes are made by the OpenSSL engine whatever `engine` says.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import re
 import socket
 import ssl
 import struct
@@ -31,8 +38,10 @@ from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_
 from certcensus.probe.dialogs.base import printable, quoted
 from certcensus.probe.identity.after_tls import GREETING_WAIT_SECONDS, GREETINGS, GreetingAfterTLS
 from certcensus.probe.identity.http_head import HeadRequest
-from certcensus.probe.identity.server_hello import ServerHelloReader
+from certcensus.probe.identity.server_hello import ServerHelloReader, server_hello_fingerprint
 from certcensus.probe.identity.text import ServerIdentity
+from certcensus.probe.native import CaptureError, ChainCapture
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
 
@@ -51,6 +60,7 @@ class ProbeSettings:
     profile: str = "default"
     http_head: bool = False  # send `HEAD /` after the handshake of HTTPS targets
     identity_headers: tuple[str, ...] = ()  # --identity-header: more headers naming a backend
+    engine: str = DEFAULT_ENGINE  # the handshake step: "native" or "openssl"
 
 
 # Implicit-TLS services that --http-head asks `HEAD /` of (None: a port with no known service).
@@ -114,8 +124,16 @@ async def probe_once(
             phase = "handshake"
             deadline.reschedule(loop.time() + settings.timeout)
             clock = time.perf_counter()
-            hello = ServerHelloReader()
             after = _reader_after_tls(target, settings)
+            if settings.engine == "native" and after is None:
+                chain, version, cipher = await _capture_chain(loop, sock, settings, dialog, record)
+                record.update(handshake_seconds=time.perf_counter() - clock, tls_version=version,
+                              cipher=cipher)  # fmt: skip
+                if not chain:
+                    return Observation(**record, outcome=Outcome.NO_CERTIFICATE,
+                                       detail="no certificate")  # fmt: skip
+                return Observation(**record, outcome=Outcome.OK, chain=chain)
+            hello = ServerHelloReader()
             try:
                 ssl_object, incoming, outgoing = await _handshake(
                     loop, sock, settings, dialog, hello, after.initiate() if after else b""
@@ -141,7 +159,7 @@ async def probe_once(
             outcome=Outcome.TIMEOUT,
             detail=f"no answer within {settings.timeout:g}s during {phase}",
         )
-    except _HandshakeError as error:
+    except (_HandshakeError, CaptureError) as error:
         return Observation(**record, outcome=error.outcome, detail=error.detail)
     except DialogError as error:
         return Observation(**record, outcome=Outcome.PROTOCOL_ERROR, detail=printable(str(error)))
@@ -246,6 +264,31 @@ _NOT_TLS_REASONS = {
 }
 
 
+async def _capture_chain(loop, sock, settings: ProbeSettings, dialog: Dialog | None, record):
+    """The native engine: our ClientHello, the server's flight up to its Certificate, stop.
+    The ServerHello's fingerprint goes into `record` as soon as it is known, even if the capture
+    fails after it (as the OpenSSL path's reader does)."""
+    capture = ChainCapture(PROFILES[settings.profile].hello, settings.sni)
+    out = capture.initiate()
+    try:
+        while True:
+            if out:
+                await loop.sock_sendall(sock, dialog.wrap_tls(out) if dialog else out)
+            if capture.done:
+                break
+            data = await loop.sock_recv(sock, RECEIVE_SIZE)
+            out = capture.receive_data(dialog.unwrap_tls(data) if dialog and data else data)
+    finally:
+        hello = capture.server_hello
+        record["server_hello"] = hello and server_hello_fingerprint(
+            hello.version, hello.cipher_suite, hello.extension_types,
+            capture.hello_retry_request is not None,
+        )  # fmt: skip
+    result = capture.result
+    assert result is not None  # done means a result
+    return result.certificates, result.version_name, result.cipher_name
+
+
 async def _handshake(
     loop,
     sock,
@@ -304,6 +347,23 @@ def _not_tls(first_bytes: bytes) -> _HandshakeError:
     return _HandshakeError(Outcome.NOT_TLS, f"server sent {quoted(first_bytes, 60)} instead of TLS")
 
 
+# Received alerts whose OpenSSL reason lacks "ALERT" (ssl/ssl_err.c: SSL_AD_REASON_OFFSET + 110
+# to 114); and Python's _ssl has no reason name for newer ones, which it reports only in the
+# message ("[SSL] tlsv1 alert no application protocol"). Found by the native engine's agreement
+# tests: both engines now name every alert alike.
+_ALERTS_NAMED_WITHOUT_ALERT = {
+    "TLSV1_UNSUPPORTED_EXTENSION": "unsupported extension",
+    "TLSV1_CERTIFICATE_UNOBTAINABLE": "certificate unobtainable",
+    "TLSV1_UNRECOGNIZED_NAME": "unrecognized name",
+    "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE": "bad certificate status response",
+    "TLSV1_BAD_CERTIFICATE_HASH_VALUE": "bad certificate hash value",
+}
+_UNNAMED_ALERT = re.compile(r"\] tlsv1[3]? alert ([a-z ]+) \(")
+# A close_notify alert (RFC 8446 section 6.1) as a server's first record: 21, 3.x, length 2,
+# warning, close_notify. OpenSSL 3.0 reports it mid-handshake as an "unknown error".
+_CLOSE_NOTIFY_RECORD = re.compile(rb"\x15\x03[\x00-\x04]\x00\x02[\x01\x02]\x00")
+
+
 def _classify_ssl_error(error: ssl.SSLError, first_bytes: bytes) -> _HandshakeError:
     reason = getattr(error, "reason", None) or ""
     if reason in _NOT_TLS_REASONS:
@@ -312,9 +372,14 @@ def _classify_ssl_error(error: ssl.SSLError, first_bytes: bytes) -> _HandshakeEr
         # The handshake message over its limit is, in practice, the Certificate message: OpenSSL
         # caps it at max_cert_list (also applied to a CertificateRequest's CA list).
         return _HandshakeError(Outcome.CHAIN_TOO_LARGE, EXPLANATIONS[Outcome.CHAIN_TOO_LARGE])
-    if "ALERT" in reason:
-        alert = reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+    unnamed = _UNNAMED_ALERT.search(str(error)) if not reason else None
+    if "ALERT" in reason or reason in _ALERTS_NAMED_WITHOUT_ALERT or unnamed:
+        alert = _ALERTS_NAMED_WITHOUT_ALERT.get(reason) or (
+            unnamed[1] if unnamed else reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+        )
         return _HandshakeError(Outcome.TLS_ALERT, f"server sent TLS alert: {alert}")
+    if not reason and _CLOSE_NOTIFY_RECORD.match(first_bytes):
+        return _HandshakeError(Outcome.CLOSED, "server closed the connection during handshake")
     if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
         return _HandshakeError(Outcome.CLOSED, "server closed the connection during handshake")
     return _HandshakeError(Outcome.HANDSHAKE_FAILED, printable(reason or str(error)))

@@ -9,7 +9,12 @@ suites say nothing about the key type: only the `signature_algorithms` extension
 stdlib cannot set it per context (no SSL_CTX_set1_sigalgs binding), but OpenSSL applies a
 `SignatureAlgorithms` line from its configuration file to every context a process creates. So
 those profiles run in a worker process started with OPENSSL_CONF pointing at a generated
-configuration (see `profile_worker.py`); the rest run in the main process.
+configuration (see `workers.py`); the rest run in the main process.
+
+The native engine (`--engine native`, `probe/native/`) writes its own ClientHello, so it can also
+speak like real clients (`java-8`, `ibmi-7.4`, ...: `probe/native/clients.py` says where each
+comes from) and needs no worker for `rsa` or `ecdsa`. Those real-client profiles are native-only:
+OpenSSL cannot be made to send their ClientHellos.
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
+from certcensus.probe.native.clients import ALL_SPECS, REAL_CLIENTS
+from certcensus.probe.native.hello import HelloSpec
+
 ALL_CIPHERS = "ALL:@SECLEVEL=0"
+
+ENGINES = ("native", "openssl")
+# The default, since it agrees with OpenSSL on every agreement test (tests/native/test_agreement.py
+# and every real-server test, run once per engine through tests/engines.py).
+DEFAULT_ENGINE = "native"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +42,20 @@ class Profile:
     maximum_version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
     ciphers: str = ALL_CIPHERS  # TLS 1.2 and below (OpenSSL cipher string)
     signature_algorithms: str | None = None  # None: OpenSSL's defaults; else needs a worker
+    native_only: bool = False  # a real client's ClientHello, which only the native engine writes
 
     @property
     def needs_worker(self) -> bool:
+        """With the OpenSSL engine: whether probes need a process with their own OPENSSL_CONF."""
         return self.signature_algorithms is not None
+
+    def needs_worker_with(self, engine: str) -> bool:
+        return engine == "openssl" and self.needs_worker
+
+    @property
+    def hello(self) -> HelloSpec:
+        """The ClientHello the native engine sends for this profile."""
+        return ALL_SPECS[self.name]
 
     def openssl_config(self) -> str:
         """An OpenSSL configuration that imposes this profile's signature algorithms."""
@@ -69,8 +92,25 @@ PROFILES: dict[str, Profile] = {
             ciphers="aECDSA:@SECLEVEL=0",
             signature_algorithms=_ECDSA_SIGNATURES,
         ),
+        *(
+            Profile(name, f"the ClientHello of {name} (native engine only)", native_only=True)
+            for name in REAL_CLIENTS
+        ),
     )
 }
+
+
+def engine_refusal(profiles: list[str], engine: str) -> str | None:
+    """One line saying why `engine` cannot speak one of `profiles`, or None."""
+    if engine not in ENGINES:
+        return f"unknown engine {engine!r} (known: {', '.join(ENGINES)})"
+    if engine == "native":
+        return None
+    native = [name for name in profiles if PROFILES[name].native_only]
+    if native:
+        return (f"profile {', '.join(native)} needs --engine native "
+                "(OpenSSL cannot be made to send that ClientHello)")  # fmt: skip
+    return None
 
 
 # openssl s_client's spellings of the protocol versions (-tls1_2, -tls1_3), the TLSv1.2 of its
@@ -89,17 +129,18 @@ def canonical_profile_name(text: str) -> str:
     return PROFILE_ALIASES.get(name, name)
 
 
-def parse_profiles(text: str) -> list[str]:
-    """`default,no-sni` or `all` -> profile names, validated, in order, without repeats."""
-    names = (
-        list(PROFILES)
-        if text.strip() == "all"
-        else [canonical_profile_name(n) for n in text.split(",") if n.strip()]
-    )
+def parse_profiles(text: str, engine: str = "native") -> list[str]:
+    """`default,no-sni` or `all` -> profile names, validated, in order, without repeats. `all`
+    is every profile `engine` can speak; `clients` every real-client profile."""
+    spoken = [name for name, p in PROFILES.items() if engine == "native" or not p.native_only]
+    aliases = {"all": spoken, "clients": list(REAL_CLIENTS)}
+    names = []
+    for item in (canonical_profile_name(n) for n in text.split(",") if n.strip()):
+        names.extend(aliases.get(item, [item]))
     unknown = [n for n in names if n not in PROFILES]
     if unknown or not names:
         raise ValueError(
-            f"unknown profile {', '.join(unknown) or repr(text)} (known: {', '.join(PROFILES)}, all)"
+            f"unknown profile {', '.join(unknown) or repr(text)} (known: {', '.join(PROFILES)}, all, clients)"
         )
     return list(dict.fromkeys(names))
 

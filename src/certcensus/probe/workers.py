@@ -25,7 +25,7 @@ from certcensus.model.observation import Observation, observation_from_wire, obs
 from certcensus.probe.dialogs import DialogOptions
 from certcensus.probe.prober import ProbeSettings, probe_once
 from certcensus.probe.probers import Prober
-from certcensus.probe.profiles import PROFILES, client_context
+from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES, client_context
 from certcensus.probe.targets import Target
 
 
@@ -76,6 +76,7 @@ class WorkerProber:
             "identity_headers": list(settings.identity_headers),
             "timeout": settings.timeout, "source": source_address,
             "protocol_options": dict(options.values) if options else {},
+            "engine": settings.engine,
         }  # fmt: skip
         assert self._process is not None and self._process.stdin is not None, "start() first"
         self._process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -155,6 +156,7 @@ async def _serve(profile: str) -> None:
         settings = ProbeSettings(
             context, request["timeout"], request["sni"], options, profile,
             http_head=request["http_head"], identity_headers=tuple(request["identity_headers"]),
+            engine=request.get("engine", DEFAULT_ENGINE),
         )  # fmt: skip
         observation = await probe_once(target, request["address"], settings, request["source"])
         line = json.dumps({"id": request["id"], **observation_to_wire(observation)})

@@ -128,6 +128,21 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "The census's probes by outcome class (ok, timeout, refused, ...).",
         ("outcome",),
     ),
+    "certcensus_backends_seen": (
+        "gauge",
+        "Distinct backends that named themselves (greeting, banner, HTTP header) in the census.",
+        (),
+    ),
+    "certcensus_backends_estimated": (
+        "gauge",
+        "Chao1 estimate of how many backends there are in all, from how often each was seen.",
+        (),
+    ),
+    "certcensus_chain_backends": (
+        "gauge",
+        "Distinct named backends that served this chain.",
+        ("chain_id",),
+    ),
 }
 
 
@@ -259,6 +274,18 @@ class FamilySet:
             add("certcensus_coverage_confidence", extra, (), coverage.confidence)
         for outcome, count in sorted(outcome_counts(target).items()):
             add("certcensus_census_probes", extra, (outcome,), float(count))
+        self._add_backends(target, extra)
+
+    def _add_backends(self, target: TargetCensus, extra: tuple[str, ...]) -> None:
+        """Absent when no probe named a backend: an unknown is not a zero."""
+        backends = target.backends
+        if backends is None or backends.estimate is None:
+            return
+        self.add("certcensus_backends_seen", extra, (), float(backends.estimate.seen))
+        self.add("certcensus_backends_estimated", extra, (), backends.estimate.estimated)
+        for chain in target.chains:
+            named = [i for i in backends.backends_of(chain.chain_id) if i is not None]
+            self.add("certcensus_chain_backends", extra, (chain.chain_id,), float(len(named)))
 
     def _add_chain(self, chain: ChainCount, extra: tuple[str, ...]) -> None:
         chain_id, leaf = chain.chain_id, chain.leaf

@@ -21,6 +21,7 @@ from certcensus.census.model import Census
 from certcensus.model import defaults
 from certcensus.probe.plan import ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.probers import Prober, close_probers, start_probers
+from certcensus.probe.profiles import DEFAULT_ENGINE
 from certcensus.probe.scheduler import Scan
 from certcensus.probe.targets import Target, parse_target
 from certcensus.store.base import Store
@@ -41,6 +42,7 @@ class WatchSettings:
     concurrency: int | None = None  # None: default_concurrency, with polite per-target limits
     default_concurrency: int = defaults.WATCH_CONCURRENCY
     protocol_options: dict = field(default_factory=dict)
+    engine: str = DEFAULT_ENGINE  # --engine: native or openssl
     # The baseline round (a target's first, with no history in the store) stops when sure:
     # with `confidence`, no chain served on `min_share` or more of connections was missed.
     confidence: float = defaults.CONFIDENCE
@@ -64,7 +66,7 @@ def build_plans(watch_targets: list[WatchTarget], settings: WatchSettings) -> li
     return [
         build_plan(
             targets,
-            ProbeOptions(timeout, sni, False, dict(options)),
+            ProbeOptions(timeout, sni, False, dict(options), engine=settings.engine),
             profiles=[profile],
             count=count,
             rate=rate,
