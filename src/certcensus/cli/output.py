@@ -98,12 +98,12 @@ class TargetStream:
         if self.judge is not None:
             judge_census(census, self.judge)
         self.any_ok = self.any_ok or census.any_ok
-        self.written.extend(census.targets)
         out = self.out or sys.stdout
         try:
             for target in census.targets:
                 out.write(target_to_json_line(target) + "\n")
             out.flush()
+            self.written.extend(census.targets)  # what the reader got decides the exit status
         except BrokenPipeError:
             self.closed = True
             # Python would complain when it flushes stdout at exit: point it at /dev/null.
