@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint test-pythons install install-test debian-packages bench clean man
+.PHONY: demo test lint test-pythons install install-test debian-packages bench bench-differential clean man
 
 demo: install
 	$(BIN)/certcensus demo
@@ -38,6 +38,10 @@ debian-packages:
 
 bench: debian-packages install
 	$(BIN)/python bench/bench_probe.py
+
+# The lenient verdict against `openssl verify` on 10,000 random chains (bench/RESULTS.md).
+bench-differential: debian-packages install
+	$(BIN)/python bench/bench_differential.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

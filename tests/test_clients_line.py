@@ -99,7 +99,8 @@ def test_an_expired_leaf_cannot_be_fixed_and_strict_clients_are_named(cli, db, t
     assert line, shown.out
     assert re.fullmatch(
         r"clients that trust only Old Style Root \(legacy\) fail on about \d+% of connections "
-        r"\(chain #2\); no CA import fixes chain #2 \(pool\.test not valid at .+\); strictly "
+        r'\(chain #2\); no CA import fixes chain #2 \(leaf "pool\.test" \([0-9a-f]{16}\) '
+        r"expired .+\); strictly "
         r"verifying clients \(web PKI\) with the same store also refuse chain #1\.",
         line.group(1),
     ), line.group(1)

@@ -248,21 +248,31 @@ def test_lenient_verdict_matches_openssl(build, pki, tmp_path):
     assert openssl_verifies(tmp_path, scenario.store, scenario.served, pki.now) is scenario.trusted
 
 
-def test_backtracks_where_openssl_does_not(pki, tmp_path):
+def test_no_backtracking_among_sent_certificates_as_in_openssl(pki, tmp_path):
     """The server sends the path to an untrusted root first and the trusted twin second.
 
-    Java's PKIX builder, Windows CryptoAPI and NSS backtrack to the second candidate; OpenSSL
-    3.0 keeps the first issuer it finds among untrusted certificates and fails. The lenient
-    verdict models the clients that backtrack, so here (only) it differs from openssl.
+    OpenSSL 3 keeps the first issuer it finds among the sent certificates and fails; so does
+    the lenient verdict (it is OpenSSL's). What the kit offers does make openssl accept it.
     """
+    from certcensus.trust import missing_cas
+
     first, second, inter, inter_twin, leaf = _two_paths(pki)
-    scenario = Scenario(
-        [leaf, inter, inter_twin], [second], True, Reason.TRUSTED, [leaf, inter_twin, second]
-    )
+    scenario = Scenario([leaf, inter, inter_twin], [second], False, Reason.MISSING_ROOT, [])
     lenient = lenient_of(scenario, pki.now)
-    assert lenient.trusted is True
-    assert lenient.path == [c.sha256 for c in scenario.path]
+    assert lenient.trusted is False
+    assert lenient.reason == Reason.MISSING_ROOT
+    assert lenient.path == [leaf.sha256, inter.sha256, first.sha256] or lenient.path[:2] == [
+        leaf.sha256,
+        inter.sha256,
+    ]
     assert openssl_verifies(tmp_path, scenario.store, scenario.served, pki.now) is False
+    pool = CAPool()
+    pool.add_all(Cert.from_der(c.der) for c in (first, second))
+    kit = missing_cas([[c.der for c in scenario.served]], store_of([second]), pool, pki.now)
+    assert kit.certificates and kit.complete
+    known = {c.sha256: c for c in (first, second, inter, inter_twin)}
+    added = [known[c.sha256] for c in kit.certificates]
+    assert openssl_verifies(tmp_path / "kit", [second, *added], scenario.served, pki.now)
 
 
 def test_missing_certificates_are_named_and_complete_the_chain(pki, tmp_path):
@@ -303,15 +313,24 @@ def test_missing_intermediate_sentence_names_subject_aki_and_url(pki):
     assert aki in detail
 
 
-def test_name_mismatch_is_reported_and_strict_refuses(pki):
+def test_name_mismatch_makes_both_modes_refuse_when_a_host_is_given(pki, tmp_path):
     scenario = simple(pki)
     verdicts = chain_trust_verdicts(
         [c.der for c in scenario.served], [store_of(scenario.store)], host="other.test", at=pki.now
     )["store"]
-    assert verdicts.lenient.trusted is True  # the path is fine ...
-    assert verdicts.lenient.reason == Reason.NAME_MISMATCH  # ... but the name is not
+    # `openssl verify -verify_hostname other.test` refuses, and so does lenient.
+    assert verdicts.lenient.trusted is False
+    assert verdicts.lenient.reason == Reason.NAME_MISMATCH
     assert verdicts.strict.trusted is False
     assert verdicts.strict.reason == Reason.NAME_MISMATCH
+    assert not openssl_verifies(
+        tmp_path, scenario.store, scenario.served, pki.now, host="other.test"
+    )
+    assert openssl_verifies(tmp_path, scenario.store, scenario.served, pki.now, host="simple.test")
+    without_host = chain_trust_verdicts(
+        [c.der for c in scenario.served], [store_of(scenario.store)], at=pki.now
+    )["store"]
+    assert without_host.lenient.trusted is True
 
 
 def test_strict_accepts_a_modern_chain_and_refuses_the_legacy_root(pki):

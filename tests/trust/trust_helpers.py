@@ -10,35 +10,45 @@ from pathlib import Path
 from certcensus.lab.pki import Issued
 
 
-def openssl_verifies(directory: Path, store: list[Issued], served: list[Issued], at) -> bool:
-    """`openssl verify -partial_chain -CAfile store.pem -untrusted served.pem leaf.pem` passes?"""
-    return openssl_verifies_pems(directory, [c.pem for c in store], [c.pem for c in served], at)
+def openssl_verifies(
+    directory: Path, store: list[Issued], served: list[Issued], at, host: str | None = None
+) -> bool:
+    """`openssl verify -partial_chain -purpose sslserver -CAfile store.pem -untrusted served.pem
+    leaf.pem` passes (with -verify_hostname HOST when a host is given)?"""
+    return openssl_verifies_pems(
+        directory, [c.pem for c in store], [c.pem for c in served], at, host
+    )
+
+
+def openssl_verify_command(directory: Path, at=None, host: str | None = None) -> list[str]:
+    """The reference command, the way the lenient verdict claims to behave."""
+    when = ["-attime", str(int(at.timestamp()))] if at is not None else []
+    name: list[str] = []
+    if host:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(host)
+            name = ["-verify_ip", host]
+        except ValueError:
+            name = ["-verify_hostname", host]
+    return [
+        "openssl", "verify", "-partial_chain", "-purpose", "sslserver", *when, *name,
+        "-CAfile", str(directory / "store.pem"), "-untrusted", str(directory / "served.pem"),
+        str(directory / "leaf.pem"),
+    ]  # fmt: skip
 
 
 def openssl_verifies_pems(
-    directory: Path, ca_pems: list[bytes], served_pems: list[bytes], at=None
+    directory: Path, ca_pems: list[bytes], served_pems: list[bytes], at=None, host=None
 ) -> bool:
     """The same with PEM bytes; `at` None judges validity now."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "store.pem").write_bytes(b"".join(ca_pems))
     (directory / "served.pem").write_bytes(b"".join(served_pems))
     (directory / "leaf.pem").write_bytes(served_pems[0])
-    when = ["-attime", str(int(at.timestamp()))] if at is not None else []
     result = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-partial_chain",
-            *when,
-            "-CAfile",
-            str(directory / "store.pem"),
-            "-untrusted",
-            str(directory / "served.pem"),
-            str(directory / "leaf.pem"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
+        openssl_verify_command(directory, at, host), capture_output=True, text=True, timeout=30
     )
     return result.returncode == 0
 

@@ -16,6 +16,7 @@ from certcensus.certs.info import describe_certificate
 from certcensus.model.defaults import CONFIDENCE
 from certcensus.model.outcomes import Outcome
 from certcensus.store.base import Store, StoredProbe
+from certcensus.trust.chain_issues import chain_issues
 
 
 def build_census(
@@ -90,6 +91,7 @@ def _census_of(
     for chain in by_chain.values():
         chain.ders = certificates[chain.chain_id]
         chain.certificates = [describe_certificate(der) for der in chain.ders]
+        chain.issues = chain_issues(chain.ders)  # judged.py adds what needs the stores
     census.chains = sorted(by_chain.values(), key=lambda c: (-c.count, c.first_seen))
     for chain in census.chains:
         chain.share = chain.count / census.ok

@@ -1,7 +1,8 @@
 """The trust step of the analysis: each chain of the census judged by one TrustJudge.
 
-Verdicts land on the census object (`chain.trust`, `target.missing_cas`) for every rendering,
-alert and metric to read. The judge answers each distinct chain and name once.
+Verdicts land on the census object (`chain.trust`, `target.missing_cas`, and `chain.issues`
+computed again with what the stores and the CA pool know, so "incomplete" can be said) for
+every rendering, alert and metric to read. The judge answers each distinct chain and name once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def judge_census(census: Census, judge: TrustJudge, at: dt.datetime | None = Non
         host = target.server_name
         for chain in target.chains:
             chain.trust = judge.verdicts(chain.ders, host, at)
+            chain.issues = judge.chain_issues(chain.ders, at)
         if target.chains:
             chains = [chain.ders for chain in target.chains]
             target.missing_cas = {

@@ -20,6 +20,7 @@ from certcensus.census.strata import StratumCount
 from certcensus.certs.compare import ChainDiff, PositionDiff
 from certcensus.certs.info import CertificateInfo
 from certcensus.model.names import name_a_client_checks
+from certcensus.trust.chain_issues import ChainIssues
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import StoreVerdict
 
@@ -46,6 +47,7 @@ class ChainCount:
     difference: ChainDiff | None = None  # vs the most common chain (None for that one)
     seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
     trust: dict[str, StoreVerdict] | None = None  # by store name, once judged
+    issues: ChainIssues | None = None  # SSL Labs' chain issues (trust/chain_issues.py)
     backends: Counter = field(default_factory=Counter)  # backend identity (None too) -> probes
 
     @property

@@ -14,6 +14,7 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+from certcensus.certs.readable import UnreadableCertificate, read_certificate
 from certcensus.model.chain import certificate_fingerprint
 
 
@@ -68,8 +69,17 @@ def iso(moment: dt.datetime) -> str:
 def describe_certificate(der: bytes) -> CertificateInfo:
     sha256 = certificate_fingerprint(der)
     try:
-        certificate = x509.load_der_x509_certificate(der)
+        # Read around what cryptography refuses (an explicit v1 version, a bad extension):
+        # such a certificate is still described (certs/readable.py names what is wrong).
+        certificate = read_certificate(der).certificate
         return _describe(certificate, sha256, der)
+    except UnreadableCertificate as error:
+        message = str(error).removeprefix("does not parse as X.509: ")
+        return CertificateInfo(
+            sha256=sha256, subject="", issuer="", serial="", not_before="", not_after="",
+            key="", signature_algorithm="", pem=pem_of(der),
+            parse_error=f"does not parse as X.509 ({len(der)} bytes): {message}",
+        )  # fmt: skip
     except Exception as error:  # noqa: BLE001 - any parse failure is reported, never raised
         return CertificateInfo(
             sha256=sha256, subject="", issuer="", serial="", not_before="", not_after="",

@@ -9,6 +9,7 @@ import re
 import click
 
 from certcensus.certs.compare import ChainDiff, diff_chains
+from certcensus.certs.text import safe_text
 from certcensus.cli.command import Command
 from certcensus.cli.ingest import chains_in_file
 from certcensus.cli.options import db_option
@@ -89,16 +90,18 @@ def _diffs_of_target(store, target: str) -> list[ChainDiff]:
 
 def _print_diff(chain_diff: ChainDiff) -> None:
     click.echo(f"A: {chain_diff.a_id}\nB: {chain_diff.b_id}")
-    click.echo(chain_diff.summary)
+    click.echo(safe_text(chain_diff.summary))
     for position in chain_diff.changes:
         where = _where(position.a_position, position.b_position)
         click.echo(f"\n  {where} ({position.role}): {position.words}")
         if position.a:
-            click.echo(f"    A: {position.a.subject}  sha256 {position.a.sha256[:16]}")
+            click.echo(f"    A: {safe_text(position.a.subject)}  sha256 {position.a.sha256[:16]}")
         if position.b:
-            click.echo(f"    B: {position.b.subject}  sha256 {position.b.sha256[:16]}")
+            click.echo(f"    B: {safe_text(position.b.subject)}  sha256 {position.b.sha256[:16]}")
         for field in position.fields:
-            click.echo(f"    {field.name}:\n      A: {field.a}\n      B: {field.b}")
+            click.echo(
+                f"    {field.name}:\n      A: {safe_text(field.a)}\n      B: {safe_text(field.b)}"
+            )
 
 
 def _where(a: int | None, b: int | None) -> str:

@@ -51,8 +51,10 @@ def trust_options(default_store: str | None = None) -> Decorator:
     return _apply([
         click.option("--trust-store", "trust_stores", multiple=True, metavar="[NAME=]SPEC",
                      help="A trust store to judge chains against: PEM bundle, directory, .p7b, "
-                          "Java keystore (PKCS#12 or JKS), 'system' or 'mozilla'. Repeatable."
-                          + default_note),
+                          "Java keystore (PKCS#12 or JKS), 'system' (the OS store), 'mozilla' "
+                          "(certifi), or 'java' (the system Java cacerts, wherever the installed "
+                          "JRE keeps it: $JAVA_HOME, the java on PATH, /etc/ssl/certs/java/cacerts, "
+                          "/usr/lib/jvm/*). Repeatable." + default_note),
         click.option("--store-password", default=defaults.STORE_PASSWORD, show_default=True,
                      help="Password of Java keystores ('' reads a JKS without its integrity "
                           "check)."),

@@ -74,7 +74,7 @@ def judged_census(db_path, targets, trust_stores, store_password, offline, at, c
 @analysis_options
 def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir, as_json):
     """Say, per chain and trust store, whether a client would trust it, and why not."""
-    from certcensus.render.as_json import store_verdict_to_dict
+    from certcensus.render.as_json import chain_issues_to_dict, store_verdict_to_dict
     from certcensus.render.tables import print_trust_table
 
     census, judge = judged_census(db_path, targets, trust_stores, store_password, offline, at,
@@ -94,6 +94,11 @@ def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir
                 document["targets"].setdefault(target.target, {})[chain.chain_id] = {
                     "host": target.server_name,
                     "trust": {n: store_verdict_to_dict(v) for n, v in (chain.trust or {}).items()},
+                    **(
+                        {"chain_issues": chain_issues_to_dict(chain.issues)}
+                        if chain.issues is not None
+                        else {}
+                    ),
                 }
         click.echo(json.dumps(document, indent=2))
     else:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from certcensus.export.names import java_alias, safe_file_stem
 from certcensus.model.defaults import STORE_PASSWORD
+from certcensus.model.errors import InputError
 from certcensus.trust.certs import Cert
 
 FORMATS = ("pem", "der", "cer", "p7b", "pkcs12")
@@ -34,6 +35,13 @@ def write_certificate_files(certs: list[Cert], directory: Path, fmt: str) -> lis
     """Write `certs` into `directory` in `fmt`; return the files written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt in ("p7b", "pkcs12"):
+        unreadable = [c for c in certs if c.read.reencoded]
+        if unreadable:
+            raise InputError(
+                f"{unreadable[0].display_name!r} ({unreadable[0].sha256[:16]}) is malformed and "
+                f"cannot be written into a {fmt} bundle byte for byte; use --format pem"
+            )
     directory.mkdir(parents=True, exist_ok=True)
     if fmt == "p7b":
         target = _inside(directory, P7B_FILE_NAME)

@@ -1,28 +1,48 @@
 """Platform kits: the certificate files a platform imports, plus INSTALL.txt with exact commands.
 
-Roots (self-issued) and intermediates are told apart because several platforms file them in
+Roots (self-signed) and intermediates are told apart because several platforms file them in
 different stores (Windows Root vs CA, macOS trusted vs plain). Roots are listed first: IBM i DCM
-refuses an intermediate whose issuer it does not hold yet.
+refuses an intermediate whose issuer it does not hold yet. A kit never does harm: a root that
+came from the server (or any source but a trust store the user gave) carries a loud warning to
+check its fingerprint with the CA; the Java truststore is a copy of the user's store with the
+missing CAs added, never a store of the missing CAs alone; a partial kit says what it lacks.
+Every subject written into INSTALL.txt is passed through certs/text.py (a subject is data).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from certcensus.export.formats import JAVA_TRUSTSTORE_PASSWORD, _inside, write_java_truststore
+from certcensus.certs.text import safe_text
+from certcensus.export.formats import JAVA_TRUSTSTORE_PASSWORD, _inside
+from certcensus.export.java import merged_truststore_name, write_merged_truststore
 from certcensus.export.names import java_alias, safe_file_stem
 from certcensus.trust.certs import Cert
+from certcensus.trust.stores import KeystoreEntries
 
 KITS = ("ibmi", "java", "debian", "rhel", "windows", "macos")
 INSTALL_FILE_NAME = "INSTALL.txt"
 
 
+@dataclass(frozen=True)
+class KitNotes:
+    """What a kit must say besides its files."""
+
+    store: str | None = None  # the store the kit completes
+    check: dict[str, str] = field(default_factory=dict)  # SHA-256 -> why to verify it first
+    lacking: list[str] = field(default_factory=list)  # what the kit cannot contain, in words
+    java_base: KeystoreEntries | None = None  # merge into a copy of this keystore
+    java_password: str = JAVA_TRUSTSTORE_PASSWORD.decode()
+    java_no_merge: str | None = None  # why no merged truststore is written
+
+
 def _ordered(certs: list[Cert]) -> list[Cert]:
-    return sorted(certs, key=lambda c: (not c.is_self_issued, c.display_name))
+    return sorted(certs, key=lambda c: (not c.is_root, c.display_name))
 
 
 def _kind(cert: Cert) -> str:
-    return "root" if cert.is_self_issued else "intermediate"
+    return "root" if cert.is_root else "intermediate"
 
 
 def _write_pem_files(certs: list[Cert], directory: Path, suffix: str) -> list[tuple[Cert, Path]]:
@@ -36,9 +56,35 @@ def _write_pem_files(certs: list[Cert], directory: Path, suffix: str) -> list[tu
 
 def _listing(files: list[tuple[Cert, Path]]) -> list[str]:
     return [
-        f"  {path.name}  ({_kind(cert)}: {cert.subject.rfc4514_string()}; SHA-256 {cert.sha256})"
+        f"  {path.name}  ({_kind(cert)}: {safe_text(cert.subject.rfc4514_string())}; "
+        f"SHA-256 {cert.sha256})"
         for cert, path in files
     ]
+
+
+def warning_lines(certs: list[Cert], notes: KitNotes) -> list[str]:
+    """The loud part: certificates to verify with the CA before importing them."""
+    flagged = [c for c in certs if c.sha256 in notes.check]
+    if not flagged:
+        return []
+    lines = [
+        "WARNING: CHECK THESE CERTIFICATES WITH THE CA BEFORE YOU IMPORT THEM.",
+        "Anyone can make a certificate with any name. Compare each SHA-256 below with the",
+        "fingerprint the CA publishes (its website, its support, a colleague's trusted store);",
+        "import only if they are equal.",
+    ]
+    for cert in flagged:
+        lines.append(f"  {_kind(cert)} {safe_text(cert.subject.rfc4514_string())}")
+        lines.append(f"    SHA-256 {cert.sha256}")
+        lines.append(f"    why: {safe_text(notes.check[cert.sha256])}")
+    return lines + [""]
+
+
+def _lacking_lines(notes: KitNotes) -> list[str]:
+    if not notes.lacking:
+        return []
+    lines = ["", "PARTIAL KIT: importing these files is not enough for every chain."]
+    return lines + [f"  {safe_text(text)}" for text in notes.lacking]
 
 
 def _ibmi(files: list[tuple[Cert, Path]]) -> list[str]:
@@ -64,23 +110,45 @@ def _ibmi(files: list[tuple[Cert, Path]]) -> list[str]:
     return lines + _listing(files)
 
 
-def _java(files: list[tuple[Cert, Path]], truststore: Path) -> list[str]:
-    password = JAVA_TRUSTSTORE_PASSWORD.decode()
-    lines = [
-        "Java: either use the ready truststore, or add the certificates to the JDK's cacerts.",
-        "",
-        f"A. Ready truststore ({truststore.name}, PKCS#12, password {password}):",
-        f"     keytool -list -keystore {truststore.name} -storepass {password}",
-        f"     java -Djavax.net.ssl.trustStore=/path/to/{truststore.name} \\",
-        f"          -Djavax.net.ssl.trustStorePassword={password} \\",
-        "          -Djavax.net.ssl.trustStoreType=PKCS12 ...",
-        "",
-        "B. Add to the JDK's cacerts (JDK 9+; older JDKs instead of -cacerts:",
+def _java(files: list[tuple[Cert, Path]], merged: Path | None, notes: KitNotes) -> list[str]:
+    password = notes.java_password
+    lines: list[str] = []
+    if merged is not None and notes.java_base is not None:
+        lines += [
+            "Java: use the merged truststore, or add the certificates to your own store.",
+            "",
+            f"A. Merged truststore {merged.name} (PKCS#12, password {password}): the "
+            f"{len(notes.java_base.trusted)} entries of {safe_text(notes.store or 'your store')}",
+            f"   plus the {len(files)} CA certificate(s) below, so it replaces that store",
+            "   without losing any of its entries:",
+            f"     keytool -list -keystore {merged.name} -storepass {password}",
+            f"     java -Djavax.net.ssl.trustStore=/path/to/{merged.name} \\",
+            f"          -Djavax.net.ssl.trustStorePassword={password} \\",
+            "          -Djavax.net.ssl.trustStoreType=PKCS12 ...",
+            "",
+            "B. Or add the certificates to the keystore your client uses, with keytool:",
+        ]
+    else:
+        why = f" ({safe_text(notes.java_no_merge)})" if notes.java_no_merge else ""
+        lines += [
+            "Java: add these CA certificates to the truststore your client uses. No ready",
+            "truststore is written: one holding only these certificates would replace the",
+            f"client's store and lose every other CA it trusts{why}.",
+            "",
+            "With keytool, into the keystore your client uses (its path and password):",
+        ]
+    for cert, path in files:
+        lines.append(
+            "     keytool -importcert -noprompt -keystore /path/to/truststore -storepass PASSWORD "
+            f"-alias {java_alias(cert)} -file {path.name}"
+        )
+    lines += [
+        "   or into the JDK's cacerts (JDK 9+; older JDKs instead of -cacerts:",
         "   -keystore $JAVA_HOME/jre/lib/security/cacerts):",
     ]
     for cert, path in files:
         lines.append(
-            f"     keytool -importcert -noprompt -trustcacerts -cacerts -storepass {password} "
+            "     keytool -importcert -noprompt -trustcacerts -cacerts -storepass changeit "
             f"-alias {java_alias(cert)} -file {path.name}"
         )
     return lines + ["", "Files:"] + _listing(files)
@@ -116,7 +184,7 @@ def _windows(files: list[tuple[Cert, Path]]) -> list[str]:
         "",
     ]
     for cert, path in files:
-        store = "Root" if cert.is_self_issued else "CA"
+        store = "Root" if cert.is_root else "CA"
         lines.append(f'     certutil -addstore -f {store} "{path.name}"')
     return lines + ["", "Files:"] + _listing(files)
 
@@ -124,7 +192,7 @@ def _windows(files: list[tuple[Cert, Path]]) -> list[str]:
 def _macos(files: list[tuple[Cert, Path]]) -> list[str]:
     lines = ["macOS: roots become trusted anchors; intermediates are only added.", ""]
     for cert, path in files:
-        if cert.is_self_issued:
+        if cert.is_root:
             lines.append(
                 "     sudo security add-trusted-cert -d -r trustRoot "
                 f'-k /Library/Keychains/System.keychain "{path.name}"'
@@ -137,10 +205,13 @@ def _macos(files: list[tuple[Cert, Path]]) -> list[str]:
     return lines + ["", "Files:"] + _listing(files)
 
 
-def write_kit(certs: list[Cert], directory: Path, platform: str) -> list[Path]:
+def write_kit(
+    certs: list[Cert], directory: Path, platform: str, notes: KitNotes | None = None
+) -> list[Path]:
     """Write the kit for `platform` into `directory`; return the files written, INSTALL.txt last."""
     if platform not in KITS:
         raise ValueError(f"unknown kit {platform!r}; expected one of {', '.join(KITS)}")
+    notes = notes or KitNotes()
     directory.mkdir(parents=True, exist_ok=True)
     certs = _ordered(list({c.sha256: c for c in certs}.values()))
     extra: list[Path] = []
@@ -149,9 +220,14 @@ def write_kit(certs: list[Cert], directory: Path, platform: str) -> list[Path]:
         text = _ibmi(files)
     elif platform == "java":
         files = _write_pem_files(certs, directory, ".crt")
-        truststore = write_java_truststore(certs, directory)
-        extra.append(truststore)
-        text = _java(files, truststore)
+        merged = None
+        if notes.java_base is not None and certs:
+            name = merged_truststore_name(notes.store or "truststore")
+            merged = write_merged_truststore(
+                notes.java_base, certs, directory, name, notes.java_password
+            )
+            extra.append(merged)
+        text = _java(files, merged, notes)
     elif platform == "debian":
         files = _write_pem_files(certs, directory, ".crt")
         text = _debian(files)
@@ -166,6 +242,7 @@ def write_kit(certs: list[Cert], directory: Path, platform: str) -> list[Path]:
         text = _macos(files)
     if not certs:
         text = ["Nothing to install: every observed chain is already trusted by this store."]
+    text = warning_lines(certs, notes) + text + _lacking_lines(notes)
     install = _inside(directory, INSTALL_FILE_NAME)
     install.write_text("\n".join(text) + "\n")
     return [path for _, path in files] + extra + [install]

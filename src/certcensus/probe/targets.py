@@ -6,11 +6,11 @@ Accepted: `host`, `host:port`, `[v6addr]:port`, a bare IPv6 address, and URLs su
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from certcensus.model.errors import TargetError
+from certcensus.model.names import is_ip_address
 from certcensus.probe.dialogs import IMPLICIT_TLS_PORTS, SCHEMES, dialog_class, dialog_for_port
 from certcensus.probe.dialogs.implicit import IMPLICIT_TLS_SCHEMES
 
@@ -41,14 +41,6 @@ class Target:
     @property
     def is_address(self) -> bool:
         return is_ip_address(self.host)
-
-
-def is_ip_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_target(text: str, starttls: str = "auto") -> Target:

@@ -14,6 +14,7 @@ from certcensus.census.backends import BackendCensus, ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.model.chain import certificate_fingerprint as sha256_of
 from certcensus.probe.identity.server_hello import ja3s_of
+from certcensus.trust.chain_issues import ChainIssues
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
@@ -48,11 +49,28 @@ def missing_cas_to_dict(missing: MissingCAs) -> dict:
     return {
         "store": missing.store,
         "certificates": [
-            {"sha256": c.sha256, "subject": c.subject.rfc4514_string(), "root": c.is_self_issued}
+            {"sha256": c.sha256, "subject": c.subject.rfc4514_string(), "root": c.is_root}
             for c in missing.certificates
         ],
         "needed_by": missing.needed_by,
         "unfixable": missing.unfixable,
+        "unknown_issuers": {
+            chain_id: dataclasses.asdict(unknown)
+            for chain_id, unknown in missing.unknown_issuers.items()
+        },
+        "complete": missing.complete,
+    }
+
+
+def chain_issues_to_dict(issues: ChainIssues) -> dict:
+    return {
+        "issues": [
+            {"kind": str(i.kind), "detail": i.detail, "certificates": list(i.certificates)}
+            for i in issues
+        ],
+        "path_as_sent": list(issues.path),
+        "root_sent": issues.root_sent,
+        "ends_at_issuer": issues.ends_at_issuer,
     }
 
 
@@ -80,6 +98,9 @@ def chain_to_dict(chain: ChainCount) -> dict:
         # identity -> probes; probes that learned no identity are under "null" (JSON keys are
         # strings), never dropped.
         "backends": dict(ranked(chain.backends)),
+        **(
+            {"chain_issues": chain_issues_to_dict(chain.issues)} if chain.issues is not None else {}
+        ),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
             if chain.trust is not None

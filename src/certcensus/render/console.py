@@ -11,6 +11,7 @@ from rich.text import Text
 from certcensus.census.backends import ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
+from certcensus.certs.text import safe_text
 from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.render.as_json import iso_time
 from certcensus.render.table_text import print_table
@@ -69,7 +70,7 @@ def print_target(target: TargetCensus, console: Console, show_pem: bool = False)
             str(chain.count),
             _short_time(chain.first_seen),
             _short_time(chain.last_seen),
-            " <- ".join(short_name(info) for info in chain.certificates),
+            safe_text(" <- ".join(short_name(info) for info in chain.certificates)),
         )
     print_table(console, table)
     for number, chain in enumerate(target.chains, 1):
@@ -100,20 +101,36 @@ def _print_chain(
         if show_pem:
             console.print(info.pem.rstrip("\n"), soft_wrap=True)
     last = chain.certificates[-1] if chain.certificates else None
-    if last and not last.parse_error and not last.self_signed:
-        console.print(f"    (root not sent; the chain ends at issuer {last.issuer})", style="dim")
+    if chain.issues is not None:
+        if chain.issues.ends_at_issuer:
+            console.print(
+                f"    (root not sent; the chain ends at issuer {safe_text(chain.issues.ends_at_issuer)})",
+                style="dim",
+            )
+    elif last and not last.parse_error and not last.self_signed:
+        console.print(
+            f"    (root not sent; the chain ends at issuer {safe_text(last.issuer)})", style="dim"
+        )
     if chain.difference is not None and chain.differences:
-        console.print(f"    differs from chain #1: {chain.difference.summary}", style="yellow")
+        console.print(
+            f"    differs from chain #1: {safe_text(chain.difference.summary)}", style="yellow"
+        )
     for statement in chain.seen_only:
         console.print(f"    seen {statement}", style="magenta")
     if any(identity is not None for identity in chain.backends):
         console.print(f"    served by: {backends_line(chain.backends)}")
+    for issue in chain.issues or ():
+        console.print(f"    chain issue: {issue.kind}: {safe_text(issue.detail)}", style="yellow")
     for store, judged in (chain.trust or {}).items():
         for mode, verdict in (("lenient", judged.lenient), ("strict", judged.strict)):
             words = "trusted" if verdict.trusted else "NOT trusted"
             console.print(
-                f"    {store} ({mode}): {words}"
-                + (f": {verdict.detail}" if not verdict.trusted else ""),
+                f"    {safe_text(store)} ({mode}): {words}"
+                + (
+                    f": {verdict.reason}: {safe_text(verdict.detail)}"
+                    if not verdict.trusted
+                    else ""
+                ),
                 style="green" if verdict.trusted else "red",
             )
 
@@ -123,8 +140,8 @@ def _print_certificate(position: int, info: CertificateInfo, console: Console) -
         console.print(f"    {position} {info.parse_error}", style="red")
         console.print(f"      sha256 {info.sha256}")
         return
-    console.print(f"    {position} s: {info.subject}")
-    console.print(f"      i: {info.issuer}")
+    console.print(f"    {position} s: {safe_text(info.subject)}")
+    console.print(f"      i: {safe_text(info.issuer)}")
     console.print(
         f"      {info.key}, {info.signature_algorithm}, serial {info.serial}, "
         f"valid {info.not_before[:10]} to {info.not_after[:10]}",
@@ -135,17 +152,28 @@ def _print_certificate(position: int, info: CertificateInfo, console: Console) -
 
 def _print_missing(target: TargetCensus, console: Console) -> None:
     for store, missing in (target.missing_cas or {}).items():
-        if not missing.certificates and not missing.unfixable:
-            console.print(f"\n  {store} already trusts every chain served.", style="green")
+        store_name = safe_text(store)
+        if not missing.certificates and missing.complete:
+            console.print(f"\n  {store_name} already trusts every chain served.", style="green")
             continue
         if missing.certificates:
-            console.print(f"\n  To trust every chain, add to {store}:", style="bold")
+            console.print(f"\n  To trust every chain, add to {store_name}:", style="bold")
             for cert in missing.certificates:
-                kind = "root" if cert.is_self_issued else "intermediate"
-                console.print(f"    {kind}: {cert.subject.rfc4514_string()}  sha256 {cert.sha256}")
+                kind = "root" if cert.is_root else "intermediate"
+                console.print(
+                    f"    {kind}: {safe_text(cert.subject.rfc4514_string())}  sha256 {cert.sha256}"
+                )
+        for chain_id, unknown in missing.unknown_issuers.items():
+            key = f" (key identifier {unknown.key_identifier})" if unknown.key_identifier else ""
+            console.print(
+                f"    chain {chain_id[:12]} also needs a root known nowhere: "
+                f"{safe_text(unknown.subject)}{key}; {safe_text(unknown.where_to_get_it())}",
+                style="red",
+            )
         for chain_id, why in missing.unfixable.items():
             console.print(
-                f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {why}", style="red"
+                f"    chain {chain_id[:12]} cannot be fixed by adding CAs: {safe_text(why)}",
+                style="red",
             )
 
 
@@ -154,12 +182,14 @@ def _print_clients(target: TargetCensus, console: Console) -> None:
     if not target.clients:
         return
     if len(target.clients) == 1:
-        line = target.clients[0].sentence()
+        line = safe_text(target.clients[0].sentence())
         console.print(f"\n  What this means for your clients: {line}", style="bold")
         return
     console.print("\n  What this means for your clients:", style="bold")
     for impact in target.clients:
-        console.print(f"    {impact.sentence()}", style="green" if impact.fine else "red")
+        console.print(
+            f"    {safe_text(impact.sentence())}", style="green" if impact.fine else "red"
+        )
 
 
 def backends_line(backends, limit: int = 8) -> str:

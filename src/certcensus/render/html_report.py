@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from certcensus.census.coverage import Coverage
 from certcensus.census.model import Census, ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
+from certcensus.certs.text import safe_text
 from certcensus.render.as_json import iso_time
 from certcensus.render.html_backends import backends_section
 from certcensus.render.html_overview import (
@@ -238,6 +239,13 @@ def _chain_article(number: int, chain: ChainCount, store: str | None, now: dt.da
         spread = ", ".join(f"{escape(ip)} {n}" for ip, n in chain.ips.most_common())
         parts.append(f'<p class="ips">seen from {spread}</p>')
     parts.append(_tree(chain.certificates, verdict, store, now))
+    if chain.issues:
+        items = "".join(
+            f'<li data-issue="{escape(str(issue.kind))}"><span class="badge expiring">'
+            f"{escape(str(issue.kind))}</span> {escape(safe_text(issue.detail))}</li>"
+            for issue in chain.issues
+        )
+        parts.append(f'<p class="extras">Chain issues:</p><ul class="chain-issues">{items}</ul>')
     if chain.trust:
         parts.append(_trust_table(chain.trust))
     parts.append("</article>")
@@ -313,14 +321,14 @@ def _node(role: str, name: str, info: CertificateInfo | None, sha: str, marks) -
     details = ""
     if info is not None:
         details = (
-            f'<div class="cert-details">s: {escape(info.subject)}<br>'
-            f"i: {escape(info.issuer)}<br>{escape(info.key)}, "
+            f'<div class="cert-details">s: {escape(safe_text(info.subject))}<br>'
+            f"i: {escape(safe_text(info.issuer))}<br>{escape(info.key)}, "
             f"valid {escape(info.not_before[:10])} to {escape(info.not_after[:10])}"
             f'<br><span class="mono">sha256 {escape(sha)}</span></div>'
         )
     return (
         f'<div class="node" data-sha256="{escape(sha)}"><span class="role">{escape(role)}</span> '
-        f'<span class="name">{escape(name)}</span> {badges}{details}</div>'
+        f'<span class="name">{escape(safe_text(name))}</span> {badges}{details}</div>'
     )
 
 
@@ -332,7 +340,7 @@ def _trust_table(trust: dict[str, StoreVerdict]) -> str:
                 f'<tr class="verdict" data-store="{escape(store)}" data-mode="{mode}" '
                 f'data-trusted="{str(verdict.trusted).lower()}">'
                 f"<td>{escape(store)}</td><td>{mode}</td><td>{_verdict_badge(verdict)}</td>"
-                f'<td class="why">{escape(verdict.detail)}</td></tr>'
+                f'<td class="why">{escape(safe_text(verdict.detail))}</td></tr>'
             )
     return (
         '<div class="table-box"><table class="trust"><thead><tr><th>store</th><th>mode</th>'

@@ -1,9 +1,14 @@
 """Trust analysis: which stores accept which chains, and what a store lacks.
 
-- stores.py loads trust stores (PEM, directories, PKCS#7, PKCS#12, JKS, system, mozilla);
+- certs.py reads certificates (around what `cryptography` refuses, via certs/readable.py),
+  extensions.py gathers what OpenSSL reads from them, signatures.py checks signatures;
+- stores.py loads trust stores (PEM, directories, PKCS#7, PKCS#12, JKS, system, mozilla, java);
 - pool.py keeps every CA certificate ever seen; aia.py fetches missing issuers into it;
-- paths.py builds paths leniently, strict.py verifies with the web PKI profile;
-- verdict.py turns both into reasons a user can read; missing.py finds the CAs to add;
+- openssl_chain.py builds and checks the chain as `openssl verify -partial_chain -purpose
+  sslserver` does (with name_constraints.py and hostname.py): the lenient verdict;
+  strict.py verifies with the web PKI profile;
+- verdict.py turns both into reasons a user can read; paths.py enumerates alternative paths
+  and missing.py finds the CAs to add; chain_issues.py says what is wrong with a chain as sent;
 - judge.py is the one entry point every command uses: stores, pool and AIA loaded once.
 """
 

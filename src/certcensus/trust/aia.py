@@ -92,9 +92,9 @@ class AIAFetcher:
 
 
 def _has_known_issuer(cert: Cert, known: Iterable[Cert], stores: list[TrustStore]) -> bool:
-    if any(c.subject_der == cert.issuer_der and c != cert for c in known):
+    if any(c.subject_key == cert.issuer_key and c != cert for c in known):
         return True
-    return any(store.by_subject.get(cert.issuer_der) for store in stores)
+    return any(store.by_name(cert.issuer_key) for store in stores)
 
 
 def complete_with_aia(
@@ -116,7 +116,7 @@ def complete_with_aia(
         for cert in frontier:
             if cert.is_self_issued:
                 continue
-            if _has_known_issuer(cert, list(served) + pool.with_subject(cert.issuer_der), stores):
+            if _has_known_issuer(cert, list(served) + pool.with_subject(cert.issuer_key), stores):
                 continue
             for url in cert.ca_issuers_urls:
                 if url in visited or len(visited) >= MAX_FETCHES:

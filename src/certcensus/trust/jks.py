@@ -76,7 +76,14 @@ def is_jks(data: bytes) -> bool:
 
 def read_jks_trusted_certificates(data: bytes, password: str | None) -> list[tuple[str, bytes]]:
     """(alias, DER) of every trusted-certificate entry. With a password, verify the digest first."""
+    return read_jks(data, password)[0]
+
+
+def read_jks(data: bytes, password: str | None) -> tuple[list[tuple[str, bytes]], int]:
+    """(alias, DER) of every trusted-certificate entry, and how many private-key entries the
+    keystore also holds (never decoded)."""
     reader = _Reader(data)
+    keys = 0
     magic = reader.u32()
     if magic == JCEKS_MAGIC:
         raise JKSError("JCEKS keystores are not supported; convert with keytool -importkeystore")
@@ -96,6 +103,7 @@ def read_jks_trusted_certificates(data: bytes, password: str | None) -> list[tup
         if tag == 2:
             trusted.append((alias, reader.certificate(version)))
         elif tag == 1:
+            keys += 1
             reader.take(reader.u32())  # the protected private key: skipped, never decoded
             chain_length = reader.u32()
             if chain_length > MAX_CHAIN_LENGTH:
@@ -112,4 +120,4 @@ def read_jks_trusted_certificates(data: bytes, password: str | None) -> list[tup
         ).digest()
         if not hmac.compare_digest(digest, expected):
             raise JKSError("JKS keystore integrity check failed: wrong password or tampered file")
-    return trusted
+    return trusted, keys

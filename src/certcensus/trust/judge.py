@@ -16,7 +16,8 @@ from certcensus.model.chain import chain_fingerprint
 from certcensus.model.defaults import STORE_PASSWORD
 from certcensus.model.errors import TrustStoreError
 from certcensus.trust.aia import AIAFetcher, complete_with_aia
-from certcensus.trust.certs import Cert
+from certcensus.trust.certs import Cert, names_issuer
+from certcensus.trust.chain_issues import ChainIssues, chain_issues
 from certcensus.trust.missing import MissingCAs, missing_cas, observed_cas
 from certcensus.trust.pool import CAPool
 from certcensus.trust.stores import TrustStore, load_trust_store, parse_store_spec
@@ -81,6 +82,7 @@ class TrustJudge:
         self._completed: set[str] = set()
         self._verdicts: dict[tuple[str, str | None, dt.datetime], dict[str, StoreVerdict]] = {}
         self._missing: dict[tuple, MissingCAs] = {}
+        self._issues: dict[tuple[str, dt.datetime], ChainIssues] = {}
 
     @classmethod
     def load(cls, request: TrustRequest) -> TrustJudge | None:
@@ -149,6 +151,27 @@ class TrustJudge:
                 self._complete(chain)
             self._missing[key] = missing_cas(chains, store, self.pool, at, every_ca_of_path)
         return self._missing[key]
+
+    def issuers_of(self, cert: Cert) -> list[Cert]:
+        """Every known certificate (stores first, then the CA pool) that could have issued
+        `cert`, as OpenSSL picks candidates (the caller checks signatures)."""
+        found: dict[str, Cert] = {}
+        for store in self.stores:
+            for candidate in store.by_name(cert.issuer_key):
+                found.setdefault(candidate.sha256, candidate)
+        for candidate in self.pool.with_subject(cert.issuer_key):
+            found.setdefault(candidate.sha256, candidate)
+        return [c for c in found.values() if names_issuer(c, cert)]
+
+    def chain_issues(self, chain: list[bytes], at: dt.datetime | None = None) -> ChainIssues:
+        """The chain's issues, "incomplete" included (the stores and the pool say what the
+        server should have sent)."""
+        at = at or self.moment()
+        key = (chain_fingerprint(chain), at)
+        if key not in self._issues:
+            self._complete(chain)
+            self._issues[key] = chain_issues(chain, at, self.issuers_of)
+        return self._issues[key]
 
     def observed_cas(self, chains: list[list[bytes]], at: dt.datetime | None = None) -> list[Cert]:
         """Every CA of the chains: served ones and those of each store's best path."""

@@ -1,12 +1,12 @@
-"""The lenient path builder: every way from a leaf to an anchor, on `cryptography` primitives.
+"""Every way from a leaf to an anchor: the candidate paths a missing-CA kit chooses among.
 
-Written by hand because `cryptography`'s verifier (see strict.py) applies the CA/Browser Forum
-profile and stops at the first failure; old clients (GSKit, Java, OpenSSL) accept v1 roots,
-SHA-1 legacy roots and roots without keyUsage, and a census must say *which* certificate is
-missing, not only that validation failed. The search follows RFC 4158: candidates by name and
-key identifier (sections 3.5.12, 3.5.15), trust-store candidates first (OpenSSL's trusted-first),
-backtracking across cross-signs, with a depth and a work budget so a hostile pool cannot make
-it loop or explode.
+The lenient verdict itself follows the one chain OpenSSL builds (openssl_chain.py). To say which
+CA certificates a store must gain, every alternative matters (a cross-sign the server did not
+send, a root only another store holds), so this search backtracks. It follows RFC 4158:
+candidates by name and key identifier (sections 3.5.12, 3.5.15, with OpenSSL's rules for both),
+trust-store candidates first, backtracking across cross-signs, with a depth and a work budget so
+a hostile pool cannot make it loop or explode. Written by hand because no library enumerates
+paths; `cryptography`'s verifier returns one path or a refusal.
 """
 
 from __future__ import annotations
@@ -15,16 +15,12 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-
-from certcensus.trust.certs import Cert
+from certcensus.trust.certs import Cert, likely_issued
+from certcensus.trust.openssl_chain import MAX_PATH_LENGTH
 from certcensus.trust.pool import CAPool
+from certcensus.trust.signatures import signature_verifies
 from certcensus.trust.stores import TrustStore
 
-# Real web PKI paths have 3-4 certificates; cross-sign chains reach 5-6. OpenSSL's default
-# verify depth is 100, but 10 is ample and keeps a hostile pool's search small.
-MAX_PATH_LENGTH = 10
 # Complete paths collected before the search stops: enough for every cross-sign combination
 # seen in practice (RFC 4158 section 2.4's "bridge" meshes are the worst case).
 MAX_PATHS = 64
@@ -34,8 +30,9 @@ MAX_STEPS = 4096
 
 class PathEnd(StrEnum):
     ANCHORED = "anchored"  # the last certificate is in the trust store
-    ROOT = "root"  # the last certificate is a self-issued root the store does not hold
+    ROOT = "root"  # the last certificate is a self-signed root the store does not hold
     UNKNOWN_ISSUER = "unknown-issuer"  # no certificate we know issued the last one
+    TOO_LONG = "too-long"  # MAX_PATH_LENGTH certificates and still no anchor
 
 
 @dataclass(frozen=True)
@@ -68,52 +65,6 @@ class CandidatePath:
         return missing
 
 
-def signature_verifies(child: Cert, issuer: Cert) -> bool:
-    """Did `issuer`'s key sign `child`? Accepts SHA-1 and other legacy algorithms on purpose.
-
-    `verify_directly_issued_by` refuses SHA-1 ("Unsupported signature algorithm") in
-    cryptography 50; old roots and their intermediates still use it, and the clients we model
-    accept them, so fall back to the public key's own verify with the certificate's algorithm.
-    """
-    certificate = child.certificate
-    try:
-        certificate.verify_directly_issued_by(issuer.certificate)
-        return True
-    except InvalidSignature:
-        return False
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        pass
-    if child.issuer_der != issuer.subject_der:
-        return False
-    try:
-        key = issuer.certificate.public_key()
-        signature, data = certificate.signature, certificate.tbs_certificate_bytes
-        parameters = certificate.signature_algorithm_parameters
-        algorithm = certificate.signature_hash_algorithm
-        if isinstance(key, rsa.RSAPublicKey):
-            if not isinstance(parameters, (padding.PSS, padding.PKCS1v15)) or algorithm is None:
-                return False
-            key.verify(signature, data, parameters, algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            # cryptography gives no parameters for ECDSA-with-SHA1: build them from the hash.
-            if not isinstance(parameters, ec.ECDSA):
-                if algorithm is None:
-                    return False
-                parameters = ec.ECDSA(algorithm)
-            key.verify(signature, data, parameters)
-        elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-            key.verify(signature, data)
-        elif isinstance(key, dsa.DSAPublicKey):
-            if algorithm is None:
-                return False
-            key.verify(signature, data, algorithm)
-        else:
-            return False
-        return True
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-
-
 class PathFinder:
     """All candidate paths for one served chain against one store, and the best of them."""
 
@@ -133,10 +84,10 @@ class PathFinder:
     def _issuer_candidates(self, child: Cert) -> list[Cert]:
         groups: list[list[Cert]] = []
         if self.store is not None:
-            groups.append(list(self.store.by_subject.get(child.issuer_der, ())))
-        groups.append([c for c in self.served if c.subject_der == child.issuer_der])
+            groups.append(list(self.store.by_name(child.issuer_key)))
+        groups.append([c for c in self.served if c.subject_key == child.issuer_key])
         if self.pool is not None:
-            groups.append(self.pool.with_subject(child.issuer_der))
+            groups.append(self.pool.with_subject(child.issuer_key))
         seen: set[str] = set()
         ordered: list[Cert] = []
         for group in groups:
@@ -146,14 +97,7 @@ class PathFinder:
                 group, key=lambda c: (not c.is_valid_at(self.at), -c.not_before.timestamp())
             )
             for cert in group:
-                if cert.sha256 in seen or cert == child or not cert.is_ca:
-                    continue
-                # RFC 5280 4.2.1.1: AKI keyIdentifier names the issuer's SKI; skip mismatches.
-                if (
-                    child.authority_key_identifier
-                    and cert.subject_key_identifier
-                    and child.authority_key_identifier != cert.subject_key_identifier
-                ):
+                if cert.sha256 in seen or cert == child or not likely_issued(cert, child):
                     continue
                 seen.add(cert.sha256)
                 ordered.append(cert)
@@ -184,29 +128,33 @@ class PathFinder:
             paths.append(CandidatePath(tuple(path[:-1] + [anchor]), PathEnd.ANCHORED))
             self._found_trusted = self.is_trusted(paths[-1])
             return
-        if current.is_self_issued and (len(path) > 1 or self._verifies(current, current)):
+        if current.is_root:
             paths.append(CandidatePath(tuple(path), PathEnd.ROOT))
             return
+        if len(path) >= MAX_PATH_LENGTH:
+            paths.append(CandidatePath(tuple(path), PathEnd.TOO_LONG))
+            return
         extended = False
-        if len(path) < MAX_PATH_LENGTH:
-            for candidate in self._issuer_candidates(current):
-                self._steps += 1
-                if self._steps > MAX_STEPS or len(paths) >= MAX_PATHS or self._found_trusted:
-                    break
-                # Loop safety: a CA (subject and key) appears at most once per path, so mutual
-                # cross-signs cannot cycle (RFC 4158 section 5.2).
-                if candidate.identity in identities or not self._verifies(current, candidate):
-                    continue
-                extended = True
-                self._walk(path + [candidate], identities | {candidate.identity}, paths)
+        for candidate in self._issuer_candidates(current):
+            self._steps += 1
+            if self._steps > MAX_STEPS or len(paths) >= MAX_PATHS or self._found_trusted:
+                break
+            # Loop safety: a CA (subject and key) appears at most once per path, so mutual
+            # cross-signs cannot cycle (RFC 4158 section 5.2).
+            if candidate.identity in identities or not self._verifies(current, candidate):
+                continue
+            extended = True
+            self._walk(path + [candidate], identities | {candidate.identity}, paths)
         if not extended and not self._found_trusted:
             paths.append(CandidatePath(tuple(path), PathEnd.UNKNOWN_ISSUER))
 
     def rank(self, path: CandidatePath) -> tuple:
         """Smaller is better: complete, then time-valid, then anchored, then fewest missing."""
-        end_rank = {PathEnd.ANCHORED: 0, PathEnd.ROOT: 1, PathEnd.UNKNOWN_ISSUER: 2}[path.end]
+        end_rank = {PathEnd.ANCHORED: 0, PathEnd.ROOT: 1, PathEnd.UNKNOWN_ISSUER: 2}.get(
+            path.end, 3
+        )
         return (
-            path.end == PathEnd.UNKNOWN_ISSUER,
+            path.end in (PathEnd.UNKNOWN_ISSUER, PathEnd.TOO_LONG),
             len(path.invalid_at(self.at)),
             end_rank,
             len(path.not_held(self.served, self.store)),

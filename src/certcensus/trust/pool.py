@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from certcensus.certs.names import CanonicalName
 from certcensus.trust.certs import Cert
 
 
@@ -21,7 +22,7 @@ class CAPool:
     def __init__(self, directory: Path | str | None = None):
         self.directory = Path(directory) if directory is not None else None
         self._by_sha256: dict[str, Cert] = {}
-        self._by_subject: dict[bytes, list[Cert]] = defaultdict(list)
+        self._by_subject: dict[CanonicalName, list[Cert]] = defaultdict(list)
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             for path in sorted(self.directory.glob("*.der")):
@@ -34,7 +35,7 @@ class CAPool:
         if cert.sha256 in self._by_sha256:
             return False
         self._by_sha256[cert.sha256] = cert
-        self._by_subject[cert.subject_der].append(cert)
+        self._by_subject[cert.subject_key].append(cert)
         return True
 
     def add(self, cert: Cert) -> bool:
@@ -53,8 +54,9 @@ class CAPool:
     def add_all(self, certs: Iterable[Cert]) -> int:
         return sum(1 for cert in certs if self.add(cert))
 
-    def with_subject(self, subject_der: bytes) -> list[Cert]:
-        return list(self._by_subject.get(subject_der, ()))
+    def with_subject(self, subject: CanonicalName) -> list[Cert]:
+        """The CAs with this subject (as OpenSSL compares names), oldest addition first."""
+        return list(self._by_subject.get(subject, ()))
 
     def get(self, sha256: str) -> Cert | None:
         return self._by_sha256.get(sha256)

@@ -1,13 +1,16 @@
 """Trust stores: what a client trusts, loaded from the files clients really use.
 
 A spec is `[name=]source` where source is a PEM bundle, a directory of PEM/DER files, a PKCS#7
-bundle (.p7b/.p7c), a Java keystore (PKCS#12 or legacy JKS), `system` or `mozilla`.
+bundle (.p7b/.p7c), a Java keystore (PKCS#12 or legacy JKS), `system` (the OS store), `mozilla`
+(certifi) or `java` (the installed JRE's cacerts, wherever it keeps it).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,10 +19,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from certcensus.certs.names import CanonicalName
 from certcensus.model.defaults import STORE_PASSWORD
 from certcensus.model.errors import TrustStoreError
 from certcensus.trust.certs import Cert, load_certificates_from_bytes
-from certcensus.trust.jks import JKSError, is_jks, read_jks_trusted_certificates
+from certcensus.trust.jks import JKSError, is_jks, read_jks
 
 DEFAULT_STORE_PASSWORD = STORE_PASSWORD  # the JDK's cacerts password since Java 1.2
 # Debian's bundle, written by update-ca-certificates; Python's ssl may not point at it.
@@ -34,6 +38,8 @@ class TrustStore:
     name: str
     source: str
     certificates: tuple[Cert, ...]
+    path: str | None = None  # the file it was read from, when it is one file
+    keystore: str | None = None  # "jks" or "pkcs12" when that file is a Java keystore
 
     @cached_property
     def fingerprint(self) -> str:
@@ -51,15 +57,19 @@ class TrustStore:
         return frozenset(c.sha256 for c in self.certificates)
 
     @cached_property
-    def by_identity(self) -> dict[tuple[bytes, bytes], Cert]:
+    def by_identity(self) -> dict[tuple, Cert]:
         return {c.identity: c for c in self.certificates}
 
     @cached_property
-    def by_subject(self) -> dict[bytes, list[Cert]]:
-        index: dict[bytes, list[Cert]] = defaultdict(list)
+    def by_subject(self) -> dict[CanonicalName, list[Cert]]:
+        """Certificates by subject, as OpenSSL compares names (certs/names.py), in store order."""
+        index: dict[CanonicalName, list[Cert]] = defaultdict(list)
         for cert in self.certificates:
-            index[cert.subject_der].append(cert)
+            index[cert.subject_key].append(cert)
         return index
+
+    def by_name(self, subject: CanonicalName) -> list[Cert]:
+        return self.by_subject.get(subject, [])
 
     def anchor_for(self, cert: Cert) -> Cert | None:
         """The store's certificate that makes `cert` trusted: itself, or its subject-and-key twin.
@@ -75,7 +85,9 @@ class TrustStore:
         known = dict((c.sha256, c) for c in self.certificates)
         for cert in extra:
             known.setdefault(cert.sha256, cert)
-        return TrustStore(name or self.name, self.source, tuple(known.values()))
+        return TrustStore(
+            name or self.name, self.source, tuple(known.values()), self.path, self.keystore
+        )
 
 
 def parse_store_spec(spec: str) -> tuple[str, str]:
@@ -85,14 +97,52 @@ def parse_store_spec(spec: str) -> tuple[str, str]:
         if name and os.sep not in name and not Path(spec).exists():
             return name, source
     source = spec
-    if source in ("system", "mozilla"):
+    if source in NAMED_STORES:
         return source, source
     path = Path(source)
     return (path.stem or path.name or source), source
 
 
+NAMED_STORES = ("system", "mozilla", "java")
+# Where JREs keep cacerts, after $JAVA_HOME and the `java` on PATH: Debian's shared keystore
+# (ca-certificates-java; each JDK's lib/security/cacerts links to it), then the JDKs found.
+JAVA_CACERTS_GLOBS = (
+    "/etc/ssl/certs/java/cacerts",
+    "/usr/lib/jvm/*/lib/security/cacerts",
+    "/usr/lib/jvm/*/jre/lib/security/cacerts",
+    "/etc/pki/java/cacerts",  # RHEL, Fedora
+    "/usr/java/*/lib/security/cacerts",
+    "/opt/java/*/lib/security/cacerts",
+    "/Library/Java/JavaVirtualMachines/*/Contents/Home/lib/security/cacerts",  # macOS
+    "C:/Program Files/Java/*/lib/security/cacerts",
+)
+
+
+def java_cacerts() -> Path:
+    """The cacerts of the installed JRE: $JAVA_HOME's, the one beside `java` on PATH, or the
+    first of JAVA_CACERTS_GLOBS; raises TrustStoreError when there is none."""
+    homes = []
+    if os.environ.get("JAVA_HOME"):
+        homes.append(Path(os.environ["JAVA_HOME"]))
+    java = shutil.which("java")
+    if java:
+        homes.append(Path(os.path.realpath(java)).parent.parent)
+    candidates = [
+        h / sub for h in homes for sub in ("lib/security/cacerts", "jre/lib/security/cacerts")
+    ]
+    for pattern in JAVA_CACERTS_GLOBS:
+        candidates += [Path(p) for p in sorted(glob.glob(pattern))]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise TrustStoreError(
+        "trust store java: no Java cacerts found (set JAVA_HOME, or give the keystore's path)"
+    )
+
+
 def load_trust_store(spec: str, password: str | None = DEFAULT_STORE_PASSWORD) -> TrustStore:
     name, source = parse_store_spec(spec)
+    path: Path | None = None
     if source == "system":
         certificates = _load_system()
     elif source == "mozilla":
@@ -100,9 +150,10 @@ def load_trust_store(spec: str, password: str | None = DEFAULT_STORE_PASSWORD) -
 
         certificates = _load_file(Path(certifi.where()), password)
     else:
-        path = Path(source).expanduser()
+        path = java_cacerts() if source == "java" else Path(source).expanduser()
         if path.is_dir():
             certificates = _load_directory(path)
+            path = None
         elif path.exists():
             certificates = _load_file(path, password)
         else:
@@ -110,7 +161,75 @@ def load_trust_store(spec: str, password: str | None = DEFAULT_STORE_PASSWORD) -
     unique = tuple({c.sha256: c for c in certificates}.values())
     if not unique:
         raise TrustStoreError(f"trust store {source}: contains no certificates")
-    return TrustStore(name, source, unique)
+    keystore = _keystore_kind(path) if path is not None else None
+    return TrustStore(name, source, unique, str(path) if path else None, keystore)
+
+
+def _readable(entries: list[tuple[str, bytes]]) -> list[tuple[str, Cert]]:
+    readable = []
+    for alias, der in entries:
+        try:
+            readable.append((alias, Cert.from_der(der)))
+        except ValueError:
+            continue
+    return readable
+
+
+def _keystore_kind(path: Path) -> str | None:
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+    except OSError:
+        return None
+    if is_jks(head):
+        return "jks"
+    if head[:1] == b"\x30" and path.suffix.lower() not in (
+        ".pem",
+        ".crt",
+        ".cer",
+        ".der",
+        ".p7b",
+        ".p7c",
+    ):
+        try:
+            load_certificates_from_bytes(_read(path))
+        except (ValueError, TrustStoreError):
+            return "pkcs12"
+    return None
+
+
+@dataclass(frozen=True)
+class KeystoreEntries:
+    """A Java keystore's trusted-certificate entries by alias, and its private-key count."""
+
+    trusted: list[tuple[str, Cert]]
+    private_keys: int
+    unreadable: int = 0  # trusted entries that do not parse as certificates
+
+
+def keystore_entries(store: TrustStore, password: str | None) -> KeystoreEntries:
+    """The entries of the keystore `store` was read from (see TrustStore.keystore)."""
+    if store.path is None or store.keystore is None:
+        raise TrustStoreError(f"trust store {store.source}: not a Java keystore")
+    data = _read(Path(store.path))
+    if store.keystore == "jks":
+        try:
+            trusted, keys = read_jks(data, password or None)
+        except JKSError as error:
+            raise TrustStoreError(f"trust store {store.path}: {error}") from None
+        readable = _readable(trusted)
+        return KeystoreEntries(readable, keys, len(trusted) - len(readable))
+    for attempt in dict.fromkeys([password.encode() if password is not None else None, None]):
+        try:
+            bundle = pkcs12.load_pkcs12(data, attempt)
+        except ValueError:
+            continue
+        entries = []
+        for index, item in enumerate(bundle.additional_certs):
+            alias = item.friendly_name.decode("utf-8", "replace") if item.friendly_name else ""
+            entries.append((alias or f"entry{index}", Cert.from_certificate(item.certificate)))
+        return KeystoreEntries(entries, 1 if bundle.key is not None else 0)
+    raise TrustStoreError(f"trust store {store.path}: wrong password (--store-password)")
 
 
 def _read(path: Path) -> bytes:
@@ -129,12 +248,12 @@ def _load_file(path: Path, password: str | None) -> list[Cert]:
         try:
             # An empty password reads the entries without the integrity check, as
             # `keytool -list` does when no -storepass is given.
-            entries = read_jks_trusted_certificates(data, password or None)
-            return [Cert.from_der(der) for _, der in entries]
+            entries, _ = read_jks(data, password or None)
         except JKSError as error:
             raise TrustStoreError(f"trust store {path}: {error}") from None
-        except ValueError:
-            raise TrustStoreError(f"trust store {path}: JKS entry is not a certificate") from None
+        # An entry that is not a certificate at all is skipped, as in a PEM bundle; the store
+        # keeps the others ("contains no certificates" if none is left).
+        return [cert for _, cert in _readable(entries)]
     try:
         return load_certificates_from_bytes(data)
     except ValueError:
