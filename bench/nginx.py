@@ -82,10 +82,12 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: floa
 class NginxServer:
     """`with NginxServer(cert_path, key_path) as server: ... server.port ...`"""
 
-    def __init__(self, certificate: Path, key: Path, *, workers: str = "1"):
+    def __init__(self, certificate: Path, key: Path, *, workers: str = "1", listen: str = LOOPBACK):
         self.certificate = Path(certificate)
         self.key = Path(key)
         self.workers = workers
+        # "0.0.0.0" answers every 127.x.y.z (the many-targets benchmark, in its own netns).
+        self.listen = listen
         self.host = LOOPBACK
         self.port = 0
         self.prefix: Path | None = None
@@ -97,7 +99,7 @@ class NginxServer:
         # A non-root master warns about (and ignores) `user`, so leave it out then.
         user_line = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
         return CONFIG.format(
-            user_line=user_line, workers=self.workers, prefix=self.prefix, host=self.host,
+            user_line=user_line, workers=self.workers, prefix=self.prefix, host=self.listen,
             port=self.port, certificate=self.certificate, key=self.key,
         )  # fmt: skip
 

@@ -15,7 +15,6 @@ from certcensus.model.outcomes import Outcome
 from certcensus.render.as_json import census_to_dict
 from certcensus.store import open_store
 from certcensus.store.base import BackendProbeCount, Store
-from certcensus.store.sqlite import SCHEMA
 
 OLD, NEW = (b"old leaf", b"old ca"), (b"new leaf", b"new ca")
 
@@ -56,8 +55,11 @@ def test_identity_fields_round_trip_and_are_stored_once(db):
     assert probes[14].server_identity is None
     assert probes[14].server_identity_detail == "no greeting within 1s after the handshake"
     assert probes[0].server_identity_detail == "" and probes[0].server_hello == "13_1302_002b-0033"
-    with sqlite3.connect(db) as raw:
-        texts = [t for (t,) in raw.execute("SELECT text FROM probe_strings ORDER BY text")]
+    with sqlite3.connect(db) as raw:  # interned once each in the store's one table of texts
+        texts = [t for (t,) in raw.execute(
+            "SELECT value FROM texts WHERE text_key IN (SELECT server_identity_key FROM probes "
+            "UNION SELECT server_identity_detail_key FROM probes "
+            "UNION SELECT server_hello_key FROM probes) ORDER BY value")]  # fmt: skip
     # 3 identities, 2 fingerprints, 1 detail: each once, however many probes name it.
     assert len(texts) == 6 and len(set(texts)) == 6
 
@@ -182,15 +184,28 @@ def test_chao1_interval_covers_the_true_pool_size_in_simulation():
     assert covered >= 0.85 * 200  # nominal 95%; Chao1's interval is known to be a little loose
 
 
+# Schema 2 as it was (before backend identities and integer keys).
+V2_SCHEMA = """
+CREATE TABLE certificates (sha256 TEXT PRIMARY KEY, der BLOB NOT NULL);
+CREATE TABLE chains (chain_id TEXT PRIMARY KEY, length INTEGER NOT NULL);
+CREATE TABLE chain_certificates (chain_id TEXT NOT NULL, position INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, PRIMARY KEY (chain_id, position));
+CREATE TABLE runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT NOT NULL,
+    started_at REAL NOT NULL, finished_at REAL, targets TEXT NOT NULL);
+CREATE TABLE probes (probe_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL,
+    target TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, protocol TEXT NOT NULL,
+    address TEXT NOT NULL, started_at REAL NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
+    chain_id TEXT, sni TEXT, profile TEXT NOT NULL, source_address TEXT, source_port INTEGER,
+    tls_version TEXT, cipher TEXT, connect_seconds REAL, starttls_seconds REAL,
+    handshake_seconds REAL, source TEXT NOT NULL, leaf_only INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+"""
+
+
 def test_a_schema_2_database_is_migrated_and_its_probes_count_under_null(tmp_path):
     path = tmp_path / "v2.sqlite"
-    old_schema = SCHEMA
-    for column in ("server_identity_id", "server_identity_detail_id", "server_hello_id"):
-        old_schema = old_schema.replace(
-            f",\n    {column} INTEGER REFERENCES probe_strings(string_id)", ""
-        )
     with sqlite3.connect(path) as raw:
-        raw.executescript(old_schema)
+        raw.executescript(V2_SCHEMA)
         raw.execute("INSERT INTO schema_version VALUES (2)")
         raw.execute(
             "INSERT INTO runs (command, started_at, targets) VALUES ('scan', 1, '[\"pool.test:443\"]')"

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from certcensus.lab.pool import running_pool
+from certcensus.store import open_store
 
 from . import badservers
 
@@ -79,7 +80,8 @@ def test_a_signal_while_every_probe_is_in_flight_is_honoured(db, signum, status)
     assert (target["probes"], target["ok"], target["interrupted"]) == (5, 0, 5)
     assert target["errors"] == {}  # interrupted is not a failure of the server
     assert target["protocol"] == "tls"
-    stored = sqlite3.connect(db).execute("SELECT outcome, protocol FROM probes").fetchall()
+    with open_store(db, read_only=True) as store:
+        stored = [(str(p.outcome), p.protocol) for p in store.probes(target["target"])]
     assert stored == [("interrupted", "tls")] * 5
 
 

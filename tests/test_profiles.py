@@ -89,9 +89,10 @@ def test_tls_version_profiles_negotiate_what_they_say(cli, db, pki, tmp_path):
             db,
             "--json",
         )
-    import sqlite3
+    from certcensus.store import open_store
 
-    rows = sqlite3.connect(db).execute("SELECT profile, tls_version FROM probes").fetchall()
+    with open_store(db, read_only=True) as store:  # the store's interface, not its tables
+        rows = [(p.profile, p.tls_version) for t in store.targets() for p in store.probes(t)]
     assert {(p, v) for p, v in rows} == {("tls1.2", "TLSv1.2"), ("tls1.3", "TLSv1.3")}
 
 

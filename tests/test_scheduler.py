@@ -240,3 +240,21 @@ def test_spread_spaces_each_stratum_over_the_period(cli, db, two_chains):
     starts = sorted(row[0] for row in sqlite3.connect(db).execute("SELECT started_at FROM probes"))
     # 8 probes over 1 s: one every 1/8 s, so the last starts at least 7/8 s after the first.
     assert starts[-1] - starts[0] >= 7 / 8 * 0.9
+
+
+def test_a_burst_of_unpaced_starts_is_spread_over_the_probe_duration():
+    import random as _random
+
+    from certcensus.probe.scheduler import SPACER_SLACK, _StartSpacer
+
+    spacer = _StartSpacer(concurrency=100, rng=_random.Random(1))
+    assert spacer.delay(0.0) == 0.0  # before any probe ended: the first wave goes at once
+    spacer.finished(0.2)  # probes take 200 ms
+    # 100 slots free at the same moment: their starts are spread, not simultaneous.
+    delays = [spacer.delay(10.0) for _ in range(100)]
+    assert delays[0] == 0.0 and delays == sorted(delays)
+    spread = delays[-1]
+    assert 0.5 * 0.2 * SPACER_SLACK < spread < 1.5 * 0.2 * SPACER_SLACK
+    # Starts that come spread out already (slots freeing one by one) do not wait at all.
+    later = [spacer.delay(20.0 + i * 0.01) for i in range(10)]
+    assert later == [0.0] * 10

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
@@ -52,8 +51,8 @@ def test_a_file_name_that_is_not_utf8_is_stored_escaped_and_loses_no_capture(tmp
         result = ingest_paths([tmp_path / "captures"], store, jobs=1)
     assert result.problems == []
     assert result.observations == result.files_read == 4
-    rows = sqlite3.connect(db).execute("SELECT target, source FROM probes ORDER BY source")
-    stored = {source: target for target, source in rows}
+    with open_store(db, read_only=True) as store:
+        stored = {p.source: p.target for name in store.targets() for p in store.probes(name)}
     assert len(stored) == 4
     escaped = os.fsencode(tmp_path).decode() + "/captures/r\\xe9seau/capture-\\xff\\xfe.pem"
     assert stored[escaped] == "r\\xe9seau"  # the folder names the target, escaped alike
@@ -112,4 +111,5 @@ def test_a_capture_the_database_refuses_is_listed_and_the_rest_of_the_batch_kept
     assert (os.path.basename(problem.path), problem.reason) == ("huge-port.json", "not-stored")
     assert "OverflowError" in problem.detail
     assert result.observations == 3
-    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM probes").fetchone() == (3,)
+    with open_store(db, read_only=True) as store:
+        assert sum(len(list(store.probes(name))) for name in store.targets()) == 3

@@ -111,12 +111,14 @@ def test_both_engines_record_the_same_chain(cli, db, chains, key, options, profi
 
 
 def test_handshake_facts_agree(cli, db, chains):
-    import sqlite3
 
     files, _, *_ = chains["rsa"]
     with s_server(files, "-tls1_2") as port:
         scan_both(cli, db, port)
-    rows = sqlite3.connect(db).execute("SELECT DISTINCT tls_version, cipher FROM probes").fetchall()
+    from certcensus.store import open_store
+
+    with open_store(db, read_only=True) as store:  # the store's interface, not its tables
+        rows = sorted({(p.tls_version, p.cipher) for t in store.targets() for p in store.probes(t)})
     assert rows == [("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384")]  # the same words from both engines
 
 

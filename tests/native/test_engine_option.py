@@ -4,8 +4,6 @@ a one-line usage error (check's is an UNKNOWN line, as monitoring systems expect
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from certcensus.lab.pool import running_pool
@@ -23,9 +21,10 @@ def test_scan_speaks_every_real_client_through_starttls(cli, db, two_chains):
     (target,) = result.json["targets"]
     assert {s["profile"] for s in target["strata"]} == set(REAL_CLIENTS)
     assert [c["id"] for c in target["chains"]] == [chain_fingerprint(two_chains.old.wire_ders)]
-    versions = dict(
-        sqlite3.connect(db).execute("SELECT profile, tls_version FROM probes").fetchall()
-    )
+    from certcensus.store import open_store
+
+    with open_store(db, read_only=True) as store:  # the store's interface, not its tables
+        versions = {p.profile: p.tls_version for t in store.targets() for p in store.probes(t)}
     assert versions["java-8"] == "TLSv1.2" and versions["java-17"] == "TLSv1.3"
 
 

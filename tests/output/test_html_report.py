@@ -149,7 +149,7 @@ def _long_census(probes: int = 5000, rare_every: int = 50) -> tuple[Census, list
     shuffled position (2%), chain A on the rest."""
     import random
 
-    from certcensus.census.model import ProbePoint
+    from certcensus.census.model import ProbePoint, Timeline
 
     from .. import census_objects as made
 
@@ -164,7 +164,7 @@ def _long_census(probes: int = 5000, rare_every: int = 50) -> tuple[Census, list
         made.chain("A" * 64, probes - rare, probes, [leaf], ips={"192.0.2.10": probes - rare}),
         made.chain("B" * 64, rare, probes, [leaf], ips={"192.0.2.10": rare}),
     ])  # fmt: skip
-    target.timeline = timeline
+    target.timeline = Timeline.of_points(timeline)
     target.ips.update({"192.0.2.10": probes})
     return made.census(target), [start + i for i in sorted(rare_at)]
 

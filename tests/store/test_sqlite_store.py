@@ -4,12 +4,15 @@ What every store promises is in test_store_contract.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -132,7 +135,40 @@ def test_a_first_release_database_is_migrated_and_leaf_only_becomes_a_column(db)
     assert (leaf_only.leaf_only, leaf_only.detail) == (True, "")
     assert (verified.leaf_only, verified.detail) == (False, "verify return code 0")
     version = sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchone()
-    assert version == (SCHEMA_VERSION,)  # migrated through every step, not only to 2
+    assert version == (SCHEMA_VERSION,)
+
+
+RECORDED = Path(__file__).parents[1] / "census" / "recorded"
+V2_COLUMNS = (
+    "probe_id, run_id, target, host, port, protocol, address, started_at, outcome, detail, "
+    "chain_id, sni, profile, source_address, source_port, tls_version, cipher, connect_seconds, "
+    "starttls_seconds, handshake_seconds, source, leaf_only"
+)
+
+
+@pytest.mark.parametrize("name", ["random", "per-address", "time-window"])
+def test_a_schema_2_database_is_migrated_to_integer_keys_losing_nothing(name, tmp_path):
+    db = tmp_path / "v2.sqlite"
+    shutil.copy(RECORDED / f"{name}.sqlite", db)
+    before = sqlite3.connect(db).execute(f"SELECT {V2_COLUMNS} FROM probes ORDER BY probe_id")
+    expected = [tuple(row) for row in before]
+    with open_store(db) as store:
+        after = sorted(
+            (p for target in store.targets() for p in store.probes(target)),
+            key=lambda p: p.probe_id,
+        )
+        rows = [
+            tuple(str(v) if isinstance(v, Outcome) else v for v in dataclasses.astuple(p))
+            for p in after
+        ]
+        assert len(store.probe_columns(["probe_id"], target=after[0].target)["probe_id"]) > 0
+    assert [(*r[:21], int(r[21])) for r in rows] == expected
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+    columns = {row[1] for row in raw.execute("PRAGMA table_info(probes)")}
+    assert "chain_key" in columns and "chain_id" not in columns and "target" not in columns
+    chunked = raw.execute("SELECT SUM(probes) FROM probe_chunks").fetchone()[0]
+    assert chunked == len(expected)
 
 
 def test_a_newer_schema_is_refused_with_one_line(db):
@@ -153,3 +189,34 @@ def test_an_sqlite_file_that_is_not_ours_is_refused(db):
     raw.close()
     with pytest.raises(StoreError, match="not a certcensus one"):
         open_store(db)
+
+
+def test_a_schema_3_database_keeps_its_backend_identities(tmp_path):
+    """Schema 3 (backend identity ids into probe_strings) becomes 4 (keys into texts)."""
+    db = tmp_path / "v3.sqlite"
+    shutil.copy(RECORDED / "round-robin.sqlite", db)
+    raw = sqlite3.connect(db)
+    for column in ("server_identity_id", "server_identity_detail_id", "server_hello_id"):
+        raw.execute(f"ALTER TABLE probes ADD COLUMN {column} INTEGER")
+    raw.execute("CREATE TABLE probe_strings (string_id INTEGER PRIMARY KEY, text TEXT UNIQUE)")
+    raw.executemany("INSERT INTO probe_strings VALUES (?, ?)",
+                    [(1, "backend-a"), (2, "from the greeting"), (3, "tls13/x25519")])  # fmt: skip
+    raw.execute("UPDATE probes SET server_identity_id = 1, server_identity_detail_id = 2, "
+                "server_hello_id = 3 WHERE probe_id % 2 = 0")  # fmt: skip
+    raw.execute("UPDATE schema_version SET version = 3")
+    raw.commit()
+    raw.close()
+    with open_store(db) as store:
+        (target,) = store.targets()
+        probes = list(store.probes(target))
+        counts = store.backend_counts(target)
+    named = [p for p in probes if p.probe_id % 2 == 0]
+    assert named and all(
+        (p.server_identity, p.server_identity_detail, p.server_hello)
+        == ("backend-a", "from the greeting", "tls13/x25519")
+        for p in named
+    )
+    assert all(p.server_identity is None for p in probes if p.probe_id % 2)
+    assert sum(c.probes for c in counts if c.identity == "backend-a") == len(named)
+    tables = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+    assert "probe_strings" not in tables and "texts" in tables

@@ -1,14 +1,32 @@
-"""A whole target's statement: coverage and randomness per stratum, one conservative sum."""
+"""A whole target's statement: coverage and randomness per stratum, one conservative sum.
+
+Two ways in, one computation: `assess_target` takes per-probe samples (tests, small callers);
+`assess_strata` takes what the streaming census has, each stratum's chain counts from the
+store's GROUP BY and, only for strata the sequence tests can say something about (two chains or
+more, enough probes), a callable that reads the chain sequence and source ports in bulk.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from certcensus.census.coverage import Coverage, target_coverage
-from certcensus.census.randomness import Finding, RandomnessReport, assess, attribute_finding
+from certcensus.census.contingency import Table, codes_of, table_of_counts
+from certcensus.census.coverage import Coverage, coverage_of_counts, target_coverage_of_counts
+from certcensus.census.randomness import (
+    MIN_PROBES_FOR_TESTS,
+    Finding,
+    RandomnessReport,
+    attribute_finding_of_tables,
+    randomness_report_of_codes,
+    untestable_report,
+)
 from certcensus.model.defaults import CONFIDENCE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +38,26 @@ class ProbeSample:
     source_address: str | None = None
     source_port: int | None = None
     time: float | None = None  # when the probe started (any monotone clock)
+
+
+# (chain codes in time order, numbered like StratumCounts.chains; source ports aligned with
+# them, or None when any is unknown)
+Sequences = tuple["np.ndarray", "np.ndarray | None"]
+
+
+@dataclass
+class StratumCounts:
+    """One stratum's successful probes, without the probes."""
+
+    destination: Hashable
+    source_address: str | None
+    chains: dict[str, int] = field(default_factory=dict)  # chain -> probes, first seen first
+    first_seen: dict[str, float] = field(default_factory=dict)  # chain -> first probe's time
+    sequences: Callable[[], Sequences] | None = None  # read only when a test needs them
+
+    @property
+    def probes(self) -> int:
+        return sum(self.chains.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +88,44 @@ def _json_key(key: Hashable) -> object:
 def assess_target(
     samples: Sequence[ProbeSample], confidence: float = CONFIDENCE
 ) -> TargetAssessment:
-    """Per-stratum coverage and randomness, and one target-level statement.
+    """assess_strata for per-probe samples (in time order)."""
+    import numpy as np
+
+    grouped: dict[tuple[Hashable, str | None], list[ProbeSample]] = defaultdict(list)
+    first_seen: dict[tuple[Hashable, str | None], dict[str, float]] = defaultdict(dict)
+    for index, sample in enumerate(samples):
+        key = (sample.destination, sample.source_address)
+        grouped[key].append(sample)
+        first_seen[key].setdefault(sample.chain_id, float(index))
+    strata = []
+    for (destination, source), group in grouped.items():
+        codes, chains = codes_of([s.chain_id for s in group])
+        counts = np.bincount(codes).tolist()
+        ports = [s.source_port for s in group]
+        times = [s.time for s in group]
+        order = np.arange(len(group))
+        if None not in times:
+            order = np.lexsort((order, np.asarray(times, float)))
+        port_array = None if None in ports else np.asarray(ports, np.int64)[order]
+        sequences = (codes[order], port_array)
+        strata.append(
+            StratumCounts(
+                destination, source, dict(zip(chains, counts)),
+                first_seen[(destination, source)], _given(sequences),
+            )
+        )  # fmt: skip
+    return assess_strata(strata, confidence)
+
+
+def _given(sequences: Sequences) -> Callable[[], Sequences]:
+    return lambda: sequences
+
+
+def assess_strata(
+    strata: Sequence[StratumCounts], confidence: float = CONFIDENCE
+) -> TargetAssessment:
+    """Per-stratum coverage and randomness, and one target-level statement. `strata` in order
+    of their first successful probe.
 
     A stratum is (destination, source_address): the census must never pool probes that could
     reach different pools. Address hashing cannot be seen inside a stratum (one source
@@ -58,44 +133,65 @@ def assess_target(
     every stratum of that destination loses its statement too, because a client from another
     address would meet a pool we never probed.
     """
-    by_stratum: dict[Hashable, list[ProbeSample]] = defaultdict(list)
-    by_destination: dict[Hashable, list[ProbeSample]] = defaultdict(list)
-    for sample in samples:
-        by_stratum[(sample.destination, sample.source_address)].append(sample)
-        by_destination[sample.destination].append(sample)
-
+    by_destination: dict[Hashable, list[StratumCounts]] = defaultdict(list)
+    for stratum in strata:
+        by_destination[stratum.destination].append(stratum)
     address_findings: dict[Hashable, Finding] = {}
     for destination, group in by_destination.items():
         addresses = [s.source_address for s in group]
         if None not in addresses and len(set(addresses)) >= 2:
-            labels = {"source address": addresses}
-            finding = attribute_finding(
-                "source-address", "address", labels, [s.chain_id for s in group]
+            finding = attribute_finding_of_tables(
+                "source-address", "address", {"source address": _address_table(group)}
             )
             if finding:
                 address_findings[destination] = finding
 
-    strata: dict[Hashable, tuple[Coverage, RandomnessReport]] = {}
-    for key, group in by_stratum.items():
-        ports = [s.source_port for s in group if s.source_port is not None]
-        times = [s.time for s in group if s.time is not None]
-        coverage, report = assess(
-            [s.chain_id for s in group],
-            source_ports=ports if len(ports) == len(group) else None,
-            times=times if len(times) == len(group) else None,
-            confidence=confidence,
-        )
-        finding = address_findings.get(key[0])  # type: ignore[index]  # keys are (destination, source)
+    assessed: dict[Hashable, tuple[Coverage, RandomnessReport]] = {}
+    for stratum in strata:
+        key = (stratum.destination, stratum.source_address)
+        coverage = coverage_of_counts(stratum.chains.values(), confidence)
+        report = _stratum_report(stratum)
+        if not report.random_looking and coverage.applicable:
+            coverage = coverage.marked_not_applicable("; ".join(f.words for f in report.findings))
+        finding = address_findings.get(stratum.destination)
         if finding:
             untested = [note for note in report.untested if "source address" not in note]
             report = RandomnessReport([*report.findings, finding], untested)
             coverage = coverage.marked_not_applicable("; ".join(f.words for f in report.findings))
-        strata[key] = (coverage, report)
+        assessed[key] = (coverage, report)
 
     not_applicable = {
         key: coverage.not_applicable_reason or "not applicable"
-        for key, (coverage, _) in strata.items()
+        for key, (coverage, _) in assessed.items()
         if not coverage.applicable and coverage.probes > 0
     }
-    chain_ids = {key: [s.chain_id for s in group] for key, group in by_stratum.items()}
-    return TargetAssessment(target_coverage(chain_ids, confidence, not_applicable), strata)
+    counts: dict[Hashable, Mapping[str, int]] = {
+        (s.destination, s.source_address): s.chains for s in strata
+    }
+    return TargetAssessment(target_coverage_of_counts(counts, confidence, not_applicable), assessed)
+
+
+def _stratum_report(stratum: StratumCounts) -> RandomnessReport:
+    distinct = sum(1 for c in stratum.chains.values() if c)
+    if distinct < 2 or stratum.probes < MIN_PROBES_FOR_TESTS or stratum.sequences is None:
+        return untestable_report(stratum.probes, distinct)
+    codes, ports = stratum.sequences()
+    return randomness_report_of_codes(codes, distinct, ports)
+
+
+def _address_table(group: Sequence[StratumCounts]) -> Table:
+    """Source address x chain for one destination, chains numbered by first appearance."""
+    first: dict[str, float] = {}
+    for stratum in group:
+        for chain, at in stratum.first_seen.items():
+            first[chain] = min(first.get(chain, at), at)
+    number = {chain: i for i, chain in enumerate(sorted(first, key=first.__getitem__))}
+    cells = [
+        (stratum.source_address, number[chain], count, stratum.first_seen[chain])
+        for stratum in group
+        for chain, count in stratum.chains.items()
+    ]
+    return table_of_counts(cells, len(number))
+
+
+__all__ = ["ProbeSample", "StratumCounts", "TargetAssessment", "assess_strata", "assess_target"]

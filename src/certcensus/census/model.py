@@ -8,6 +8,7 @@ JSON (`render/as_json.py`) is one rendering of these objects, not the interface.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -24,6 +25,12 @@ from certcensus.trust.chain_issues import ChainIssues
 from certcensus.trust.missing import MissingCAs
 from certcensus.trust.verdict import StoreVerdict
 
+# The timeline keeps every probe of an address while there are at most this many (browsers
+# draw ~10k SVG marks smoothly; a report has a few addresses), and past that counts per time
+# slice: TIMELINE_BINS slices of the target's span, so its size never depends on the probes.
+TIMELINE_MAX_MARKS = 1500
+TIMELINE_BINS = 300
+
 
 class ProbePoint(NamedTuple):
     """One probe, as the timeline draws it."""
@@ -32,6 +39,104 @@ class ProbePoint(NamedTuple):
     address: str
     chain_id: str | None  # None: the probe failed (or was a leaf-only capture)
     outcome: str
+
+
+class BinCount(NamedTuple):
+    """Probes of one time slice that got one chain (or failed with one outcome)."""
+
+    chain_id: str | None  # None: failed (or leaf-only), see `outcome`
+    outcome: str
+    probes: int
+
+
+class TimelineBin(NamedTuple):
+    """One time slice of an address's lane: [start, end) (the last slice includes its end)."""
+
+    number: int  # 0 .. TIMELINE_BINS - 1
+    start: float
+    end: float
+    counts: tuple[BinCount, ...]  # most probes first; ties: the one seen first in the slice
+
+    @property
+    def probes(self) -> int:
+        return sum(count.probes for count in self.counts)
+
+
+@dataclass
+class TimelineLane:
+    """One address's probes over time: every probe (`marks`) or per-slice counts (`bins`)."""
+
+    address: str
+    probes: int
+    marks: list[ProbePoint] = field(default_factory=list)  # when probes <= TIMELINE_MAX_MARKS
+    bins: list[TimelineBin] = field(default_factory=list)  # otherwise; empty slices left out
+
+    @property
+    def binned(self) -> bool:
+        return not self.marks and bool(self.bins)
+
+
+@dataclass
+class Timeline:
+    """Which chain was served when, per address: bounded by TIMELINE_MAX_MARKS marks or
+    TIMELINE_BINS slices per lane, whatever the number of probes."""
+
+    start: float
+    end: float
+    lanes: list[TimelineLane] = field(default_factory=list)  # in order of first probe
+
+    @property
+    def probes(self) -> int:
+        return sum(lane.probes for lane in self.lanes)
+
+    @property
+    def bin_seconds(self) -> float:
+        return max(self.end - self.start, 1e-3) / TIMELINE_BINS
+
+    def __bool__(self) -> bool:
+        return bool(self.lanes)
+
+    @classmethod
+    def of_points(cls, points: Iterable[ProbePoint]) -> Timeline:
+        """The timeline of probes given one by one (census objects made by hand, tests): the
+        same marks-or-slices rule as the census built from the store."""
+        ordered = sorted(points, key=lambda p: p.started_at)
+        if not ordered:
+            return cls(0.0, 0.0)
+        timeline = cls(ordered[0].started_at, ordered[-1].started_at)
+        lanes: dict[str, list[ProbePoint]] = {}
+        for point in ordered:
+            lanes.setdefault(point.address, []).append(point)
+        width = timeline.bin_seconds
+        for address, lane_points in lanes.items():
+            lane = TimelineLane(address, len(lane_points))
+            if len(lane_points) <= TIMELINE_MAX_MARKS:
+                lane.marks = lane_points
+            else:
+                slices: dict[int, Counter] = {}
+                for p in lane_points:
+                    number = min(TIMELINE_BINS - 1, int((p.started_at - timeline.start) / width))
+                    slices.setdefault(number, Counter())[(p.chain_id, p.outcome)] += 1
+                for number, counts in sorted(slices.items()):
+                    start = timeline.start + number * width
+                    lane.bins.append(TimelineBin(number, start, start + width, tuple(
+                        BinCount(c, o, n) for (c, o), n in counts.most_common())))  # fmt: skip
+            timeline.lanes.append(lane)
+        return timeline
+
+    def ok_probes_before(self, moment: float) -> int:
+        """Probes that got a chain and started before `moment`: exact in lanes of marks; in
+        binned lanes whole slices before it count, and the slice holding it pro rata."""
+        total = 0.0
+        for lane in self.lanes:
+            total += sum(1 for p in lane.marks if p.chain_id and p.started_at < moment)
+            for slice_ in lane.bins:
+                good = sum(c.probes for c in slice_.counts if c.chain_id)
+                if slice_.end <= moment:
+                    total += good
+                elif slice_.start < moment:
+                    total += good * (moment - slice_.start) / (slice_.end - slice_.start)
+        return int(total)
 
 
 @dataclass
@@ -88,7 +193,7 @@ class TargetCensus:
     tls_versions: Counter = field(default_factory=Counter)  # successful probes per version
     ciphers: Counter = field(default_factory=Counter)  # successful probes per cipher suite
     strata: list[StratumCount] = field(default_factory=list)
-    timeline: list[ProbePoint] = field(default_factory=list, repr=False)  # every probe, in order
+    timeline: Timeline | None = field(default=None, repr=False)  # bounded, see Timeline
     assessment: TargetAssessment | None = None
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
     backends: BackendCensus | None = None  # who served which chain (census/backends.py)

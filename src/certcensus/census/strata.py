@@ -77,7 +77,9 @@ def _phrase(dimension: str, values: list) -> str:
 def where_seen(chain_id: str, strata: list[StratumCount]) -> list[str]:
     """Plain statements of the dimensions along which `chain_id` was seen in only some values,
     where its absence from the others is too unlikely to be chance."""
-    statements = []
+    statements: list[str] = []
+    if len(strata) < 2:
+        return statements  # one way of connecting: nothing was seen "only" somewhere
     for dimension in DIMENSIONS:
         ok_by_value: Counter = Counter()
         hits_by_value: Counter = Counter()

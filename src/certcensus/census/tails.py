@@ -66,3 +66,44 @@ def exact_runs_distribution(n1: int, n2: int) -> dict[int, float]:
         distribution[2 * k] = math.exp(even - log_total)
         distribution[2 * k + 1] = math.exp(odd_a - log_total) + math.exp(odd_b - log_total)
     return distribution
+
+
+# exp() of anything below this is exactly 0.0 in double precision (the smallest subnormal is
+# about exp(-744.4)): runs_tails leaves out only terms that would add exactly nothing.
+_LOG_UNDERFLOW = -746.0
+
+
+def _log_runs_terms(n1: int, n2: int, k: int, log_total: float) -> tuple[float, float, float]:
+    """The logs of exact_runs_distribution's terms for 2k and 2k+1 (the odd one in two parts)."""
+    even = math.log(2) + log_choose(n1 - 1, k - 1) + log_choose(n2 - 1, k - 1)
+    odd_a = log_choose(n1 - 1, k) + log_choose(n2 - 1, k - 1)
+    odd_b = log_choose(n1 - 1, k - 1) + log_choose(n2 - 1, k)
+    return even - log_total, odd_a - log_total, odd_b - log_total
+
+
+def runs_tails(n1: int, n2: int, runs: int) -> tuple[float, float]:
+    """(P(R <= runs), P(R >= runs)) under random order, summed from the exact distribution.
+
+    The same terms as exact_runs_distribution, but only those that are not exactly zero in
+    double precision: the distribution is unimodal around its mean, so they lie in a window of
+    a few dozen standard deviations (k in the hundreds for a million probes, not the hundreds
+    of thousands of the whole support), found by walking out from the mean until both terms
+    underflow.
+    """
+    log_total = log_choose(n1 + n2, n1)
+    last = min(n1, n2) + 1
+    centre = min(last, max(1, round(n1 * n2 / (n1 + n2) + 0.5)))
+    terms: dict[int, float] = {}
+    for step in (-1, 1):
+        k = centre if step == 1 else centre - 1
+        while 1 <= k <= last:
+            even, odd_a, odd_b = _log_runs_terms(n1, n2, k, log_total)
+            if max(even, odd_a, odd_b) < _LOG_UNDERFLOW:
+                break
+            terms[2 * k] = math.exp(even)
+            terms[2 * k + 1] = math.exp(odd_a) + math.exp(odd_b)
+            k += step
+    ordered = sorted(terms.items())  # ascending r, as the full distribution is summed
+    at_most = sum(p for r, p in ordered if r <= runs)
+    at_least = sum(p for r, p in ordered if r >= runs)
+    return at_most, at_least

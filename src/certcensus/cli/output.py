@@ -10,7 +10,7 @@ from typing import TextIO
 
 from certcensus.census.model import Census, TargetCensus
 from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND
-from certcensus.render.as_json import census_to_json, target_to_json_line
+from certcensus.render.as_json import target_to_json_line, write_census_json
 from certcensus.render.console import make_console, print_census
 from certcensus.render.pem_files import save_chains_as_pem
 
@@ -26,7 +26,8 @@ def emit_census(
     if pem_directory:
         save_pem(census, pem_directory)
     if as_json:
-        sys.stdout.write(census_to_json(census) + "\n")
+        write_census_json(census, sys.stdout)
+        sys.stdout.write("\n")
         sys.stdout.flush()
     else:
         print_census(census, make_console(), show_pem=show_certs)

@@ -66,7 +66,7 @@ def judged_census(db_path, targets, trust_stores, store_password, offline, at, c
         unknown = [t for t in targets if t not in known]
         if unknown:
             raise InputError(f"no probes stored for target(s): {', '.join(unknown)}")
-        census = build_census(store, list(targets) or None, run_ids)
+        census = build_census(store, list(targets) or None, run_ids, timeline=False)
     return judge_census(census, judge), judge
 
 
@@ -74,7 +74,11 @@ def judged_census(db_path, targets, trust_stores, store_password, offline, at, c
 @analysis_options
 def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir, as_json):
     """Say, per chain and trust store, whether a client would trust it, and why not."""
-    from certcensus.render.as_json import chain_issues_to_dict, store_verdict_to_dict
+    from certcensus.render.as_json import (
+        INDENT_UP_TO_TARGETS,
+        chain_issues_to_dict,
+        store_verdict_to_dict,
+    )
     from certcensus.render.tables import print_trust_table
 
     census, judge = judged_census(db_path, targets, trust_stores, store_password, offline, at,
@@ -100,7 +104,9 @@ def trust(db_path, targets, trust_stores, store_password, offline, at, cache_dir
                         else {}
                     ),
                 }
-        click.echo(json.dumps(document, indent=2))
+        # Indented for people, compact for fleets (json's C encoder only runs without indent).
+        indent = 2 if len(census.targets) <= INDENT_UP_TO_TARGETS else None
+        click.echo(json.dumps(document, indent=indent))
     else:
         print_trust_table(census)
     untrusted = any(

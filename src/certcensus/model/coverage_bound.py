@@ -10,6 +10,7 @@ gives P(some such chain missed) <= floor(1/p) (1-p)^N, which we keep <= delta = 
 
 from __future__ import annotations
 
+import functools
 import math
 
 # Bisection on log(p) stops when the bracket is this tight relative to p: far finer than the
@@ -38,6 +39,7 @@ def miss_probability_bound(share: float, n_probes: int) -> float:
     return math.exp(_log_miss_probability_bound(share, n_probes))
 
 
+@functools.lru_cache(maxsize=4096)
 def max_missed_share(n_probes: int, confidence: float) -> float:
     """Smallest share p such that, with `confidence`, no chain with share >= p was missed.
 
@@ -45,6 +47,7 @@ def max_missed_share(n_probes: int, confidence: float) -> float:
     factors are non-increasing), so bisection applies. It jumps down just above each 1/m, so
     the exact infimum can fail the inequality; we return the upper end of the final bracket,
     which always satisfies it (the statement printed is then true, never optimistic).
+    Cached: a fleet asks the same (N, confidence) for thousands of targets.
     """
     delta = _check_confidence(confidence)
     if n_probes < 0:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 
+@functools.lru_cache(maxsize=65536)  # asked per target and chain; a fleet repeats it a lot
 def is_ip_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)

@@ -42,6 +42,7 @@ from certcensus.probe.identity.server_hello import ServerHelloReader, server_hel
 from certcensus.probe.identity.text import ServerIdentity
 from certcensus.probe.native import CaptureError, ChainCapture
 from certcensus.probe.profiles import DEFAULT_ENGINE, PROFILES
+from certcensus.probe.socket_clock import ExchangeClock, kernel_connect_seconds
 from certcensus.probe.targets import Target
 from certcensus.probe.tlschain import unverified_chain_der
 
@@ -101,33 +102,39 @@ async def probe_once(
         # One timer per probe, moved at each phase: --timeout applies to each phase in turn.
         async with asyncio.timeout(None) as deadline:
             deadline.reschedule(loop.time() + settings.timeout)
-            clock = time.perf_counter()
+            # Durations come from the socket's events (socket_clock.py), not the loop's.
+            exchanges = ExchangeClock(sock)
+            connect_began, clock = time.time(), time.perf_counter()
             await loop.sock_connect(sock, (address, target.port))
-            record["connect_seconds"] = time.perf_counter() - clock
+            around = time.perf_counter() - clock
+            record["connect_seconds"] = kernel_connect_seconds(sock) or around
             record["source_port"] = sock.getsockname()[1]
             dialog = None
             if target.dialog:
                 phase = "starttls"
                 deadline.reschedule(loop.time() + settings.timeout)
-                clock = time.perf_counter()
+                # The server speaks first: its greeting answers the connection.
+                exchanges.start_phase(waiting_since=connect_began + record["connect_seconds"])
                 options = settings.dialog_options or DialogOptions(host=target.host)
                 dialog = dialog_class(target.dialog)(options)
                 try:
-                    await _run_dialog(loop, sock, dialog)
+                    await _run_dialog(loop, sock, dialog, exchanges)
                 finally:
                     record.update(_identity_fields(dialog.identity))
-                record["starttls_seconds"] = time.perf_counter() - clock
+                record["starttls_seconds"] = exchanges.phase_seconds()
                 if dialog.refusal:
                     return Observation(
                         **record, outcome=dialog.refusal.outcome, detail=dialog.refusal.server_said
                     )
             phase = "handshake"
             deadline.reschedule(loop.time() + settings.timeout)
-            clock = time.perf_counter()
+            exchanges.start_phase()
             after = _reader_after_tls(target, settings)
             if settings.engine == "native" and after is None:
-                chain, version, cipher = await _capture_chain(loop, sock, settings, dialog, record)
-                record.update(handshake_seconds=time.perf_counter() - clock, tls_version=version,
+                chain, version, cipher = await _capture_chain(
+                    loop, sock, settings, dialog, record, exchanges
+                )
+                record.update(handshake_seconds=exchanges.phase_seconds(), tls_version=version,
                               cipher=cipher)  # fmt: skip
                 if not chain:
                     return Observation(**record, outcome=Outcome.NO_CERTIFICATE,
@@ -136,11 +143,12 @@ async def probe_once(
             hello = ServerHelloReader()
             try:
                 ssl_object, incoming, outgoing = await _handshake(
-                    loop, sock, settings, dialog, hello, after.initiate() if after else b""
-                )
+                    loop, sock, settings, dialog, hello, exchanges,
+                    after.initiate() if after else b"",
+                )  # fmt: skip
             finally:
                 record["server_hello"] = hello.fingerprint
-            record["handshake_seconds"] = time.perf_counter() - clock
+            record["handshake_seconds"] = exchanges.phase_seconds()
             if after is not None:
                 # Bounded by its own timer inside `_identify`, which turns running out into a
                 # detail: the probe's timer must not fire first and fail a probe that has its chain.
@@ -234,14 +242,16 @@ async def _converse_in_tls(loop, sock, tls, reader) -> None:
         reader.receive_data(data)
 
 
-async def _run_dialog(loop, sock: socket.socket, dialog: Dialog) -> None:
+async def _run_dialog(loop, sock: socket.socket, dialog: Dialog, exchanges: ExchangeClock) -> None:
     out = dialog.initiate()
     if out:
+        exchanges.sent()
         await loop.sock_sendall(sock, out)
     while not dialog.done:
-        data = await loop.sock_recv(sock, RECEIVE_SIZE)
+        data = await exchanges.receive(loop, RECEIVE_SIZE)
         out = dialog.receive_data(data)  # b"" (EOF) raises DialogError inside
         if out:
+            exchanges.sent()
             await loop.sock_sendall(sock, out)
 
 
@@ -264,7 +274,9 @@ _NOT_TLS_REASONS = {
 }
 
 
-async def _capture_chain(loop, sock, settings: ProbeSettings, dialog: Dialog | None, record):
+async def _capture_chain(
+    loop, sock, settings: ProbeSettings, dialog: Dialog | None, record, exchanges: ExchangeClock
+):
     """The native engine: our ClientHello, the server's flight up to its Certificate, stop.
     The ServerHello's fingerprint goes into `record` as soon as it is known, even if the capture
     fails after it (as the OpenSSL path's reader does)."""
@@ -273,10 +285,11 @@ async def _capture_chain(loop, sock, settings: ProbeSettings, dialog: Dialog | N
     try:
         while True:
             if out:
+                exchanges.sent()
                 await loop.sock_sendall(sock, dialog.wrap_tls(out) if dialog else out)
             if capture.done:
                 break
-            data = await loop.sock_recv(sock, RECEIVE_SIZE)
+            data = await exchanges.receive(loop, RECEIVE_SIZE)
             out = capture.receive_data(dialog.unwrap_tls(data) if dialog and data else data)
     finally:
         hello = capture.server_hello
@@ -295,6 +308,7 @@ async def _handshake(
     settings: ProbeSettings,
     dialog: Dialog | None,
     hello: ServerHelloReader,
+    exchanges: ExchangeClock,
     then_send: bytes = b"",
 ):
     """The OpenSSL handshake over memory BIOs; returns (ssl_object, incoming, outgoing). Every
@@ -326,8 +340,9 @@ async def _handshake(
             raise _classify_ssl_error(error, first_bytes) from None
         pending = outgoing.read()
         if pending:
+            exchanges.sent()
             await loop.sock_sendall(sock, dialog.wrap_tls(pending) if dialog else pending)
-        data = await loop.sock_recv(sock, RECEIVE_SIZE)
+        data = await exchanges.receive(loop, RECEIVE_SIZE)
         if not data:
             if first_bytes and not first_bytes.startswith((b"\x15", b"\x16")):
                 raise _not_tls(first_bytes)

@@ -7,12 +7,20 @@ shared by its lanes, so `--count N` means N probes per target spread over its st
 "stop when sure" mode each lane also has a goal, the successful probes after which the coverage
 bound holds for it, and stops there. Names are re-resolved periodically so DNS rotation brings
 new lanes.
+
+Unpaced lanes (`--rate 0`) do not start a probe the instant a slot frees: against a slow
+service the probes of one wave would then finish together, free their slots together and start
+again together, and the CPU work of each wave (the handshakes) would queue up behind itself
+while the network sits idle: 55% of concurrency / latency at C=256 against a 208 ms service.
+`_StartSpacer` spreads the starts instead, a random gap averaging the probe duration / C, so
+probes in flight fall out of step (bench/RESULTS.md, "latency").
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,15 +62,71 @@ class _LaneGoal:
         return self.ok + self.in_flight < self.needed and self.failed < 2 * self.needed
 
 
+def _lane_budgets(budget: _Budget, lanes: int, *, exact: bool) -> _Budget | list[_Budget]:
+    """A `--count` run without a deadline gives each lane its share of the target's count
+    (the first count % lanes lanes one more), so N probes are spread over the strata exactly
+    however the starts are spaced; otherwise (a deadline, stop-when-sure, names that may bring
+    new lanes) the lanes share the one budget."""
+    if not exact or budget.remaining is None or budget.deadline is not None or lanes < 2:
+        return budget
+    share, extra = divmod(budget.remaining, lanes)
+    return [_Budget(share + (1 if i < extra else 0), None) for i in range(lanes)]
+
+
+def _budget_of(budgets: _Budget | list[_Budget], index: int) -> _Budget:
+    return budgets[index] if isinstance(budgets, list) else budgets
+
+
+class _StartSpacer:
+    """Spaces the starts of unpaced probes: on average duration / concurrency apart, duration
+    being the running mean of probes made so far, each gap drawn uniformly from 0.5x to 1.5x
+    that so no two probes stay in step. Tiny gaps are owed rather than slept (a start waits only
+    once SPACER_MIN_SLEEP has built up), so a fast local run pays no timer per probe; the gap
+    is a little shorter than the mean (SPACER_SLACK) so the concurrency limit, not the spacer,
+    is what binds once the probes are in flight."""
+
+    def __init__(self, concurrency: int, rng: random.Random | None = None):
+        self.concurrency = max(1, concurrency)
+        self.mean_duration: float | None = None
+        self._next = 0.0
+        self._random = rng or random.Random()
+
+    def finished(self, seconds: float) -> None:
+        if self.mean_duration is None:
+            self.mean_duration = seconds
+        else:
+            self.mean_duration += SPACER_WEIGHT * (seconds - self.mean_duration)
+
+    def delay(self, now: float) -> float:
+        """Seconds the start asked for at `now` should wait (and book its place)."""
+        if self.mean_duration is None:
+            return 0.0  # nothing measured yet: the first wave starts at once
+        gap = self.mean_duration / self.concurrency * SPACER_SLACK
+        # A start waits only if the previous one was less than a gap ago: starts that are
+        # already spread out (slots freeing one by one) go at once, a burst is spread.
+        start_at = max(now, self._next)
+        self._next = start_at + gap * self._random.uniform(0.5, 1.5)
+        return start_at - now
+
+    async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        delay = self.delay(loop.time())
+        if delay >= SPACER_MIN_SLEEP:
+            await asyncio.sleep(delay)
+
+
+# Weight of each new probe in the running mean duration (about the last 20 probes count).
+SPACER_WEIGHT = 0.05
+# Starts are spaced at this fraction of duration / concurrency, so spacing never holds the run
+# below the concurrency it was given.
+SPACER_SLACK = 0.9
+# Below this a start does not sleep: timers this short cost more than the bursts they smooth.
+SPACER_MIN_SLEEP = 0.0005
+
+
 class _Budget:
     def __init__(self, count: int | None, deadline: float | None):
         self.remaining = count
         self.deadline = deadline
-
-    @property
-    def unspent(self) -> int:
-        """Probes of `count` never started (none are owed when there is no count)."""
-        return max(0, self.remaining or 0)
 
     def take(self) -> bool:
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -107,11 +171,13 @@ class Scan:
         self.stop = asyncio.Event()
         # What a probe cut off by the stop is recorded as (see `interrupt`).
         self._cut_off: tuple[Outcome, str | None] = (Outcome.INTERRUPTED, None)
+        self._started: dict[str, int] = {}  # probes started per target
         self._slots = asyncio.Semaphore(plan.concurrency if plan.concurrency > 0 else 1_000_000)
         self._target_slots = {
             name: asyncio.Semaphore(limit) for name, limit in plan.target_concurrency.items()
         }
         self._inflight: set[asyncio.Task] = set()
+        self._spacer = _StartSpacer(plan.concurrency)
         self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
         self.result = ScanResult(run_id, {}, {})
         # Called with a target's name once its last probe is recorded (--json-lines streams
@@ -123,9 +189,8 @@ class Scan:
     async def run(self) -> ScanResult:
         deadline = time.monotonic() + self.plan.duration if self.plan.duration else None
         flusher = asyncio.create_task(self._flush_every_second())
-        budgets = {target.name: _Budget(self.plan.count, deadline) for target in self.plan.targets}
         drivers = [
-            asyncio.create_task(self._drive_target(target, budgets[target.name]))
+            asyncio.create_task(self._drive_target(target, _Budget(self.plan.count, deadline)))
             for target in self.plan.targets
         ]
         stopper = asyncio.create_task(self.stop.wait())
@@ -149,9 +214,12 @@ class Scan:
             for driver in drivers:
                 driver.cancel()
             self.store.flush()
-        if self.result.interrupted:
+        if self.result.interrupted and self.plan.count is not None:
+            planned = {t.name: self.plan.count for t in self.plan.targets}
             self.result.not_started = {
-                name: budget.unspent for name, budget in budgets.items() if budget.unspent
+                name: count - self._started.get(name, 0)
+                for name, count in planned.items()
+                if name not in self.result.resolution_errors and count > self._started.get(name, 0)
             }
         for driver in drivers:  # a bug in a driver is not lost silently
             error = None if driver.cancelled() else driver.exception()
@@ -221,7 +289,13 @@ class Scan:
             self._target_done(target.name)
             return
         self.result.addresses[target.name] = list(addresses)
-        lanes = [lane for a in addresses for lane in self._start_lanes(target, a, budget)]
+        budgets = _lane_budgets(budget, len(addresses) * len(self.plan.profiles),
+                                exact=not self.plan.stop_when_sure)  # fmt: skip
+        lanes = [
+            lane
+            for number, a in enumerate(addresses)
+            for lane in self._start_lanes(target, a, budgets, number * len(self.plan.profiles))
+        ]
         watcher = None
         if not target.is_address and self.plan.ip_mode == "all" and budget.deadline is not None:
             watcher = asyncio.create_task(self._reresolve(target, budget, addresses, lanes))
@@ -260,10 +334,14 @@ class Scan:
                     self.result.addresses[target.name].append(address)
                     lanes.extend(self._start_lanes(target, address, budget))
 
-    def _start_lanes(self, target: Target, address: str, budget: _Budget) -> list[asyncio.Task]:
+    def _start_lanes(
+        self, target: Target, address: str, budgets: _Budget | list[_Budget], first: int = 0
+    ) -> list[asyncio.Task]:
         return [
-            asyncio.create_task(self._lane(target, address, profile, budget))
-            for profile in self.plan.profiles
+            asyncio.create_task(
+                self._lane(target, address, profile, _budget_of(budgets, first + i))
+            )
+            for i, profile in enumerate(self.plan.profiles)
         ]
 
     def _goal_per_lane(self, target: Target) -> int | None:
@@ -299,7 +377,8 @@ class Scan:
                 delay = next_start - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                next_start = max(next_start + interval, loop.time())
+                # A start that woke late moves the next one: never two closer than `interval`.
+                next_start = max(next_start, loop.time()) + interval
             target_slot = self._target_slots.get(target.name)
             if target_slot:
                 await target_slot.acquire()
@@ -311,8 +390,16 @@ class Scan:
                 if goal.wants_more() or self.stop.is_set():
                     return
                 continue
+            if not interval:
+                await self._spacer.wait(loop)
+                if self.stop.is_set():
+                    self._slots.release()
+                    if target_slot:
+                        target_slot.release()
+                    return
             source = next(self._sources) if self._sources else None
             goal.in_flight += 1
+            self._started[target.name] = self._started.get(target.name, 0) + 1
             task = asyncio.create_task(self._probe(target, address, settings, source, goal))
             if target_slot:
                 task.add_done_callback(_releaser(target_slot))
@@ -328,6 +415,8 @@ class Scan:
     async def _probe(
         self, target, address, settings: ProbeSettings, source, goal: _LaneGoal
     ) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         started_at = time.time()
         try:
             observation = await self.probers[settings.profile].probe(
@@ -358,6 +447,7 @@ class Scan:
         finally:
             self._slots.release()
             goal.in_flight -= 1
+            self._spacer.finished(loop.time() - began)
         if observation.outcome is Outcome.OK:
             goal.ok += 1
         else:

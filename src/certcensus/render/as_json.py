@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from typing import IO
 
 from certcensus.census.backends import BackendCensus, ranked
 from certcensus.census.model import Census, ChainCount, TargetCensus
@@ -204,8 +205,29 @@ def census_to_dict(census: Census) -> dict:
     return {"targets": [target_to_dict(target) for target in census.targets]}
 
 
+# Indented for people up to this many targets; past it (fleets) compact: indentation was ~30%
+# of a fleet's JSON, 5.2 KB a target, and nobody reads 10,000 targets by eye.
+INDENT_UP_TO_TARGETS = 20
+
+
 def census_to_json(census: Census) -> str:
+    if len(census.targets) > INDENT_UP_TO_TARGETS:
+        return json.dumps(census_to_dict(census), separators=(",", ":"))
     return json.dumps(census_to_dict(census), indent=2)
+
+
+def write_census_json(census: Census, file: IO[str]) -> None:
+    """census_to_json into `file`, a fleet's targets one at a time: the whole document as
+    dicts (10 KB a target) is never in memory at once."""
+    if len(census.targets) <= INDENT_UP_TO_TARGETS:
+        file.write(census_to_json(census))
+        return
+    file.write('{"targets":[')
+    for index, target in enumerate(census.targets):
+        if index:
+            file.write(",")
+        file.write(json.dumps(target_to_dict(target), separators=(",", ":")))
+    file.write("]}")
 
 
 def target_to_json_line(target: TargetCensus) -> str:

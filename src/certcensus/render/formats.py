@@ -3,7 +3,6 @@ the chosen format, written where the user asked."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from rich.console import Console
 from certcensus.census.model import Census
 from certcensus.model.errors import UsageError
 from certcensus.render.as_csv import chains_csv, observations_csv
-from certcensus.render.as_json import census_to_dict
+from certcensus.render.as_json import census_to_json, write_census_json
 from certcensus.render.console import PIPE_WIDTH, make_console, print_census
 from certcensus.render.html_report import render_html
 from certcensus.store.base import Store
@@ -30,7 +29,7 @@ def render_report(
 ) -> str:
     """`census` as the text of `fmt` (observations-csv also reads every probe from `store`)."""
     if fmt == "json":
-        return json.dumps(census_to_dict(census), indent=2) + "\n"
+        return census_to_json(census) + "\n"
     if fmt == "csv":
         return chains_csv(census)
     if fmt == "observations-csv":
@@ -59,6 +58,16 @@ def write_report(
         else:
             with open(output, "w", encoding="utf-8") as file:  # type: ignore[arg-type]
                 print_census(census, Console(file=file, width=PIPE_WIDTH, highlight=False))
+        return
+    if fmt == "json":  # written a target at a time (a fleet's JSON is tens of megabytes)
+        if to_stdout:
+            write_census_json(census, sys.stdout)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        else:
+            with open(output, "w", encoding="utf-8") as file:  # type: ignore[arg-type]
+                write_census_json(census, file)
+                file.write("\n")
         return
     text = render_report(census, store, fmt, title=title, kit_links=kit_links)
     if to_stdout:

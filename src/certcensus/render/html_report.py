@@ -28,7 +28,7 @@ from certcensus.render.html_overview import (
     share_bar,
     trust_matrix,
 )
-from certcensus.render.html_timeline import chain_colour, timeline_of, timeline_svg
+from certcensus.render.html_timeline import chain_colour, timeline_svg
 from certcensus.trust.verdict import ModeVerdict, StoreVerdict
 
 # A certificate this close to its notAfter is flagged: 30 days is what blackbox_exporter's
@@ -136,7 +136,7 @@ def _target_section(
         parts.append(address_table(target))
     if target.timeline:
         parts.append('<h3>Which chain, probe by probe</h3><div class="timeline-box">')
-        parts.append(timeline_svg(timeline_of(target), [chain.chain_id for chain in chains]))
+        parts.append(timeline_svg(target.timeline, [chain.chain_id for chain in chains]))
         parts.append(_legend(chains) + "</div>")
     parts += [_chain_article(n, chain, store, now) for n, chain in enumerate(chains, 1)]
     parts.append(backends_section(target))

@@ -1,8 +1,10 @@
 """The default store: one SQLite file in WAL mode.
 
-Certificates are stored once by the SHA-256 of their DER, chains once by their chain id, probes
-one row each. Writes are queued and committed in batches at least once a second, so a killed
-run loses at most the last second of observations.
+Certificates are stored once by the SHA-256 of their DER, chains once by their chain id (and an
+integer `chain_key`), probes one row each of small integer keys (see TABLES). Writes are queued
+and committed in batches at least once a second, so a killed run loses at most the last second
+of observations. The census reads aggregates (`probe_groups`: one GROUP BY) and compact numeric
+columns (`probe_columns`), never an object per probe.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
@@ -20,33 +22,39 @@ from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.model.sink import RejectedObservation
-from certcensus.store.base import BackendProbeCount, RunInfo, Store, StoredProbe
+from certcensus.store.base import RunInfo, Store, StoredProbe
+from certcensus.store.columnar import encode_chunk
+from certcensus.store.sqlite_aggregates import _TEXT_COLUMNS, SQLiteAggregates
 
 # Commit at least this often while observations arrive; the issue's promise is "lose at most the
 # last second", and one commit per second costs nothing next to the probes themselves.
 FLUSH_INTERVAL_SECONDS = 1.0
 # ... or once this many observations are queued, to bound memory on very fast runs.
 FLUSH_BATCH = 2000
-# probe_strings ids remembered in memory: a pool has tens of backends and a few fingerprints,
-# but details such as an XMPP stream id are new on every probe; past this many the memo starts
-# over (ids are looked up again), so a week-long watch cannot grow it without bound.
-STRING_MEMO_LIMIT = 50_000
 
-SCHEMA = """
+# Schema 4 keys every repeated value of a probe by an integer: chains by `chain_key`, targets
+# (name, host, port, protocol) by `target_key`, and every repeated string (address, outcome,
+# detail, SNI, profile, source address, TLS version, cipher, source, backend identity and its
+# detail, ServerHello fingerprint) by a key into `texts`, one table for all of them. A probe row is then a handful of small integers, a start time and three
+# durations: ~75 bytes with its index entry instead of 353 (bench/RESULTS.md, "census"). A new
+# per-probe string (issue 17's vantage) is one more `*_key` column into `texts`, a MIGRATIONS
+# step, and one entry in _TEXT_COLUMNS (census/build.py's docstring has the whole recipe).
+TABLES = """
 CREATE TABLE IF NOT EXISTS certificates (
     sha256 TEXT PRIMARY KEY,
     der BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chains (
-    chain_id TEXT PRIMARY KEY,
+    chain_key INTEGER PRIMARY KEY,
+    chain_id TEXT NOT NULL UNIQUE,
     length INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chain_certificates (
-    chain_id TEXT NOT NULL REFERENCES chains(chain_id),
+    chain_key INTEGER NOT NULL,
     position INTEGER NOT NULL,
-    sha256 TEXT NOT NULL REFERENCES certificates(sha256),
-    PRIMARY KEY (chain_id, position)
-);
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (chain_key, position)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     command TEXT NOT NULL,
@@ -54,49 +62,70 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at REAL,
     targets TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS probes (
-    probe_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+CREATE TABLE IF NOT EXISTS targets (
+    target_key INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
     host TEXT NOT NULL,
     port INTEGER NOT NULL,
     protocol TEXT NOT NULL,
-    address TEXT NOT NULL,
+    UNIQUE (target, host, port, protocol)
+);
+CREATE TABLE IF NOT EXISTS texts (
+    text_key INTEGER PRIMARY KEY,
+    value TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS probes (
+    probe_id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    target_key INTEGER NOT NULL,
+    address_key INTEGER NOT NULL,
     started_at REAL NOT NULL,
-    outcome TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    chain_id TEXT REFERENCES chains(chain_id),
-    sni TEXT,
-    profile TEXT NOT NULL,
-    source_address TEXT,
+    outcome_key INTEGER NOT NULL,
+    detail_key INTEGER NOT NULL,
+    chain_key INTEGER,
+    sni_key INTEGER,
+    profile_key INTEGER NOT NULL,
+    source_address_key INTEGER,
     source_port INTEGER,
-    tls_version TEXT,
-    cipher TEXT,
+    tls_version_key INTEGER,
+    cipher_key INTEGER,
     connect_seconds REAL,
     starttls_seconds REAL,
     handshake_seconds REAL,
-    source TEXT NOT NULL,
+    source_key INTEGER NOT NULL,
     leaf_only INTEGER NOT NULL DEFAULT 0,
-    server_identity_id INTEGER REFERENCES probe_strings(string_id),
-    server_identity_detail_id INTEGER REFERENCES probe_strings(string_id),
-    server_hello_id INTEGER REFERENCES probe_strings(string_id)
+    server_identity_key INTEGER,
+    server_identity_detail_key INTEGER,
+    server_hello_key INTEGER
 );
--- What servers say about themselves repeats across probes (a pool has tens of backends, a few
--- ServerHello fingerprints): each distinct text is stored once and probes refer to it.
-CREATE TABLE IF NOT EXISTS probe_strings (
-    string_id INTEGER PRIMARY KEY,
-    text TEXT NOT NULL UNIQUE
+CREATE TABLE IF NOT EXISTS probe_chunks (
+    chunk_id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    first_probe_id INTEGER NOT NULL,
+    probes INTEGER NOT NULL,
+    columns TEXT NOT NULL,
+    data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target, run_id, started_at);
-CREATE INDEX IF NOT EXISTS probes_by_chain ON probes(chain_id);
+"""
+SCHEMA = (
+    TABLES
+    + """
+CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target_key, run_id, started_at);
+CREATE INDEX IF NOT EXISTS probe_chunks_by_run ON probe_chunks(run_id);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
+)
 
 # The schema this code writes. 1: the first release (leaf-only captures marked in `detail`);
 # 2: `leaf_only` is a column; 3: backend identity and ServerHello fingerprint (interned in
-# probe_strings). Older databases are migrated when opened for writing; a newer
-# one is refused, since this code would misread it.
-SCHEMA_VERSION = 3
+# probe_strings); 4: integer keys for chains, targets and every repeated string (one `texts`
+# table, probe_strings folded into it). Older databases are migrated when opened for writing;
+# a newer one is refused, since this code would misread it.
+SCHEMA_VERSION = 4
+_V2_TEXT_COLUMNS = ("address", "outcome", "detail", "sni", "profile", "source_address",
+                    "tls_version", "cipher", "source")  # fmt: skip
+# Schema 3's columns into probe_strings (`<name>_id`), each becoming a `<name>_key` into texts.
+_V3_STRING_COLUMNS = ("server_identity", "server_identity_detail", "server_hello")
 MIGRATIONS = {
     1: (
         "ALTER TABLE probes ADD COLUMN leaf_only INTEGER NOT NULL DEFAULT 0",
@@ -108,28 +137,67 @@ MIGRATIONS = {
         "ALTER TABLE probes ADD COLUMN server_identity_detail_id INTEGER",
         "ALTER TABLE probes ADD COLUMN server_hello_id INTEGER",
     ),
+    3: (
+        "CREATE TABLE IF NOT EXISTS probe_strings "
+        "(string_id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)",
+        "DROP INDEX IF EXISTS probes_by_target",
+        "DROP INDEX IF EXISTS probes_by_chain",
+        "ALTER TABLE probes RENAME TO probes_v2",
+        "ALTER TABLE chains RENAME TO chains_v2",
+        "ALTER TABLE chain_certificates RENAME TO chain_certificates_v2",
+        *TABLES.split(";")[:-1],
+        "INSERT INTO chains (chain_id, length) SELECT chain_id, length FROM chains_v2 ORDER BY rowid",
+        "INSERT INTO chain_certificates (chain_key, position, sha256) "
+        "SELECT c.chain_key, v.position, v.sha256 FROM chain_certificates_v2 AS v "
+        "JOIN chains AS c USING (chain_id)",
+        "INSERT OR IGNORE INTO texts (value) "
+        + " UNION ".join(
+            f"SELECT {c} FROM probes_v2 WHERE {c} IS NOT NULL" for c in _V2_TEXT_COLUMNS
+        )
+        + " UNION SELECT text FROM probe_strings",
+        "INSERT OR IGNORE INTO targets (target, host, port, protocol) "
+        "SELECT target, host, port, protocol FROM probes_v2 GROUP BY target, host, port, protocol "
+        "ORDER BY MIN(probe_id)",
+        "INSERT INTO probes (probe_id, run_id, target_key, started_at, chain_key, source_port, "
+        "connect_seconds, starttls_seconds, handshake_seconds, leaf_only, "
+        + ", ".join(f"{c}_key" for c in (*_V2_TEXT_COLUMNS, *_V3_STRING_COLUMNS))
+        + ") SELECT p.probe_id, p.run_id, t.target_key, p.started_at, c.chain_key, "
+        "p.source_port, p.connect_seconds, p.starttls_seconds, p.handshake_seconds, p.leaf_only, "
+        + ", ".join(f"(SELECT text_key FROM texts WHERE value = p.{c})" for c in _V2_TEXT_COLUMNS)
+        + ", "
+        + ", ".join(
+            "(SELECT x.text_key FROM texts AS x JOIN probe_strings AS s ON s.text = x.value "
+            f"WHERE s.string_id = p.{c}_id)"
+            for c in _V3_STRING_COLUMNS
+        )
+        + " FROM probes_v2 AS p JOIN targets AS t USING (target, host, port, protocol) "
+        "LEFT JOIN chains AS c ON c.chain_id = p.chain_id ORDER BY p.probe_id",
+        "DROP TABLE probes_v2",
+        "DROP TABLE chains_v2",
+        "DROP TABLE chain_certificates_v2",
+        "DROP TABLE probe_strings",
+    ),
 }
 
+# Where each column of the columnar copy is in a PROBE_COLUMNS row.
+_CHUNK_FIELDS = {
+    "target_key": 1, "address_key": 2, "started_at": 3, "outcome_key": 4, "detail_key": 5,
+    "chain_key": 6, "sni_key": 7, "profile_key": 8, "source_address_key": 9, "source_port": 10,
+    "tls_version_key": 11, "cipher_key": 12, "leaf_only": 17, "server_identity_key": 18,
+    "server_hello_key": 20,
+}  # fmt: skip
 PROBE_COLUMNS = (
-    "run_id, target, host, port, protocol, address, started_at, outcome, detail, chain_id, sni, "
-    "profile, source_address, source_port, tls_version, cipher, connect_seconds, "
-    "starttls_seconds, handshake_seconds, source, leaf_only, server_identity_id, "
-    "server_identity_detail_id, server_hello_id"
+    "run_id, target_key, address_key, started_at, outcome_key, detail_key, chain_key, sni_key, "
+    "profile_key, source_address_key, source_port, tls_version_key, cipher_key, "
+    "connect_seconds, starttls_seconds, handshake_seconds, source_key, leaf_only, "
+    "server_identity_key, server_identity_detail_key, server_hello_key"
 )
-# The same, as read back: interned texts joined in (the three aliases below).
-READ_COLUMNS = PROBE_COLUMNS.replace(
-    "server_identity_id, server_identity_detail_id, server_hello_id",
-    "identity.text, identity_detail.text, hello.text",
-)
-READ_JOINS = (
-    "LEFT JOIN probe_strings AS identity ON identity.string_id = probes.server_identity_id "
-    "LEFT JOIN probe_strings AS identity_detail "
-    "ON identity_detail.string_id = probes.server_identity_detail_id "
-    "LEFT JOIN probe_strings AS hello ON hello.string_id = probes.server_hello_id"
-)
+# Keep at most this many interned strings in memory for writing; past it the cache starts over
+# (a server whose error texts are all different must not grow the writer without bound).
+TEXT_CACHE_LIMIT = 100_000
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteAggregates, Store):
     def __init__(self, path: Path, *, read_only: bool = False):
         self.path = path
         self.read_only = read_only
@@ -158,8 +226,9 @@ class SQLiteStore(Store):
         self._queue: list[tuple[int, Observation]] = []
         self.rejected: list[RejectedObservation] = []
         self._last_flush = time.monotonic()
-        self._known_chains: set[str] = set()
-        self._string_ids: dict[str, int] = {}  # probe_strings, as far as this process has seen
+        self._texts: dict[str, int] = {}
+        self._targets: dict[tuple, int] = {}
+        self._chains: dict[str, int] = {}
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -203,6 +272,8 @@ class SQLiteStore(Store):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            if version is not None and version < 4:
+                self._rebuild_chunks()  # the one step that is code, not SQL
             self._db.execute("DELETE FROM schema_version")
             self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
@@ -257,82 +328,129 @@ class SQLiteStore(Store):
 
     def _write(self, queue: list[tuple[int, Observation]]) -> None:
         """Insert `queue` in one transaction: all of it or (on an exception) none of it."""
-        certificates: dict[str, bytes] = {}
-        chains: dict[str, tuple[bytes, ...]] = {}
-        rows = []
+        self._arrays_cache = None
+        by_run: dict[int, list[Observation]] = {}
         for run_id, obs in queue:
-            chain_id = None
-            if obs.chain:
-                chain_id = chain_fingerprint(obs.chain)
-                if chain_id not in self._known_chains:
-                    chains[chain_id] = obs.chain
-            rows.append(
-                (
-                    run_id, obs.target, obs.host, obs.port, obs.protocol, obs.address,
-                    obs.started_at, str(obs.outcome), obs.detail, chain_id, obs.sni, obs.profile,
-                    obs.source_address, obs.source_port, obs.tls_version, obs.cipher,
-                    obs.connect_seconds, obs.starttls_seconds, obs.handshake_seconds, obs.source,
-                    int(obs.leaf_only), obs.server_identity, obs.server_identity_detail or None,
-                    obs.server_hello,
-                )
-            )  # fmt: skip
-        chain_rows = []
-        for chain_id, ders in chains.items():
-            for position, der in enumerate(ders):
-                sha = certificate_fingerprint(der)
-                certificates[sha] = der
-                chain_rows.append((chain_id, position, sha))
+            by_run.setdefault(run_id, []).append(obs)
         try:
             with self._db:  # one transaction
                 self._db.execute("BEGIN")
-                rows = self._interned(rows, first=-3)
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)",
-                    certificates.items(),
-                )
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO chains (chain_id, length) VALUES (?, ?)",
-                    [(chain_id, len(ders)) for chain_id, ders in chains.items()],
-                )
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO chain_certificates (chain_id, position, sha256) "
-                    "VALUES (?, ?, ?)",
-                    chain_rows,
-                )
-                placeholders = ", ".join("?" * 24)
-                self._db.executemany(
-                    f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows
-                )
+                for run_id, observations in by_run.items():
+                    rows = [self._row(run_id, obs) for obs in observations]
+                    self._insert_rows(run_id, rows)
         except BaseException:
-            # The transaction rolled back: string ids read inside it may name no row.
-            self._string_ids.clear()
+            # The transaction rolled back: keys interned inside it may name no row.
+            self._texts.clear()
+            self._targets.clear()
+            self._chains.clear()
             raise
-        self._known_chains.update(chains)
 
-    def _interned(self, rows: list[tuple], first: int) -> list[tuple]:
-        """`rows` with the texts from column `first` on replaced by their probe_strings ids
-        (inside the caller's transaction)."""
-        if len(self._string_ids) > STRING_MEMO_LIMIT:
-            self._string_ids.clear()
-        new = {
-            text for row in rows for text in row[first:] if text and text not in self._string_ids
-        }
-        if new:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO probe_strings (text) VALUES (?)", [(t,) for t in new]
+    def _insert_rows(self, run_id: int, rows: list[tuple]) -> None:
+        """One run's probe rows, and their columnar copy (consecutive probe ids)."""
+        placeholders = ", ".join("?" * len(rows[0]))
+        self._db.executemany(f"INSERT INTO probes ({PROBE_COLUMNS}) VALUES ({placeholders})", rows)
+        (last,) = self._db.execute("SELECT last_insert_rowid()").fetchone()
+        self._insert_chunk(run_id, last - len(rows) + 1, rows)
+
+    def _insert_chunk(self, run_id: int, first_probe_id: int, rows: Sequence[tuple]) -> None:
+        """The columnar copy of `rows` (in PROBE_COLUMNS order, probe ids from first_probe_id)."""
+        columns = {name: [row[index] for row in rows] for name, index in _CHUNK_FIELDS.items()}
+        names, data = encode_chunk(columns)
+        self._db.execute(
+            "INSERT INTO probe_chunks (run_id, first_probe_id, probes, columns, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (run_id, first_probe_id, len(rows), names, data),
+        )
+
+    def _rebuild_chunks(self) -> None:
+        """The columnar copy of every stored probe (migrating from schema 2): chunks of
+        FLUSH_BATCH consecutive probe ids of one run."""
+        self._db.execute("DELETE FROM probe_chunks")
+        rows = self._db.execute(f"SELECT probe_id, {PROBE_COLUMNS} FROM probes ORDER BY probe_id")
+        batch: list[tuple] = []
+        first = 0
+        for probe_id, *values in rows:
+            if batch and (
+                values[0] != batch[-1][0] or probe_id != first + len(batch)
+                or len(batch) >= FLUSH_BATCH
+            ):  # fmt: skip
+                self._insert_chunk(batch[0][0], first, batch)
+                batch = []
+            if not batch:
+                first = probe_id
+            batch.append(tuple(values))
+        if batch:
+            self._insert_chunk(batch[0][0], first, batch)
+
+    def _row(self, run_id: int, obs: Observation) -> tuple:
+        text = self._text_key
+        return (
+            run_id, self._target_key(obs), text(obs.address), obs.started_at,
+            text(str(obs.outcome)), text(obs.detail), self._chain_key(obs.chain),
+            text(obs.sni), text(obs.profile), text(obs.source_address), obs.source_port,
+            text(obs.tls_version), text(obs.cipher), obs.connect_seconds, obs.starttls_seconds,
+            obs.handshake_seconds, text(obs.source), int(obs.leaf_only),
+            text(obs.server_identity), text(obs.server_identity_detail or None),
+            text(obs.server_hello),
+        )  # fmt: skip
+
+    # Interning, inside flush's transaction: each key is looked up (or made) once per value and
+    # remembered, so a flush of 2,000 probes of one target costs a dozen queries, not 20,000.
+
+    def _text_key(self, value: str | None) -> int | None:
+        if value is None:
+            return None
+        key = self._texts.get(value)
+        if key is None:
+            if len(self._texts) >= TEXT_CACHE_LIMIT:
+                self._texts.clear()
+            self._db.execute("INSERT OR IGNORE INTO texts (value) VALUES (?)", (value,))
+            (key,) = self._db.execute(
+                "SELECT text_key FROM texts WHERE value = ?", (value,)
+            ).fetchone()
+            self._texts[value] = key
+        return key
+
+    def _target_key(self, obs: Observation) -> int:
+        identity = (obs.target, obs.host, obs.port, obs.protocol)
+        key = self._targets.get(identity)
+        if key is None:
+            self._db.execute(
+                "INSERT OR IGNORE INTO targets (target, host, port, protocol) VALUES (?, ?, ?, ?)",
+                identity,
             )
-            for start in range(0, len(new), 900):  # below SQLite's host-parameter limit
-                batch = list(new)[start : start + 900]
-                found = self._db.execute(
-                    "SELECT text, string_id FROM probe_strings "
-                    f"WHERE text IN ({', '.join('?' * len(batch))})",
-                    batch,
-                )
-                self._string_ids.update(found)
-        ids = self._string_ids
-        return [
-            (*row[:first], *(ids[text] if text else None for text in row[first:])) for row in rows
-        ]
+            (key,) = self._db.execute(
+                "SELECT target_key FROM targets WHERE target = ? AND host = ? AND port = ? "
+                "AND protocol = ?",
+                identity,
+            ).fetchone()
+            self._targets[identity] = key
+        return key
+
+    def _chain_key(self, chain: tuple[bytes, ...]) -> int | None:
+        if not chain:
+            return None
+        chain_id = chain_fingerprint(chain)
+        key = self._chains.get(chain_id)
+        if key is None:
+            self._db.execute(
+                "INSERT OR IGNORE INTO chains (chain_id, length) VALUES (?, ?)",
+                (chain_id, len(chain)),
+            )
+            (key,) = self._db.execute(
+                "SELECT chain_key FROM chains WHERE chain_id = ?", (chain_id,)
+            ).fetchone()
+            certificates = [(certificate_fingerprint(der), der) for der in chain]
+            self._db.executemany(
+                "INSERT OR IGNORE INTO certificates (sha256, der) VALUES (?, ?)", certificates
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO chain_certificates (chain_key, position, sha256) "
+                "VALUES (?, ?, ?)",
+                [(key, position, sha) for position, (sha, _) in enumerate(certificates)],
+            )
+            self._chains[chain_id] = key
+        return key
 
     def close(self) -> None:
         try:
@@ -356,18 +474,29 @@ class SQLiteStore(Store):
     def targets(self, run_ids: Iterable[int] | None = None) -> list[str]:
         where, params = _run_filter(run_ids)
         rows = self._db.execute(
-            f"SELECT target, MIN(probe_id) AS first FROM probes {where} GROUP BY target "
-            "ORDER BY first",
+            f"SELECT t.target, MIN(p.first) AS first FROM (SELECT target_key, MIN(probe_id) AS "
+            f"first FROM probes {where} GROUP BY target_key) AS p JOIN targets AS t "
+            "USING (target_key) GROUP BY t.target ORDER BY first",
             params,
         )
         return [target for target, _ in rows]
 
     def probes(self, target: str, run_ids: Iterable[int] | None = None) -> Iterator[StoredProbe]:
-        where, params = _run_filter(run_ids)
-        where = (where + " AND" if where else "WHERE") + " target = ?"
+        where, params = _run_filter(run_ids, "p.run_id")
+        where = (where + " AND" if where else "WHERE") + " t.target = ?"
+        texts = " ".join(
+            f"LEFT JOIN texts AS x_{name} ON x_{name}.text_key = p.{column}"
+            for name, column in _TEXT_COLUMNS.items()
+        )
         rows = self._db.execute(
-            f"SELECT probe_id, {READ_COLUMNS} FROM probes {READ_JOINS} {where} "
-            "ORDER BY started_at, probe_id",
+            "SELECT p.probe_id, p.run_id, t.target, t.host, t.port, t.protocol, x_address.value, "
+            "p.started_at, x_outcome.value, x_detail.value, c.chain_id, x_sni.value, "
+            "x_profile.value, x_source_address.value, p.source_port, x_tls_version.value, "
+            "x_cipher.value, p.connect_seconds, p.starttls_seconds, p.handshake_seconds, "
+            "x_source.value, p.leaf_only, x_server_identity.value, "
+            "x_server_identity_detail.value, x_server_hello.value FROM probes AS p JOIN targets AS t USING (target_key) "
+            f"LEFT JOIN chains AS c ON c.chain_key = p.chain_key {texts} {where} "
+            "ORDER BY p.started_at, p.probe_id",
             (*params, target),
         )
         for row in rows:
@@ -377,29 +506,10 @@ class SQLiteStore(Store):
             values[23] = values[23] or ""
             yield StoredProbe(*values)
 
-    def backend_counts(
-        self, target: str, run_ids: Iterable[int] | None = None
-    ) -> list[BackendProbeCount]:
-        where, params = _run_filter(run_ids)
-        where = (where + " AND" if where else "WHERE") + " target = ? AND leaf_only = 0"
-        rows = self._db.execute(
-            "SELECT identity.text, hello.text, grouped.chain, grouped.sni, grouped.profile, "
-            "grouped.probes FROM ("
-            "  SELECT server_identity_id, server_hello_id, sni, profile, COUNT(*) AS probes, "
-            "  CASE WHEN outcome = 'ok' THEN chain_id END AS chain "
-            f"  FROM probes {where} "
-            "  GROUP BY server_identity_id, server_hello_id, chain, sni, profile"
-            ") AS grouped "
-            "LEFT JOIN probe_strings AS identity ON identity.string_id = grouped.server_identity_id "
-            "LEFT JOIN probe_strings AS hello ON hello.string_id = grouped.server_hello_id",
-            (*params, target),
-        )
-        return [BackendProbeCount(*row) for row in rows]
-
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         rows = self._db.execute(
-            "SELECT c.der FROM chain_certificates AS cc JOIN certificates AS c USING (sha256) "
-            "WHERE cc.chain_id = ? ORDER BY cc.position",
+            "SELECT c.der FROM chains AS k JOIN chain_certificates AS cc USING (chain_key) "
+            "JOIN certificates AS c USING (sha256) WHERE k.chain_id = ? ORDER BY cc.position",
             (chain_id,),
         )
         return [der for (der,) in rows]
@@ -411,10 +521,11 @@ class SQLiteStore(Store):
         for start in range(0, len(wanted), 900):
             batch = wanted[start : start + 900]
             rows = self._db.execute(
-                "SELECT cc.chain_id, c.der FROM chain_certificates AS cc "
+                "SELECT k.chain_id, c.der FROM chains AS k "
+                "JOIN chain_certificates AS cc USING (chain_key) "
                 "JOIN certificates AS c USING (sha256) "
-                f"WHERE cc.chain_id IN ({', '.join('?' * len(batch))}) "
-                "ORDER BY cc.chain_id, cc.position",
+                f"WHERE k.chain_id IN ({', '.join('?' * len(batch))}) "
+                "ORDER BY k.chain_id, cc.position",
                 batch,
             )
             for chain_id, der in rows:
@@ -435,13 +546,13 @@ class SQLiteStore(Store):
         return [chain_id for (chain_id,) in rows]
 
 
-def _run_filter(run_ids: Iterable[int] | None) -> tuple[str, tuple]:
+def _run_filter(run_ids: Iterable[int] | None, column: str = "run_id") -> tuple[str, tuple]:
     if run_ids is None:
         return "", ()
     ids = tuple(int(r) for r in run_ids)
     if not ids:
         return "WHERE 0", ()
-    return f"WHERE run_id IN ({', '.join('?' * len(ids))})", ids
+    return f"WHERE {column} IN ({', '.join('?' * len(ids))})", ids
 
 
 # Errors that one observation's values cause (text SQLite cannot encode, such as a lone surrogate

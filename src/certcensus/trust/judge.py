@@ -3,11 +3,14 @@
 `TrustJudge.load(request)` reads the named stores (a bad one fails before any probe is made),
 opens the CA pool and the AIA cache, and then answers, for a chain as served and the name a
 client checks, each store's verdict; and for a set of chains, what a store lacks. Each distinct
-(chain, name, time) is judged once per judge, however many targets served it.
+chain is judged once per store and time, however many targets served it under however many
+names: the name enters a verdict only as "the leaf covers it or not" (and, when not, the name
+quoted in that problem), so a fleet of 10,000 addresses serving one chain costs one judgement.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,13 @@ from certcensus.trust.chain_issues import ChainIssues, chain_issues
 from certcensus.trust.missing import MissingCAs, missing_cas, observed_cas
 from certcensus.trust.pool import CAPool
 from certcensus.trust.stores import TrustStore, load_trust_store, parse_store_spec
-from certcensus.trust.verdict import StoreVerdict, chain_trust_verdicts
+from certcensus.trust.verdict import (
+    ModeVerdict,
+    Reason,
+    StoreVerdict,
+    chain_trust_verdicts,
+    host_matches,
+)
 
 # Verdicts are cached per (chain, name, moment); a long-running exporter or watch judges at a
 # new moment every scrape or round, so the caches are emptied past this many entries.
@@ -81,6 +90,9 @@ class TrustJudge:
             self.pool.add_all(store.certificates)
         self._completed: set[str] = set()
         self._verdicts: dict[tuple[str, str | None, dt.datetime], dict[str, StoreVerdict]] = {}
+        # (chain, time, does the leaf cover the name) -> (the name judged, its verdicts)
+        self._judged: dict[tuple, tuple[str | None, dict[str, StoreVerdict]]] = {}
+        self._leaves: dict[str, Cert] = {}
         self._missing: dict[tuple, MissingCAs] = {}
         self._issues: dict[tuple[str, dt.datetime], ChainIssues] = {}
 
@@ -123,14 +135,29 @@ class TrustJudge:
     ) -> dict[str, StoreVerdict]:
         """Each store's verdict on `chain` (DER, wire order) for a client checking `host`."""
         at = at or self.moment()
-        key = (chain_fingerprint(chain), host, at)
+        chain_id = chain_fingerprint(chain)
+        key = (chain_id, host, at)
         if key not in self._verdicts:
             if len(self._verdicts) >= CACHE_LIMIT:
                 self._verdicts.clear()
-            self._complete(chain)
-            self._verdicts[key] = chain_trust_verdicts(
-                chain, self.stores, pool=self.pool, host=host, at=at
-            )
+                self._judged.clear()
+                self._leaves.clear()
+            leaf = self._leaves.get(chain_id)
+            if leaf is None:
+                leaf = self._leaves[chain_id] = Cert.from_der(chain[0])
+            covered = host is None or host_matches(leaf, host)
+            judged = self._judged.get((chain_id, at, covered, len(self.stores)))
+            if judged is None:
+                self._complete(chain)
+                verdicts = chain_trust_verdicts(
+                    chain, self.stores, pool=self.pool, host=host, at=at
+                )
+                self._judged[(chain_id, at, covered, len(self.stores))] = (host, verdicts)
+            elif covered or judged[0] == host:
+                verdicts = judged[1]  # a name the leaf covers changes nothing in a verdict
+            else:
+                verdicts = _for_name(judged[1], judged[0], host)
+            self._verdicts[key] = verdicts
         return self._verdicts[key]
 
     def missing(
@@ -181,3 +208,25 @@ class TrustJudge:
 
 
 __all__ = ["TrustJudge", "TrustRequest", "cache_directory", "load_stores"]
+
+
+def _for_name(
+    verdicts: dict[str, StoreVerdict], judged: str | None, host: str | None
+) -> dict[str, StoreVerdict]:
+    """The verdicts judged for one name the leaf does not cover, for another such name: the
+    same but for the name the mismatch problem quotes (tests/trust compare with judging anew)."""
+    said, meant = f" is not valid for {judged}", f" is not valid for {host}"
+
+    def renamed(mode: ModeVerdict) -> ModeVerdict:
+        problems = [
+            dataclasses.replace(p, detail=p.detail.replace(said, meant))
+            if p.reason is Reason.NAME_MISMATCH and said in p.detail
+            else p
+            for p in mode.problems
+        ]
+        return dataclasses.replace(mode, problems=problems)
+
+    return {
+        name: dataclasses.replace(v, lenient=renamed(v.lenient), strict=renamed(v.strict))
+        for name, v in verdicts.items()
+    }

@@ -58,22 +58,23 @@ class TargetHistory:
 def chains_in_store(store: Store, targets: Iterable[str]) -> dict[str, TargetHistory]:
     """Every chain id each target has ever served, from the store (targets with no probes left
     out: their first round is a baseline)."""
-    history = {}
-    for name in targets:
-        seen: set[str] = set()
-        probes = 0
-        for probe in store.probes(name, None):
-            if probe.chain_id and not probe.leaf_only and str(probe.outcome) == "ok":
-                seen.add(probe.chain_id)
-                probes += 1
-        if seen:
-            history[name] = TargetHistory(seen, probes)
+    history: dict[str, TargetHistory] = {}
+    # One aggregate over the whole history, not every probe of a watch that ran for weeks.
+    groups = store.probe_groups(
+        ("target", "chain", "leaf_only"), targets=list(targets), where={"outcome": "ok"}
+    )
+    for group in groups:
+        target, chain_id, leaf_only = group.key
+        if chain_id and not leaf_only:
+            seen = history.setdefault(target, TargetHistory(set()))
+            seen.chains.add(chain_id)
+            seen.probes += group.probes
     return history
 
 
 def ok_probes_before(target: TargetCensus, moment: float) -> int:
     """Successful probes of the census that started before `moment` (from its timeline)."""
-    return sum(1 for point in target.timeline if point.chain_id and point.started_at < moment)
+    return target.timeline.ok_probes_before(moment) if target.timeline else 0
 
 
 def _iso(moment: dt.datetime) -> str:
