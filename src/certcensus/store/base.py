@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.model.sink import RejectedObservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ class Store(abc.ABC):
     """
 
     read_only: bool = False
+    rejected: list[RejectedObservation]  # see model.sink.ObservationSink
 
     @abc.abstractmethod
     def start_run(self, command: str, targets: Iterable[str]) -> int:
