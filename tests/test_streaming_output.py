@@ -62,7 +62,10 @@ def test_json_lines_streams_each_target_as_it_completes(backend, tmp_path, cli):
         running_after_two = process.poll() is None
         release()  # its connections are reset: its census completes
         lines += [json.loads(line) for line in process.stdout]
-        assert process.wait() == 0, process.stderr.read() if process.stderr else ""
+        assert process.wait() == 1  # a target without a successful probe, named last:
+        assert process.stderr is not None
+        last = process.stderr.read().strip().splitlines()[-1]
+        assert last == f"certcensus: error: no successful probe of {names[1]} (reset 20/20)"
     assert running_after_two
     assert {line["target"] for line in lines[:2]} == {names[0], names[2]}  # in either order
     assert lines[2]["target"] == names[1] and lines[2]["ok"] == 0

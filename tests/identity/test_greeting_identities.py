@@ -74,8 +74,8 @@ CASES = [
         "smtp-invalid-utf8",
         "smtp",
         crlf("220 mx.example ESMTP") + b"250-\xff\xfebinary\r\n250 STARTTLS\r\n",
-        # The SMTP framing (base.py) decodes replies with "replace": U+FFFD marks the bad bytes.
-        "mx.example / \ufffd\ufffdbinary",
+        # The SMTP framing (base.py) quotes bytes that are not UTF-8 as escapes, never U+FFFD.
+        "mx.example / \\xff\\xfebinary",
         "",
     ),
     (

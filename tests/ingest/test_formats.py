@@ -99,7 +99,11 @@ def test_symlink_loops_end_and_files_reached_twice_are_read_once(tmp_path, two_c
     (tmp_path / "alias.pem").symlink_to(inner / "leaf.pem")
     result = ingest_paths([tmp_path, tmp_path / "a"], None)
     assert len(result.captures) == 1
-    assert [p.reason for p in result.problems] == ["duplicate"]
+    assert sorted((p.reason, os.path.basename(p.path)) for p in result.problems) == [
+        ("directory-cycle", "loop"),  # a/b/loop -> a
+        ("duplicate", "a"),  # the folder given again
+        ("duplicate", "alias.pem"),  # the file reached again through a symlink
+    ]
 
 
 @pytest.mark.parametrize(

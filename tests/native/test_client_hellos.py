@@ -90,12 +90,18 @@ def test_the_openssl_engine_context_is_what_was_captured():
         assert_same_hello(native_hello("default"), parse_client_hello_records(outgoing.read()))
 
 
+JDK_CAPTURED = "17.0.15"  # HelloSpec("java-17").source names it
+
+
 @pytest.mark.server
 def test_java_17_profile_is_what_the_jdk_sends(tmp_path):
     java = require("java")
     version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
-    if 'version "17' not in version:
-        pytest.skip(f"the profile was captured from JDK 17, this is {version.splitlines()[0]}")
+    # The JDK's defaults change within a release (the 17.0.x a blank Debian 12 installs now no
+    # longer offers the TLS_RSA_* suites): compare only with the update the profile came from.
+    if f'version "{JDK_CAPTURED}"' not in version:
+        pytest.skip(f"the profile was captured from OpenJDK {JDK_CAPTURED}, this is "
+                    f"{version.splitlines()[0]}")  # fmt: skip
     source = tmp_path / "Hello.java"
     source.write_text(
         "import javax.net.ssl.*;\n"

@@ -49,6 +49,14 @@ def test_the_sni_rule_is_the_same_for_every_plan():
     assert build_plan([named], ProbeOptions(no_sni=True)).settings_for(named, "default").sni is None
 
 
+def test_nntp_and_ftp_targets_get_polite_concurrency_unless_one_is_given():
+    # A process per connection on the server (INN's nnrpd, ProFTPD): 8 at once, not 64.
+    for url in ("nntp://127.0.0.1:119", "ftp://127.0.0.1:21"):
+        target = parse_target(url)
+        assert build_plan([target], ProbeOptions()).target_concurrency == {target.name: 8}
+        assert build_plan([target], ProbeOptions(), concurrency=64).target_concurrency == {}
+
+
 def test_rdp_politeness_holds_in_scan_watch_and_check_plans():
     rdp = parse_target("rdp://127.0.0.1:3389")
     assert build_plan([rdp], ProbeOptions()).target_concurrency == {rdp.name: 2}

@@ -325,7 +325,13 @@ def running_dovecot(
 # --- INN's nnrpd ---------------------------------------------------------------------------------
 
 
+INNCONFVAL = "/usr/lib/news/bin/innconfval"
+
+
 def inn_conf(directory: Path, certs: dict[str, Path] | None) -> str:
+    """INN's settings for a test nnrpd. `nnrpdloadlimit: 0`: by default (16) nnrpd turns readers
+    away with "400 load at 17.02, try later" while the machine's load average is above 16, which
+    a shared test machine reaches under a full suite; the load of the machine is not under test."""
     tls = f"tlscertfile: {certs['chain']}\ntlskeyfile: {certs['key']}\n" if certs else ""
     return f"""\
 pathhost: news.test
@@ -342,6 +348,7 @@ pathoverview: {directory}/overview
 pathtmp: {directory}/tmp
 ovmethod: tradindexed
 hismethod: hisv6
+nnrpdloadlimit: 0
 {tls}"""
 
 

@@ -148,9 +148,13 @@ def test_http_head_against_dovecot_imaps_keeps_the_chain_and_says_why_there_is_n
     assert census["ok"] == 6 and census["errors"] == {}
     assert [b["identity"] for b in census["backends"]] == [None]
     details = {probe.server_identity_detail for probe in stored_probes(db)}
-    assert len(details) == 1
-    (detail,) = details
-    assert detail.startswith("--http-head: not an HTTP answer: * OK [CAPABILITY"), detail
+    # Dovecot's greeting, quoted; on a busy machine imap-login may greet "* OK Waiting for
+    # authentication process to respond.." instead of its capabilities: the same answer.
+    assert details and all(
+        d.startswith("--http-head: not an HTTP answer: * OK [CAPABILITY")
+        or d.startswith("--http-head: not an HTTP answer: * OK Waiting for authentication")
+        for d in details
+    ), details
 
 
 NGINX_BLOCK = """

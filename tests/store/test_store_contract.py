@@ -303,6 +303,26 @@ def test_a_newer_schema_is_refused(backend, tmp_path):
             _open_new(backend, tmp_path, read_only=read_only)
 
 
+def test_an_observation_the_backend_cannot_take_keeps_the_rest_of_its_batch(backend, tmp_path):
+    # A lone surrogate is what os.listdir gives for a file name that is not UTF-8: no database
+    # encodes it. Before, the whole batch (every good capture with it) was lost.
+    bad = observation(source="captures/\udcff.txt", server_identity="nginx/1.22.1")
+    with _open_new(backend, tmp_path) as store:
+        run = store.start_run("ingest", ["t.test:443"])
+        for number in range(5):
+            store.add(run, observation(detail=f"good {number}", server_identity="nginx/1.22.1"))
+        store.add(run, bad)
+        store.add(run, observation(detail="good 5"))
+        store.finish_run(run)
+        assert [(r.observation, r.reason.split(":")[0]) for r in store.rejected] == [
+            (bad, "UnicodeEncodeError")
+        ]
+    with _open_new(backend, tmp_path, read_only=True) as reader:
+        kept = [(p.detail, p.server_identity) for p in reader.probes("t.test:443")]
+    # Every field of the kept ones intact (texts the failed batch wrote first were undone too).
+    assert kept == [(f"good {n}", "nginx/1.22.1") for n in range(5)] + [("good 5", None)]
+
+
 # --- aggregates: what the census reads (probe_groups, probe_columns) ----------------------------
 # Also checked against the generic versions in store/base.py, which read every probe through
 # `probes()`: same store, two ways to the answer.

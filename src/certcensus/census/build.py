@@ -272,6 +272,9 @@ def _census_of(
         stratum_key = StratumKey(key.address, key.sni, key.profile, key.source_address, key.vantage)
         stratum = strata.setdefault(stratum_key, StratumCount(stratum_key))
         stratum.probes += group.probes
+        if key.outcome == Outcome.INTERRUPTED:  # the user's doing, not the server's
+            census.interrupted += group.probes
+            continue
         if group.kind == "failed" or key.chain is None:
             census.errors[key.outcome] += group.probes
             census.error_examples.setdefault(key.outcome, details.get((name, key.outcome), ""))

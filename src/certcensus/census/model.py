@@ -182,6 +182,7 @@ class TargetCensus:
     protocol: str
     probes: int = 0
     ok: int = 0
+    interrupted: int = 0  # probes cancelled when the run was interrupted: not errors
     errors: Counter = field(default_factory=Counter)
     error_examples: dict[str, str] = field(default_factory=dict)  # class -> one detail line
     chains: list[ChainCount] = field(default_factory=list)  # most common first
@@ -266,7 +267,7 @@ class TargetCensus:
 
     @property
     def failed(self) -> int:
-        return self.probes - self.ok
+        return self.probes - self.ok - self.interrupted
 
 
 @dataclass

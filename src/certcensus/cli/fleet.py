@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from certcensus.cli.interruption import FLEET_GRACE, Interruption
 from certcensus.model.errors import UsageError
 from certcensus.probe.plan import ScanPlan
 from certcensus.probe.scheduler import ScanResult
@@ -46,8 +47,9 @@ def parse_vantages(text: str | None, dask_spec: str | None) -> list[str] | None:
 
 def run_on_cluster(
     plan: ScanPlan, store, run_id: int, dask_spec: str, vantages: list[str] | None, *, show: bool
-) -> ScanResult:
-    """The plan run on the cluster into `store`, with a progress line on a terminal."""
+) -> tuple[ScanResult, int | None]:
+    """The plan run on the cluster into `store`, with a progress line on a terminal; the
+    result and the signal that stopped it (None when it ran to its end)."""
     from certcensus.fleet.cluster import Cluster, parse_dask
     from certcensus.fleet.scan import FleetProgress, FleetScan
 
@@ -67,20 +69,21 @@ def run_on_cluster(
             workers=len(progress.workers), vantages=f" ({spread})" if spread else "",
         )  # fmt: skip
 
-    async def go() -> ScanResult:
+    async def go() -> tuple[ScanResult, int | None]:
         async with Cluster(spec) as cluster:
             names = await cluster.check_vantages(vantages) if vantages else None
             scan = FleetScan(plan, store, run_id, cluster, names, on_batch,
                              shared_url=getattr(store, "shared_url", None))  # fmt: skip
             bar.update(task, total=scan.progress.total)
+            interruption = Interruption(scan, bar.console, FLEET_GRACE)
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGINT, scan.interrupt)
-            loop.add_signal_handler(signal.SIGTERM, scan.interrupt)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, interruption, signum)
             try:
-                return await scan.run()
+                return await scan.run(), interruption.signal
             finally:
-                loop.remove_signal_handler(signal.SIGINT)
-                loop.remove_signal_handler(signal.SIGTERM)
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
 
     with bar:
         return asyncio.run(go())

@@ -16,6 +16,7 @@ from certcensus.cli.command import Command
 from certcensus.cli.options import db_option
 from certcensus.ingest.baseline import baseline_chains, compare_with_baseline, copy_different_files
 from certcensus.ingest.capture import REASONS, UnusableFile
+from certcensus.ingest.filenames import escaped_name
 from certcensus.ingest.files import read_capture_file
 from certcensus.ingest.pipeline import DEFAULT_MAX_FILE_SIZE, IngestResult, ingest_paths
 from certcensus.model.errors import InputError, UsageError
@@ -41,11 +42,13 @@ def chains_in_file(path: str) -> list[tuple[bytes, ...]]:
             data = handle.read(DEFAULT_MAX_FILE_SIZE * 10)
         chains = baseline_chains(read_capture_file(data, path))
     except OSError as error:
-        raise InputError(f"{path}: {error.strerror or error}") from None
+        raise InputError(f"{escaped_name(path)}: {error.strerror or error}") from None
     except UnusableFile as error:
-        raise InputError(f"{path}: {REASONS[error.reason]} {error.detail}".strip()) from None
+        raise InputError(
+            f"{escaped_name(path)}: {REASONS[error.reason]} {error.detail}".strip()
+        ) from None
     if not chains:
-        raise InputError(f"{path}: no certificate chain in the file")
+        raise InputError(f"{escaped_name(path)}: no certificate chain in the file")
     return chains
 
 
@@ -128,7 +131,7 @@ def _ingest_to_dict(result: IngestResult, comparison, copied, baseline) -> dict:
         for group in data["baseline"]["different_groups"]:
             if not group["leaf_only"]:
                 group["diff"] = diff_chains(reference, result.chains[group["chain"]]).to_dict()
-        data["copied"] = copied
+        data["copied"] = [escaped_name(path) for path in copied]
     return data
 
 
@@ -149,7 +152,8 @@ def _print_ingest(result: IngestResult, comparison, copied, copy_dir, baseline) 
             click.echo(f"  {reason} ({len(problems)}): {REASONS[reason]}")
             for problem in problems[:EXAMPLES_PER_REASON]:
                 click.echo(
-                    f"    {problem.path}" + (f": {problem.detail}" if problem.detail else "")
+                    f"    {escaped_name(problem.path)}"
+                    + (f": {problem.detail}" if problem.detail else "")
                 )
             if len(problems) > EXAMPLES_PER_REASON:
                 click.echo(
@@ -171,8 +175,8 @@ def _print_ingest(result: IngestResult, comparison, copied, copy_dir, baseline) 
             title = f"chain {group.key[:16]}: {diff_chains(baseline[0], result.chains[group.key]).summary}"
         click.echo(f"\n{group.captures} capture(s) with {title}")
         for path in group.files[:FILES_PER_GROUP]:
-            click.echo(f"    {path}")
+            click.echo(f"    {escaped_name(path)}")
         if len(group.files) > FILES_PER_GROUP:
             click.echo(f"    ... and {len(group.files) - FILES_PER_GROUP} more file(s)")
     if copy_dir:
-        click.echo(f"\nCopied {len(copied)} file(s) to {copy_dir}")
+        click.echo(f"\nCopied {len(copied)} file(s) to {escaped_name(copy_dir)}")

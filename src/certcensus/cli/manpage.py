@@ -32,9 +32,12 @@ _CERTCENSUS_COMPLETE=fish_source certcensus | source
 .RE
 .fi
 .SH EXIT STATUS
-0: the census is done (at least one probe succeeded); 1: no probe succeeded, or (trust) a chain
-is untrusted; 2: a usage error, an unresolvable name, an unusable database or trust store.
-check uses the Nagios codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+0: done, and nothing found needs attention. 1: a target had no successful probe (each such
+target is named on the last line), a chain is untrusted (trust), or no capture was ingested
+(ingest). 2: a usage error, nothing done: a bad target, option or file, a name that does not
+resolve, an unusable database or trust store. 130: interrupted by SIGINT (Ctrl-C); 143: ended by
+SIGTERM (scan and demo print the census of the probes made so far first). check uses the
+Nagios codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. watch and exporter exit 0 when stopped.
 .SH ENVIRONMENT
 .TP
 .B CERTCENSUS_DB

@@ -167,7 +167,7 @@ def concurrency_option(default: int, scope: str = "") -> Decorator:
     """--concurrency: None unless given, so the plan applies the polite per-target limits."""
     return click.option(
         "--concurrency", type=click.IntRange(min=1), default=None,
-        help=f"Probes in flight at once{scope} [default: {default}; 2 per RDP target].",
+        help=f"Probes in flight at once{scope} [default: {default}; 2 per RDP, 8 per NNTP or FTP target].",
     )  # fmt: skip
 
 

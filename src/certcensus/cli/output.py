@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from certcensus.census.model import Census
+from certcensus.census.model import Census, TargetCensus
+from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND
 from certcensus.render.as_json import target_to_json_line, write_census_json
 from certcensus.render.console import make_console, print_census
 from certcensus.render.pem_files import save_chains_as_pem
@@ -36,6 +37,35 @@ def print_error(message: str) -> None:
     make_console(stderr=True).print(f"certcensus: error: {message}", style="red")
 
 
+def print_warning(message: str) -> None:
+    make_console(stderr=True).print(f"certcensus: warning: {message}", style="yellow")
+
+
+def status_of_census(census: Census) -> int:
+    """EXIT_OK when every target had a successful probe; else EXIT_PROBLEM_FOUND, with a last
+    line on stderr naming each target that had none, and what its probes ended in."""
+    return status_of_targets(census.targets)
+
+
+def status_of_targets(targets: list[TargetCensus]) -> int:
+    """`status_of_census` for targets written one by one (--json-lines)."""
+    failed = [target for target in targets if not target.ok]
+    if not failed:
+        return EXIT_OK
+    named = ", ".join(f"{target.target} ({_what_happened(target)})" for target in failed)
+    print_error(f"no successful probe of {named}")
+    return EXIT_PROBLEM_FOUND
+
+
+def _what_happened(target: TargetCensus) -> str:
+    if not target.probes:
+        return "not probed"
+    if not target.errors:
+        return f"{target.interrupted} interrupted" if target.interrupted else "leaf-only captures"
+    name, count = target.errors.most_common(1)[0]
+    return f"{name} {count}/{target.probes}"
+
+
 class TargetStream:
     """--json-lines: each target's census as one JSON object on one line, written (and
     flushed) as soon as the target is done, so `jq` can follow a fleet of 10,000 targets.
@@ -53,6 +83,7 @@ class TargetStream:
         self.judge = judge
         self.out = out
         self.done: set[str] = set()
+        self.written: list[TargetCensus] = []  # for the exit status (status_of_targets)
         self.any_ok = False
         self.closed = False
         self.on_closed: Callable[[], None] | None = None
@@ -73,6 +104,7 @@ class TargetStream:
             for target in census.targets:
                 out.write(target_to_json_line(target) + "\n")
             out.flush()
+            self.written.extend(census.targets)  # what the reader got decides the exit status
         except BrokenPipeError:
             self.closed = True
             # Python would complain when it flushes stdout at exit: point it at /dev/null.

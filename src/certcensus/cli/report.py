@@ -11,11 +11,11 @@ import click
 
 from certcensus.cli.command import Command
 from certcensus.cli.options import db_option, show_certs_option, trust_options
-from certcensus.cli.output import emit_census
+from certcensus.cli.output import emit_census, status_of_census, status_of_targets
 from certcensus.cli.output import save_pem as write_pem_files
 from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
-from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, InputError, UsageError
+from certcensus.model.errors import EXIT_OK, InputError, UsageError
 from certcensus.render.formats import FORMATS
 
 
@@ -147,7 +147,7 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
                 write_pem_files(census, save_pem)
             write_report(census, store, fmt, output, title="certcensus report",
                          kit_links=kit_links(kit_dir, output))  # fmt: skip
-    sys.exit(EXIT_OK if census.any_ok else EXIT_PROBLEM_FOUND)
+    sys.exit(status_of_census(census))
 
 
 def _stream_report(store, names, runs, confidence, judge, output) -> int:
@@ -160,4 +160,4 @@ def _stream_report(store, names, runs, confidence, judge, output) -> int:
     with open(output, "w", encoding="utf-8") if output else contextlib.nullcontext() as file:
         stream = TargetStream(store, runs, confidence, judge, out=file)
         stream.emit_rest(every)
-    return EXIT_OK if stream.any_ok else EXIT_PROBLEM_FOUND
+    return status_of_targets(stream.written)

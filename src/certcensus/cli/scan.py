@@ -7,11 +7,11 @@ import signal
 import sys
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
 from certcensus.cli.fleet import dask_options, parse_vantages, run_on_cluster
+from certcensus.cli.interruption import Interruption, interrupted_line
 from certcensus.cli.options import (
     checked_profiles,
     concurrency_option,
@@ -28,16 +28,23 @@ from certcensus.cli.options import (
     timeout_option,
     trust_options,
 )
-from certcensus.cli.output import TargetStream, emit_census, print_error
+from certcensus.cli.output import (
+    TargetStream,
+    emit_census,
+    print_error,
+    print_warning,
+    status_of_targets,
+)
 from certcensus.cli.output import save_pem as write_pem_files
 from certcensus.cli.progress import StopWhenSureEstimate
 from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
-from certcensus.model.errors import EXIT_OK, EXIT_PROBLEM_FOUND, EXIT_USAGE, UsageError
+from certcensus.model.errors import EXIT_USAGE, UsageError
 from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
 from certcensus.probe.scheduler import ScanResult
+from certcensus.render.console import make_console
 
 
 @click.command(cls=Command)
@@ -201,51 +208,57 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
     from certcensus.census.judged import judge_census
     from certcensus.store import open_store
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     with open_store(db_path) as store:
         run_id = store.start_run(command, [t.name for t in plan.targets])
         stream = TargetStream(store, [run_id], confidence, judge) if json_lines else None
         show = not quiet and err.is_terminal
         if dask_spec is not None:  # --json-lines: each target's census once the run is done
-            result = run_on_cluster(plan, store, run_id, dask_spec, vantages, show=show)
+            result, stopped_by = run_on_cluster(plan, store, run_id, dask_spec, vantages, show=show)
         else:
-            result = _run_with_progress(plan, store, run_id, show=show, stream=stream)
+            result, stopped_by = _run_with_progress(plan, store, run_id, show=show, stream=stream)
         store.finish_run(run_id)
         for message in result.resolution_errors.values():
             print_error(message)
+        for rejected in store.rejected:
+            print_warning(f"an observation could not be stored: {rejected.reason}")
+        if stopped_by is not None and not (stream is not None and stream.closed):
+            err.print(interrupted_line(result, stopped_by))
         if stream is not None:
-            if result.interrupted and not stream.closed:
-                err.print("certcensus: interrupted; the other targets' censuses, of the probes "
-                          "made so far:")  # fmt: skip
             stream.emit_rest([t.name for t in plan.targets])
-            any_ok = stream.any_ok
             if save_pem:
                 write_pem_files(build_census(store, [t.name for t in plan.targets], [run_id]),
                                 save_pem)  # fmt: skip
+            written = stream.written
         else:
             census = build_census(
                 store, [t.name for t in plan.targets], [run_id], confidence=confidence
             )
+            for target, planned in zip(census.targets, plan.targets):
+                if not target.probes:  # never probed (interrupted first): say what it was
+                    target.protocol = planned.protocol
             if judge is not None:
                 judge_census(census, judge)
-            if result.interrupted:
-                err.print("certcensus: interrupted; census of the probes made so far:")
             emit_census(census, as_json=as_json, pem_directory=save_pem, show_certs=show_certs)
-            any_ok = census.any_ok
+            written = census.targets
+    if stopped_by is not None:
+        return 128 + stopped_by  # EXIT_INTERRUPTED (SIGINT) or EXIT_TERMINATED (SIGTERM)
     if len(result.resolution_errors) == len(plan.targets):
         return EXIT_USAGE
-    return EXIT_OK if any_ok else EXIT_PROBLEM_FOUND
+    return status_of_targets(written)
 
 
 def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool,
-                       stream: TargetStream | None = None) -> ScanResult:  # fmt: skip
+                       stream: TargetStream | None = None) -> tuple[ScanResult, int | None]:  # fmt: skip
+    """Run the plan, with a progress bar when `show`; return the result and the signal that
+    stopped it (None when it ran to its end, or a closed --json-lines reader stopped it)."""
     sure = plan.stop_when_sure is not None
     total = plan.count * len(plan.targets) if plan.count and not sure else None
     progress = Progress(
         TextColumn("[bold]probing[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[chains]} chains"), TimeElapsedColumn(),
         TextColumn("{task.fields[estimate]}"),
-        console=Console(stderr=True), transient=True, disable=not show,
+        console=make_console(stderr=True), transient=True, disable=not show,
     )  # fmt: skip
     task = progress.add_task("probing", total=total, chains=0, estimate="")
     seen: set[str] = set()
@@ -254,6 +267,7 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool,
     estimate = StopWhenSureEstimate(run.probes_still_needed)
     if stream is not None:
         stream.on_closed = run.interrupt  # `| head`: stop probing once nobody reads
+    interruption = Interruption(run, progress.console)
 
     def on_observation(observation: Observation) -> None:
         counts["probes"] += 1
@@ -273,13 +287,14 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool,
 
     async def go() -> ScanResult:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, run.interrupt)
-        loop.add_signal_handler(signal.SIGTERM, run.interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interruption, signum)
         try:
             return await run.run()
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
     with progress:
-        return asyncio.run(go())
+        result = asyncio.run(go())
+    return result, interruption.signal

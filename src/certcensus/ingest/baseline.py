@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from certcensus.ingest.capture import Capture
+from certcensus.ingest.filenames import escaped_name
 from certcensus.ingest.pipeline import IngestedCapture, IngestResult
 
 
@@ -42,7 +43,8 @@ class BaselineComparison:
             "leaf_only_different": self.leaf_different,
             "different_groups": [
                 {"chain": g.key.removeprefix("leaf:") if g.leaf_only else g.key,
-                 "leaf_only": g.leaf_only, "captures": g.captures, "files": g.files}
+                 "leaf_only": g.leaf_only, "captures": g.captures,
+                 "files": [escaped_name(path) for path in g.files]}
                 for g in self.groups
             ],
         }  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from certcensus.ingest.filenames import escaped_name
 from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 
 
@@ -45,12 +46,12 @@ class Capture:
 class Problem:
     """A file that was not ingested, and why (one line, for the user)."""
 
-    path: str
+    path: str  # as the file system gave it (print it with filenames.escaped_name)
     reason: str  # short stable code, one of REASONS
     detail: str = ""
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "reason": self.reason, "detail": self.detail}
+        return {"path": escaped_name(self.path), "reason": self.reason, "detail": self.detail}
 
 
 # Why a file can be skipped; codes are stable (they appear in --json), explanations are for people.
@@ -59,13 +60,17 @@ REASONS: dict[str, str] = {
     "too-large": "the file is larger than --max-file-size",
     "unreadable": "the file cannot be read",
     "not-a-file": "not a regular file (device, FIFO, socket)",
-    "duplicate": "the same file was already read through another path (symlink or hard link)",
+    "duplicate": "the same file or folder was already read through another path (symlink, hard "
+    "link, or given twice)",
+    "directory-cycle": "a symlink leads back to a folder above it (a loop); not entered again",
     "truncated-pem": "a PEM block has no END line",
     "bad-pem": "a PEM block's body is not valid base64",
     "not-a-certificate": "the data decodes, but not to an X.509 certificate",
     "no-certificate": "the file holds no certificate (an s_client run that failed?)",
     "bad-json": "JSON, but not a certcensus census",
     "unknown-format": "not a format certcensus reads (binary or text without certificates)",
+    "not-stored": "read, but the database refused the capture (the reason follows); the other "
+    "captures were stored",
 }
 
 

@@ -53,7 +53,10 @@ def _captures_of_target(target: dict, path: str) -> list[Capture]:
             **said,
         ))  # fmt: skip
     examples = target.get("error_examples") or {}
-    for outcome, count in (target.get("errors") or {}).items():
+    failed = dict(target.get("errors") or {})
+    if target.get("interrupted"):  # counted apart from the errors, merged back alike
+        failed[str(Outcome.INTERRUPTED)] = target["interrupted"]
+    for outcome, count in failed.items():
         Outcome(str(outcome))  # ValueError (-> bad-json) for an outcome we do not know
         captures.append(Capture(
             path=path, format="census-json", chain=(), outcome=str(outcome), count=int(count),

@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from certcensus.ingest.capture import Capture, Problem, UnusableFile
+from certcensus.ingest.filenames import escaped_name, unescaped_name
 from certcensus.ingest.files import read_capture_file
 from certcensus.ingest.filetime import time_from_file_name
 from certcensus.ingest.walker import FoundFile, walk_capture_files
@@ -86,11 +87,17 @@ def ingest_paths(
     if store is not None and run_id is not None:
         store.set_run_targets(run_id, result.targets)
         store.finish_run(run_id)
+        # What the database refused is listed with the skipped files, and not counted as read.
+        for rejected in store.rejected:
+            result.observations -= 1
+            path = unescaped_name(rejected.observation.source)
+            result.problems.append(Problem(path, "not-stored", rejected.reason))
+        store.rejected.clear()
     return result
 
 
 def _record(result, store, file: FoundFile, capture: Capture, target_override) -> str:
-    name = target_override or capture.target or file.folder
+    name = target_override or capture.target or escaped_name(file.folder)
     host, port = _host_and_port(name, capture)
     chain_id = _chain_id(result, capture.chain)
     result.captures.append(IngestedCapture(
@@ -106,7 +113,7 @@ def _record(result, store, file: FoundFile, capture: Capture, target_override) -
         target=name, host=host, port=port, protocol=capture.protocol, address=capture.address,
         started_at=started, outcome=Outcome(capture.outcome), detail=detail, chain=capture.chain,
         sni=capture.sni, profile="ingest", tls_version=capture.tls_version, cipher=capture.cipher,
-        source=file.path, leaf_only=capture.leaf_only,
+        source=escaped_name(file.path), leaf_only=capture.leaf_only,
     )  # fmt: skip
     for observation in _spread(template, capture):
         result.observations += 1

@@ -7,12 +7,25 @@ store (the next stage); the CLI hands them a store, and tests a list.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from certcensus.model.observation import Observation
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedObservation:
+    """An observation the sink could not keep (its batch was kept without it), and why."""
+
+    observation: Observation
+    reason: str
+
+
 class ObservationSink(Protocol):
+    # Observations a flush could not write, each with its reason; the rest of their batch was
+    # written. Commands report them (a scan on stderr, ingest among its skipped files).
+    rejected: list[RejectedObservation]
+
     def start_run(self, command: str, targets: Iterable[str]) -> int:
         """Open a run (one scan, one ingest, one watch round) and return its id."""
         ...

@@ -33,9 +33,9 @@ from typing import Any
 
 from certcensus.model.defaults import TIMEOUT_SECONDS
 from certcensus.model.observation import Observation
-from certcensus.model.outcomes import Outcome
+from certcensus.model.outcomes import EXPLANATIONS, Outcome
 from certcensus.probe.dialogs import Dialog, DialogError, DialogOptions, dialog_class
-from certcensus.probe.dialogs.base import printable
+from certcensus.probe.dialogs.base import printable, quoted
 from certcensus.probe.identity.after_tls import GREETING_WAIT_SECONDS, GREETINGS, GreetingAfterTLS
 from certcensus.probe.identity.http_head import HeadRequest
 from certcensus.probe.identity.server_hello import ServerHelloReader, server_hello_fingerprint
@@ -357,9 +357,9 @@ async def _handshake(
 
 
 def _not_tls(first_bytes: bytes) -> _HandshakeError:
-    return _HandshakeError(
-        Outcome.NOT_TLS, f"server sent {printable(first_bytes, 60)!r} instead of TLS"
-    )
+    # Escaped bytes, not text: "\x16\x03" (a TLS record), "SSH-2.0-" or "HTTP/1.1" tell the
+    # user what the port speaks.
+    return _HandshakeError(Outcome.NOT_TLS, f"server sent {quoted(first_bytes, 60)} instead of TLS")
 
 
 # Received alerts whose OpenSSL reason lacks "ALERT" (ssl/ssl_err.c: SSL_AD_REASON_OFFSET + 110
@@ -383,6 +383,10 @@ def _classify_ssl_error(error: ssl.SSLError, first_bytes: bytes) -> _HandshakeEr
     reason = getattr(error, "reason", None) or ""
     if reason in _NOT_TLS_REASONS:
         return _not_tls(first_bytes)
+    if reason == "EXCESSIVE_MESSAGE_SIZE":
+        # The handshake message over its limit is, in practice, the Certificate message: OpenSSL
+        # caps it at max_cert_list (also applied to a CertificateRequest's CA list).
+        return _HandshakeError(Outcome.CHAIN_TOO_LARGE, EXPLANATIONS[Outcome.CHAIN_TOO_LARGE])
     unnamed = _UNNAMED_ALERT.search(str(error)) if not reason else None
     if "ALERT" in reason or reason in _ALERTS_NAMED_WITHOUT_ALERT or unnamed:
         alert = _ALERTS_NAMED_WITHOUT_ALERT.get(reason) or (

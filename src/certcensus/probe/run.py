@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from certcensus.model.observation import Observation
+from certcensus.model.outcomes import Outcome
 from certcensus.model.sink import ObservationSink
 from certcensus.probe.plan import ScanPlan
 from certcensus.probe.probers import Prober, close_probers, start_probers
@@ -32,7 +33,7 @@ class PlanRun:
         self.on_target_done = on_target_done
         self._given_probers = probers
         self._scan: Scan | None = None
-        self._interrupted = False
+        self._interrupted: tuple[Outcome, str | None] | None = None
 
     async def run(self) -> ScanResult:
         probers = self._given_probers
@@ -42,7 +43,7 @@ class PlanRun:
             self.plan, self.sink, self.run_id, self.on_observation, probers, self.on_target_done
         )
         if self._interrupted:
-            scan.interrupt()
+            scan.interrupt(*self._interrupted)
         try:
             return await scan.run()
         finally:
@@ -54,7 +55,8 @@ class PlanRun:
         when sure)."""
         return self._scan.probes_still_needed() if self._scan is not None else None
 
-    def interrupt(self) -> None:
-        self._interrupted = True
+    def interrupt(self, outcome: Outcome = Outcome.INTERRUPTED, detail: str | None = None) -> None:
+        """End the run early (see Scan.interrupt): probes cut off are recorded as `outcome`."""
+        self._interrupted = (outcome, detail)
         if self._scan is not None:
-            self._scan.interrupt()
+            self._scan.interrupt(outcome, detail)

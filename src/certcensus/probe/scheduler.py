@@ -23,7 +23,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from certcensus.model.coverage_bound import probes_needed
 from certcensus.model.errors import CertcensusError, ResolutionError
@@ -39,6 +39,9 @@ from certcensus.probe.targets import Target
 # A lane whose probes all fail gives up after this many, rather than chasing a goal it cannot
 # reach; its failures are in the census.
 GIVE_UP_AFTER_FAILURES = 20
+# When the user interrupts, probes in flight get this long to finish (most take milliseconds);
+# the rest are cancelled and recorded as `interrupted`. Short, because the user is waiting.
+INTERRUPT_GRACE_SECONDS = 1.0
 
 
 class _LaneGoal:
@@ -143,6 +146,10 @@ class ScanResult:
     resolution_errors: dict[str, str]  # target name -> one-line error
     interrupted: bool = False
     probes: int = 0
+    # An interrupted run: probes in flight when it stopped (recorded with the `interrupted`
+    # outcome), and, with --count, the planned probes of each target that never started.
+    probes_interrupted: int = 0
+    not_started: dict[str, int] = field(default_factory=dict)
 
 
 class Scan:
@@ -162,6 +169,9 @@ class Scan:
         self.run_id = run_id
         self.on_observation = on_observation or (lambda obs: None)
         self.stop = asyncio.Event()
+        # What a probe cut off by the stop is recorded as (see `interrupt`).
+        self._cut_off: tuple[Outcome, str | None] = (Outcome.INTERRUPTED, None)
+        self._started: dict[str, int] = {}  # probes started per target
         self._slots = asyncio.Semaphore(plan.concurrency if plan.concurrency > 0 else 1_000_000)
         self._target_slots = {
             name: asyncio.Semaphore(limit) for name, limit in plan.target_concurrency.items()
@@ -184,29 +194,48 @@ class Scan:
             asyncio.create_task(self._drive_target(target, _Budget(self.plan.count, deadline)))
             for target in self.plan.targets
         ]
+        stopper = asyncio.create_task(self.stop.wait())
         try:
-            stopper = asyncio.create_task(self.stop.wait())
-            everything: asyncio.Future = asyncio.gather(*drivers)
-            # When stopped early its drivers end cancelled: read that outcome, so asyncio does
-            # not log it as an exception nobody retrieved.
-            everything.add_done_callback(lambda f: f.cancelled() or f.exception())
-            done, _ = await asyncio.wait({stopper, everything}, return_when=asyncio.FIRST_COMPLETED)
-            if stopper in done:
-                self.result.interrupted = True
-            stopper.cancel()
-        finally:
+            # Plain tasks awaited with asyncio.wait: no gathering future whose cancellation
+            # nobody retrieves (asyncio logged "_GatheringFuture exception was never retrieved").
+            pending: set[asyncio.Task] = set(drivers)
+            while pending and not self.stop.is_set():
+                _, pending = await asyncio.wait(
+                    pending | {stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(stopper)
             for driver in drivers:
                 driver.cancel()
-            # Let the cancelled drivers end (their lanes with them) before anything is raised.
-            await asyncio.gather(*drivers, return_exceptions=True)
+            if drivers:
+                await asyncio.wait(drivers)
             await self._drain()
+        finally:
+            stopper.cancel()
             flusher.cancel()
-            if self.failure is not None:
+            for driver in drivers:
+                driver.cancel()
+            if self.failure is not None:  # the store gave up: flushing again would only fail
                 raise self.failure
             self.store.flush()
+        if self.result.interrupted and self.plan.count is not None:
+            planned = {t.name: self.plan.count for t in self.plan.targets}
+            self.result.not_started = {
+                name: count - self._started.get(name, 0)
+                for name, count in planned.items()
+                if name not in self.result.resolution_errors and count > self._started.get(name, 0)
+            }
+        for driver in drivers:  # a bug in a driver is not lost silently
+            error = None if driver.cancelled() else driver.exception()
+            if error is not None:
+                raise error
         return self.result
 
-    def interrupt(self) -> None:
+    def interrupt(self, outcome: Outcome = Outcome.INTERRUPTED, detail: str | None = None) -> None:
+        """Stop the run: no new probes; those in flight get INTERRUPT_GRACE_SECONDS, then are
+        cancelled and recorded as `outcome` (the user's Ctrl-C: interrupted; a deadline of the
+        caller's own, such as check's -t: a timeout, with `detail` saying which)."""
+        if not self.stop.is_set():
+            self._cut_off = (outcome, detail)
         self.stop.set()
 
     def probes_still_needed(self) -> int | None:
@@ -223,16 +252,25 @@ class Scan:
         return max(0, wanted)
 
     async def _drain(self) -> None:
-        """Let probes in flight finish (they are bounded by the per-phase timeout), unless the
-        user interrupted: then give them one second and drop the rest unrecorded."""
+        """Let probes in flight finish (each is bounded by the per-phase timeout), until the
+        user interrupts, now or while waiting: then give them INTERRUPT_GRACE_SECONDS, cancel
+        the rest, and record each as interrupted."""
+        if self._inflight and not self.stop.is_set():
+            stopper = asyncio.create_task(self.stop.wait())
+            finished = asyncio.create_task(asyncio.wait(set(self._inflight)))
+            await asyncio.wait({stopper, finished}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            finished.cancel()  # stops the waiting, not the probes
+        if not self.stop.is_set():
+            return
+        self.result.interrupted = True
         if not self._inflight:
             return
-        grace = 1.0 if self.result.interrupted else None
-        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-        for task in pending:
+        _, late = await asyncio.wait(set(self._inflight), timeout=INTERRUPT_GRACE_SECONDS)
+        for task in late:
             task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        if late:
+            await asyncio.wait(late)
 
     async def _flush_every_second(self) -> None:
         while True:
@@ -369,6 +407,7 @@ class Scan:
                     return
             source = next(self._sources) if self._sources else None
             goal.in_flight += 1
+            self._started[target.name] = self._started.get(target.name, 0) + 1
             task = asyncio.create_task(self._probe(target, address, settings, source, goal))
             if target_slot:
                 task.add_done_callback(_releaser(target_slot))
@@ -386,16 +425,31 @@ class Scan:
     ) -> None:
         loop = asyncio.get_running_loop()
         began = loop.time()
+        started_at = time.time()
         try:
             observation = await self.probers[settings.profile].probe(
                 target, address, settings, source
             )
         except asyncio.CancelledError:
+            # The run was stopped while this probe was in flight: it counts, as what `interrupt`
+            # said (interrupted: neither the server's failure nor a success).
+            outcome, detail = self._cut_off
+            if outcome is Outcome.INTERRUPTED:
+                self.result.probes_interrupted += 1
+            self._record(
+                Observation(
+                    target=target.name, host=target.host, port=target.port,
+                    protocol=target.protocol, address=address, started_at=started_at,
+                    outcome=outcome, sni=settings.sni, profile=settings.profile,
+                    source_address=source,
+                    detail=detail or f"run stopped {time.time() - started_at:.1f}s into the probe",
+                )
+            )  # fmt: skip
             raise
         except Exception as error:  # noqa: BLE001 - a bug in one probe must not end the run
             observation = Observation(
                 target=target.name, host=target.host, port=target.port, protocol=target.protocol,
-                address=address, started_at=time.time(), outcome=Outcome.LOCAL_ERROR,
+                address=address, started_at=started_at, outcome=Outcome.LOCAL_ERROR,
                 detail=f"internal error: {type(error).__name__}: {error}",
             )  # fmt: skip
         finally:

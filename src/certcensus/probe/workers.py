@@ -145,6 +145,7 @@ async def _serve(profile: str) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     context = client_context(profile)
     tasks: set[asyncio.Task] = set()
+    parent = os.getppid()
 
     async def answer(request: dict) -> None:
         target = Target(
@@ -159,13 +160,18 @@ async def _serve(profile: str) -> None:
         )  # fmt: skip
         observation = await probe_once(target, request["address"], settings, request["source"])
         line = json.dumps({"id": request["id"], **observation_to_wire(observation)})
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # the main process is gone: nobody to answer
+            os._exit(0)
 
     while line := await reader.readline():
         task = asyncio.create_task(answer(json.loads(line)))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+    if os.getppid() != parent:  # our stdin closed because the main process quit (a second
+        os._exit(0)  # Ctrl-C): the probes in flight would be answered to no one
     if tasks:
         await asyncio.wait(tasks)
 

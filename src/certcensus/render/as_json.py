@@ -119,6 +119,7 @@ def target_to_dict(target: TargetCensus) -> dict:
         "protocol": target.protocol,
         "probes": target.probes,
         "ok": target.ok,
+        "interrupted": target.interrupted,  # in flight when the run was stopped; not errors
         "errors": dict(target.errors.most_common()),
         "error_examples": target.error_examples,
         "ips": dict(target.ips.most_common()),

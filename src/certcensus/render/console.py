@@ -46,6 +46,8 @@ def print_target(target: TargetCensus, console: Console, show_pem: bool = False)
         (target.target, "bold"), f"  {target.protocol}  ", f"{target.probes} probes, ",
         (f"{target.ok} ok", "green" if target.ok else "red"),
     )  # fmt: skip
+    if target.interrupted:
+        title.append(f", {target.interrupted} interrupted")
     if target.errors:
         errors = ", ".join(f"{name} {count}" for name, count in target.errors.most_common())
         title.append(f", errors: {errors}", style="yellow")

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.model.sink import RejectedObservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class Store(abc.ABC):
     # A URL that processes on other machines (Dask workers) can open to write into this same
     # store; None when only this process can write to it (an SQLite file).
     shared_url: str | None = None
+    rejected: list[RejectedObservation]  # see model.sink.ObservationSink
 
     @abc.abstractmethod
     def start_run(self, command: str, targets: Iterable[str]) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.model.sink import RejectedObservation
 from certcensus.store.base import RunInfo, Store, StoredProbe
 from certcensus.store.postgres_aggregates import PostgresAggregates
 from certcensus.store.postgres_rows import PROBE_COLUMNS, Keys, RowWriter
@@ -57,6 +58,19 @@ RECONNECT_TIMEOUT_SECONDS = 2.0
 MAX_BUFFERED = 100_000
 # Probe rows read from the server per round trip when streaming a target's probes.
 FETCH_ROWS = 10_000
+
+
+def _row_errors() -> tuple[type[BaseException], ...]:
+    import psycopg
+
+    # What one row's values can cause (a lone surrogate from an undecodable file name, an
+    # integer past the column's width): that row is refused, the batch is not. A foreign-key
+    # violation is not one of them (keys vanished: a fail-over, handled by retrying).
+    return (ValueError, OverflowError, TypeError, psycopg.DataError)
+
+
+def _error_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 class _Lost(Exception):
@@ -94,6 +108,7 @@ class PostgresStore(PostgresAggregates, Store):
         self._lost_error = ""
         self._next_attempt = 0.0
         self._failed: StoreError | None = None
+        self.rejected: list[RejectedObservation] = []  # see model.sink.ObservationSink
         self._rows = RowWriter()
         self._words_by_key: dict[int, str] = {}
         self._endpoints_by_key: dict[int, tuple[str, str, int, str]] = {}
@@ -264,6 +279,7 @@ class PostgresStore(PostgresAggregates, Store):
         for attempt in (1, 2, 3):
             connection = self._writing()
             keys = Keys()
+            refused: list[RejectedObservation] = []
             try:
                 with connection.cursor() as cursor:
                     cursor.execute(
@@ -273,7 +289,7 @@ class PostgresStore(PostgresAggregates, Store):
                     )
                     fresh = cursor.rowcount == 1
                     if fresh:
-                        self._rows.insert(cursor, batch.run_id, batch.observations, keys)
+                        refused = self._insert_each_it_takes(connection, cursor, batch, keys)
                 connection.commit()
             except psycopg.errors.ForeignKeyViolation:
                 # A key we had interned is gone: a fail-over to a replica that had not yet
@@ -297,8 +313,35 @@ class PostgresStore(PostgresAggregates, Store):
                 )
                 raise self._failed from None
             self._rows.learnt(keys)
+            self.rejected.extend(refused)
             return fresh
         raise AssertionError("unreachable")
+
+    def _insert_each_it_takes(self, connection, cursor, batch: _Batch, keys: Keys) -> list:
+        """The batch's rows, inside the caller's transaction. One observation the database
+        cannot take (a value it cannot encode or hold) must not cost the others: then each
+        goes in its own savepoint, and the refused ones are returned with their reasons. Keys
+        interned inside a savepoint that rolled back are not kept."""
+        row_errors = _row_errors()
+        whole = Keys()
+        try:
+            with connection.transaction():  # a savepoint: the batch's id stays
+                self._rows.insert(cursor, batch.run_id, batch.observations, whole)
+            keys.update(whole)
+            return []
+        except row_errors:
+            pass
+        refused = []
+        for observation in batch.observations:
+            mine = Keys()
+            try:
+                with connection.transaction():
+                    self._rows.insert(cursor, batch.run_id, [observation], mine)
+            except row_errors as error:
+                refused.append(RejectedObservation(observation, _error_line(error)))
+                continue
+            keys.update(mine)
+        return refused
 
     # -- reading -----------------------------------------------------------------------------
 

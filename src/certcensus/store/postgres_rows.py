@@ -34,6 +34,11 @@ class Keys:
     endpoints: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
     chains: dict[str, int] = field(default_factory=dict)
 
+    def update(self, other: Keys) -> None:
+        self.words.update(other.words)
+        self.endpoints.update(other.endpoints)
+        self.chains.update(other.chains)
+
 
 def text(value: str) -> str:
     """PostgreSQL text cannot hold NUL; a server's words may."""
@@ -50,9 +55,7 @@ class RowWriter:
 
     def learnt(self, keys: Keys) -> None:
         """Keys of a transaction that committed."""
-        self.keys.words.update(keys.words)
-        self.keys.endpoints.update(keys.endpoints)
-        self.keys.chains.update(keys.chains)
+        self.keys.update(keys)
 
     def insert(self, cursor: Any, run_id: int, observations: list[Observation], keys: Keys):
         """The rows of `observations`, inside the caller's transaction; new keys go to `keys`."""

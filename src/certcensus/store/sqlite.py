@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ from certcensus.model.chain import certificate_fingerprint, chain_fingerprint
 from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
+from certcensus.model.sink import RejectedObservation
 from certcensus.store.base import RunInfo, Store, StoredProbe
 from certcensus.store.columnar import encode_chunk
 from certcensus.store.sqlite_aggregates import _TEXT_COLUMNS, SQLiteAggregates
@@ -218,6 +221,7 @@ class SQLiteStore(SQLiteAggregates, Store):
     def __init__(self, path: Path, *, read_only: bool = False):
         self.path = path
         self.read_only = read_only
+        self._snapshot: Path | None = None  # a private copy read instead of `path` (see below)
         try:
             if read_only and not path.exists():
                 # Nothing stored yet: read as an empty database, and create no file.
@@ -226,11 +230,7 @@ class SQLiteStore(SQLiteAggregates, Store):
                 )
                 self._create_or_migrate()
             elif read_only:
-                uri = path.resolve().as_uri() + "?mode=ro"
-                self._db = sqlite3.connect(
-                    uri, uri=True, isolation_level=None, check_same_thread=False
-                )
-                self._db.execute("PRAGMA busy_timeout=10000")
+                self._db, self._snapshot = _connect_read_only(path)
                 self._check_version(self._version(), writable=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -244,6 +244,7 @@ class SQLiteStore(SQLiteAggregates, Store):
         except OSError as error:
             raise StoreError(f"cannot open database {path}: {error.strerror or error}") from None
         self._queue: list[tuple[int, Observation]] = []
+        self.rejected: list[RejectedObservation] = []
         self._last_flush = time.monotonic()
         self._texts: dict[str, int] = {}
         self._targets: dict[tuple, int] = {}
@@ -328,6 +329,25 @@ class SQLiteStore(SQLiteAggregates, Store):
         if not self._queue:
             return
         queue, self._queue = self._queue, []
+        try:
+            self._write(queue)
+        except _DATA_ERRORS:
+            # One observation the database cannot take (a value it cannot encode or hold) must
+            # not cost the others: write them one by one and keep each refused one, with its
+            # reason, for the command to report.
+            for item in queue:
+                try:
+                    self._write([item])
+                except _DATA_ERRORS as error:
+                    self.rejected.append(RejectedObservation(item[1], _one_line(error)))
+        except sqlite3.Error as error:
+            # The database itself failed (full disk, lost lock, read-only file): keep the
+            # queue for the next attempt and say so in one line.
+            self._queue[:0] = queue
+            raise StoreError(f"cannot write to database {self.path}: {_one_line(error)}") from None
+
+    def _write(self, queue: list[tuple[int, Observation]]) -> None:
+        """Insert `queue` in one transaction: all of it or (on an exception) none of it."""
         self._arrays_cache = None
         by_run: dict[int, list[Observation]] = {}
         for run_id, obs in queue:
@@ -339,14 +359,49 @@ class SQLiteStore(SQLiteAggregates, Store):
 
     def add_batch(self, run_id: int, batch_id: str, observations: Sequence[Observation]) -> bool:
         self.flush()  # what was queued before the batch is stored before it
-        with self._transaction():  # the batch's id and its probes: both or neither
-            inserted = self._db.execute(
+        try:
+            try:
+                with self._transaction():  # the batch's id and its probes: both or neither
+                    if not self._claim_batch(run_id, batch_id):
+                        return False
+                    if observations:
+                        self._arrays_cache = None
+                        self._insert_rows(run_id, [self._row(run_id, obs) for obs in observations])
+                return True
+            except _DATA_ERRORS:
+                # As in flush: one observation the database cannot take must not cost the
+                # batch. Still one transaction (the id and what is kept: both or neither), each
+                # probe in its own savepoint; a refused one is kept, with its reason, to report.
+                with self._transaction():
+                    if not self._claim_batch(run_id, batch_id):
+                        return False
+                    self._arrays_cache = None
+                    for obs in observations:
+                        self._db.execute("SAVEPOINT one_probe")
+                        try:
+                            self._insert_rows(run_id, [self._row(run_id, obs)])
+                        except _DATA_ERRORS as error:
+                            self._db.execute("ROLLBACK TO one_probe")
+                            self._forget_keys()  # keys interned since the savepoint are gone
+                            self.rejected.append(RejectedObservation(obs, _one_line(error)))
+                        self._db.execute("RELEASE one_probe")
+                return True
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to database {self.path}: {_one_line(error)}") from None
+
+    def _claim_batch(self, run_id: int, batch_id: str) -> bool:
+        """Record the batch's id; False if it was there (a retried task: store nothing)."""
+        return bool(
+            self._db.execute(
                 "INSERT OR IGNORE INTO batches (run_id, batch_id) VALUES (?, ?)", (run_id, batch_id)
             ).rowcount
-            if inserted and observations:
-                self._arrays_cache = None
-                self._insert_rows(run_id, [self._row(run_id, obs) for obs in observations])
-        return bool(inserted)
+        )
+
+    def _forget_keys(self) -> None:
+        """Forget every interned key (a rollback may have undone some); they are looked up again."""
+        self._texts.clear()
+        self._targets.clear()
+        self._chains.clear()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -357,9 +412,7 @@ class SQLiteStore(SQLiteAggregates, Store):
                 self._db.execute("BEGIN")
                 yield
         except BaseException:
-            self._texts.clear()
-            self._targets.clear()
-            self._chains.clear()
+            self._forget_keys()
             raise
 
     def _insert_rows(self, run_id: int, rows: list[tuple]) -> None:
@@ -474,6 +527,8 @@ class SQLiteStore(SQLiteAggregates, Store):
             self.flush()
         finally:
             self._db.close()
+            if self._snapshot is not None:
+                shutil.rmtree(self._snapshot.parent, ignore_errors=True)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -571,3 +626,75 @@ def _run_filter(run_ids: Iterable[int] | None, column: str = "run_id") -> tuple[
     if not ids:
         return "WHERE 0", ()
     return f"WHERE {column} IN ({', '.join('?' * len(ids))})", ids
+
+
+# Errors that one observation's values cause (text SQLite cannot encode, such as a lone surrogate
+# from an undecodable file name; an integer past 64 bits; a constraint): that row is refused, the
+# batch is not. Anything else is the database failing, for every row alike.
+_DATA_ERRORS = (
+    ValueError,  # includes UnicodeEncodeError
+    OverflowError,
+    TypeError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+)
+# sqlite3 primary result codes (error.sqlite_errorcode & 0xff) meaning "cannot open for reading
+# here": SQLITE_READONLY, SQLITE_CANTOPEN.
+_CANNOT_OPEN_READ_ONLY = {8, 14}
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _connect_read_only(path: Path) -> tuple[sqlite3.Connection, Path | None]:
+    """A connection that writes nothing: not the database, not its -wal or -shm files.
+
+    SQLite reads a WAL database read-only only through its -shm file: one a running writer
+    keeps, or one SQLite creates next to the database. A user who may read the database but not
+    write its directory has neither once the last writer closed (a clean close checkpoints the
+    WAL into the database and removes both files); the database is then complete as it is, and
+    `immutable=1` reads it without a -shm. A -wal left without its -shm (a writer killed, and a
+    clean-up that removed only the -shm) still holds committed transactions: then a private copy
+    of both files is read, which SQLite recovers as it would the original.
+
+    Returns the connection and the copy's path (None when the database itself is read).
+    """
+    uri = path.resolve().as_uri()
+
+    def connect(target: str, **uri_options: str) -> sqlite3.Connection:
+        query = "&".join(f"{name}={value}" for name, value in uri_options.items())
+        db = sqlite3.connect(
+            f"{target}?{query}" if query else target,
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens -wal/-shm, or fails
+        return db
+
+    try:
+        return connect(uri, mode="ro"), None
+    except sqlite3.OperationalError as error:
+        if (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in _CANNOT_OPEN_READ_ONLY:
+            raise
+    journal = path.with_name(path.name + "-journal")
+    if journal.exists() and journal.stat().st_size > 0:
+        raise StoreError(
+            f"database {path} has an unfinished transaction ({journal.name}); it can be read "
+            "only by a user who may write its directory"
+        )
+    wal = path.with_name(path.name + "-wal")
+    if not (wal.exists() and wal.stat().st_size > 0):
+        return connect(uri, mode="ro", immutable="1"), None
+    copy = Path(tempfile.mkdtemp(prefix="certcensus-read-")) / path.name
+    try:
+        shutil.copyfile(path, copy)
+        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        return connect(copy.as_uri()), copy
+    except BaseException:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        raise

@@ -26,6 +26,7 @@ from certcensus.census.build import build_census
 from certcensus.census.judged import judge_census
 from certcensus.census.model import ChainCount, TargetCensus
 from certcensus.certs.info import CertificateInfo, short_name
+from certcensus.model.outcomes import Outcome
 from certcensus.probe.plan import ScanPlan
 from certcensus.probe.run import PlanRun
 from certcensus.store.base import Store
@@ -78,7 +79,9 @@ async def census_within(
     run_id = store.start_run("check", [t.name for t in plan.targets])
     run = PlanRun(plan, store, run_id)
     probing = max(0.1, seconds - DRAIN_SECONDS - CENSUS_SECONDS)
-    stopper = asyncio.get_running_loop().call_later(probing, run.interrupt)
+    # Probes the deadline cuts off did not answer within -t: timeouts, not a user's Ctrl-C.
+    said = f"no answer within the -t deadline ({seconds:g}s)"
+    stopper = asyncio.get_running_loop().call_later(probing, run.interrupt, Outcome.TIMEOUT, said)
     try:
         result = await run.run()
     finally:

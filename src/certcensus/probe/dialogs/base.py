@@ -135,12 +135,52 @@ class Dialog:
 
 
 def printable(text: str | bytes, limit: int = 200) -> str:
-    """One printable line of at most `limit` characters, for error messages and the store."""
+    """One printable line of at most `limit` characters, for error messages and the store.
+
+    Bytes are read as UTF-8 where they are UTF-8; any other byte and any control character is
+    written as an escape (`\\x16\\x03`, `\\r\\n`; a backslash doubled), never as U+FFFD or
+    "?", so a user can tell what the server spoke (a TLS record starts `\\x16\\x03`). Text
+    has its runs of white space folded into one space.
+    """
     if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    line = " ".join(text.split())
-    line = "".join(ch if ch.isprintable() else "?" for ch in line)
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+        pieces = [_escaped(ch) for ch in text.decode("utf-8", "surrogateescape")]
+    else:
+        pieces = [ch if ch.isprintable() else _escaped(ch) for ch in " ".join(text.split())]
+    if sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    kept: list[str] = []
+    room = limit - 3
+    for piece in pieces:  # cut between escapes, never inside one
+        room -= len(piece)
+        if room < 0:
+            break
+        kept.append(piece)
+    return "".join(kept) + "..."
+
+
+def quoted(text: str | bytes, limit: int = 200) -> str:
+    """`printable(text, limit)` in single quotes, for quoting what a server sent."""
+    return f"'{printable(text, limit)}'"
+
+
+_NAMED_ESCAPES = {"\\": "\\\\", "\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def _escaped(character: str) -> str:
+    """One character of server output as printable text (see `printable`)."""
+    code = ord(character)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (PEP 383's surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    if character in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[character]
+    if character.isprintable():
+        return character
+    return "".join(f"\\x{byte:02x}" for byte in character.encode("utf-8", "surrogatepass"))
+
+
+def server_text(data: bytes) -> str:
+    """What a server said, as text: UTF-8 where it is, each other byte as `\\xNN`."""
+    return data.decode("utf-8", "backslashreplace")
 
 
 def take_line(buffer: bytearray) -> bytes | None:
@@ -182,12 +222,12 @@ def take_coded_reply(buffer: bytearray) -> CodedReply | None:
         if line is None:
             return None
         if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3:4] not in b"- "):
-            raise DialogError(f"malformed reply line: {printable(line, 80)!r}")
+            raise DialogError(f"malformed reply line: {quoted(line, 80)}")
         line_code = int(line[:3])
         if code is not None and line_code != code:
             raise DialogError(f"reply code changed mid-reply: {code} then {line_code}")
         code = line_code
-        lines.append(line[4:].decode("utf-8", "replace"))
+        lines.append(server_text(line[4:]))
         if line[3:4] != b"-":
             del buffer[: len(buffer) - len(scan)]
             return CodedReply(code, tuple(lines))

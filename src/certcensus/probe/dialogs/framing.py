@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import re
 
-from certcensus.probe.dialogs.base import MAX_BUFFER, Dialog, DialogError, printable, take_line
+from certcensus.probe.dialogs.base import (
+    MAX_BUFFER,
+    Dialog,
+    DialogError,
+    quoted,
+    server_text,
+    take_line,
+)
 
 # `{123}` (synchronizing) or `{123+}` (RFC 7888 LITERAL+) at the end of a line; `~{123}` is an
 # RFC 3516 literal8, which only differs in what its bytes may contain.
@@ -74,20 +81,20 @@ def take_ftp_reply(buffer: bytearray) -> tuple[int, list[str]] | None:
     if first is None:
         return None
     if len(first) < 3 or not first[:3].isdigit() or first[3:4] not in (b"", b" ", b"-"):
-        raise DialogError(f"malformed FTP reply line: {printable(first, 80)!r}")
+        raise DialogError(f"malformed FTP reply line: {quoted(first, 80)}")
     code = first[:3]
-    lines = [first[4:].decode("utf-8", "replace")]
+    lines = [server_text(first[4:])]
     if first[3:4] == b"-":
         while True:
             line = take_line(scan)
             if line is None:
                 return None
             if line[:3] == code and line[3:4] in (b"", b" "):
-                lines.append(line[4:].decode("utf-8", "replace"))
+                lines.append(server_text(line[4:]))
                 break
             # Intermediate lines: RFC 959 lets them start with anything; drop a repeated "123-".
             text = line[4:] if line[:3] == code and line[3:4] == b"-" else line
-            lines.append(text.decode("utf-8", "replace"))
+            lines.append(server_text(text))
     del buffer[: len(buffer) - len(scan)]
     return int(code), lines
 

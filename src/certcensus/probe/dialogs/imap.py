@@ -16,7 +16,7 @@ When the greeting carries no CAPABILITY response code, or one without STARTTLS, 
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs.base import Dialog, DialogError, printable
+from certcensus.probe.dialogs.base import Dialog, DialogError, printable, quoted
 from certcensus.probe.dialogs.framing import take_line_with_literals
 from certcensus.probe.identity.greetings import greeting_text_identity
 
@@ -58,9 +58,9 @@ class IMAPDialog(Dialog):
                 self._capabilities |= _atoms(text)
             return b""
         if tag == b"+":
-            raise DialogError(f"unexpected continuation request: {printable(line, 80)!r}")
+            raise DialogError(f"unexpected continuation request: {quoted(line, 80)}")
         if tag != self._tag:
-            raise DialogError(f"reply with unknown tag: {printable(line, 80)!r}")
+            raise DialogError(f"reply with unknown tag: {quoted(line, 80)}")
         self._capabilities |= _capability_code(text)
         if self._state == "capability":
             if status != b"OK":
@@ -72,11 +72,11 @@ class IMAPDialog(Dialog):
             return b""
         if status in (b"NO", b"BAD"):
             return self._refuse(Outcome.STARTTLS_REFUSED, line)
-        raise DialogError(f"tagged reply is not OK/NO/BAD: {printable(line, 80)!r}")
+        raise DialogError(f"tagged reply is not OK/NO/BAD: {quoted(line, 80)}")
 
     def _on_greeting(self, line: bytes, tag: bytes, status: bytes, text: bytes) -> bytes:
         if tag != b"*" or status not in (b"OK", b"PREAUTH"):
-            raise DialogError(f"greeting is not * OK/PREAUTH/BYE: {printable(line, 80)!r}")
+            raise DialogError(f"greeting is not * OK/PREAUTH/BYE: {quoted(line, 80)}")
         if status == b"PREAUTH":
             # RFC 3501 section 6.2.1: STARTTLS is valid only in the not-authenticated state, and a
             # PREAUTH greeting puts the connection in the authenticated state.
@@ -107,5 +107,5 @@ def _capability_code(text: bytes) -> set[str]:
         return set()
     end = text.find(b"]")
     if end < 0:
-        raise DialogError(f"unterminated response code: {printable(text, 80)!r}")
+        raise DialogError(f"unterminated response code: {quoted(text, 80)}")
     return _atoms(text[len(b"[CAPABILITY ") : end])

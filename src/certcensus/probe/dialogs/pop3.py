@@ -13,7 +13,7 @@ S: +OK Begin TLS negotiation
 from __future__ import annotations
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs.base import DialogError, printable
+from certcensus.probe.dialogs.base import DialogError, printable, quoted, server_text
 from certcensus.probe.dialogs.framing import StatusThenListDialog
 from certcensus.probe.identity.greetings import greeting_text_identity
 
@@ -31,7 +31,7 @@ class POP3Dialog(StatusThenListDialog):
         elif line[:4].upper() == b"-ERR":
             ok = False
         else:
-            raise DialogError(f"reply is not +OK/-ERR: {printable(line, 80)!r}")
+            raise DialogError(f"reply is not +OK/-ERR: {quoted(line, 80)}")
         if self._state == "greeting":
             self.identity = greeting_text_identity(line[3:] if ok else line[4:])
             if not ok:
@@ -56,7 +56,7 @@ class POP3Dialog(StatusThenListDialog):
         # RFC 2449 section 5: each line is a capability name, then optional arguments.
         names = {line.split(b" ", 1)[0].upper() for line in lines if line}
         if b"STLS" not in names:
-            listed = " / ".join(line.decode("utf-8", "replace") for line in lines)
+            listed = " / ".join(server_text(line) for line in lines)
             return self._refuse(Outcome.STARTTLS_UNSUPPORTED, f"STLS not in CAPA: {listed}")
         self._state = "stls"
         return b"STLS\r\n"

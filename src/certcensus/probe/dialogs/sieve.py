@@ -18,6 +18,7 @@ import re
 
 from certcensus.model.outcomes import Outcome
 from certcensus.probe.dialogs.base import Dialog, DialogError, printable
+from certcensus.probe.dialogs.base import quoted as quoted_line
 from certcensus.probe.dialogs.framing import take_line_with_literals
 
 # RFC 5804 section 4: quoted strings with \\ and \" escapes, literals {n} / {n+} and CRLF then
@@ -38,7 +39,7 @@ def tokens(line: bytes) -> list[str]:
             break
         match = _TOKEN.match(line, position)
         if match is None:
-            raise DialogError(f"malformed ManageSieve line: {printable(line, 80)!r}")
+            raise DialogError(f"malformed ManageSieve line: {quoted_line(line, 80)}")
         quoted, literal_size, code, atom = match.groups()
         position = match.end()
         if quoted is not None:
@@ -74,10 +75,10 @@ class SieveDialog(Dialog):
         status = words[0].upper() if not line.lstrip().startswith((b'"', b"{")) else ""
         if status not in ("OK", "NO", "BYE"):
             if self._state != "capabilities":
-                raise DialogError(f"unexpected line after STARTTLS: {printable(line, 80)!r}")
+                raise DialogError(f"unexpected line after STARTTLS: {quoted_line(line, 80)}")
             # RFC 5804 section 1.7: each capability line is a quoted name, then its arguments.
             if not line.lstrip().startswith((b'"', b"{")):
-                raise DialogError(f"capability is not a string: {printable(line, 80)!r}")
+                raise DialogError(f"capability is not a string: {quoted_line(line, 80)}")
             self._capabilities.add(words[0].upper())
             return b""
         if self._state == "capabilities":

@@ -12,10 +12,20 @@ The server's half is one XML document that never ends while the stream lives, so
 incrementally with expat (stdlib, namespace-aware) and judged element by element. RFC 6120
 section 11.1 restricts XML on streams: no comments, processing instructions, DTDs or entity
 declarations; any of those is a protocol error here, which also shuts out entity expansion.
+
+Expat 2.6 (and Debian 12's 2.5.0, which has the fix backported) may defer a parse: when a call
+consumed nothing (the bytes so far end inside a token), it does not retry until the buffered
+bytes have doubled, so the token that completes `<proceed/>` can be held until bytes arrive that
+a waiting server never sends. Python only offers to turn that off from 3.13 and 3.12.3/3.11.9
+(SetReparseDeferralEnabled); Debian's 3.11.2 has expat deferring and no way to say no. So the
+dialog gives expat only whole pieces of markup (up to the end of the last complete tag, comment,
+CDATA section or processing instruction): each call then ends on a token boundary and consumes
+what it was given, and a parse is never deferred, whatever expat does.
 """
 
 from __future__ import annotations
 
+import re
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
@@ -28,6 +38,18 @@ TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
 STREAM_ERRORS_NS = "urn:ietf:params:xml:ns:xmpp-streams"
 # Stream features run to a few KiB; nesting past this is not XMPP.
 MAX_DEPTH = 16
+
+
+# Where a piece of markup ends, by how it starts (tags: the first ">" outside quotes).
+_MARKUP_ENDS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
+_IN_TAG = re.compile(rb"[>'\"]")
+
+
+def create_parser() -> expat.XMLParserType:
+    """The expat parser a dialog feeds (a seam: tests swap in parsers that defer)."""
+    # RFC 6120 section 11.6: the stream is UTF-8; an XML declaration naming another encoding is
+    # ignored rather than looked up (an unknown name raised LookupError).
+    return expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
 
 
 XMPP_DOMAIN_OPTION = DialogOption(
@@ -67,13 +89,11 @@ class XMPPDialog(Dialog):
         self._in_error_text = False
         self._proceed_end = -1
         self._proceed_has_content = False
-        # RFC 6120 section 11.6: the stream is UTF-8; an XML declaration naming another
-        # encoding is ignored rather than looked up (an unknown name raised LookupError).
-        self._parser = expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
-        if hasattr(self._parser, "SetReparseDeferralEnabled"):
-            # expat >= 2.6 (Python 3.13, later 3.11/3.12 builds) may hold back a token until more
-            # bytes arrive; a server that sent its last byte would then wait for us forever.
-            self._parser.SetReparseDeferralEnabled(False)
+        self._fed = 0  # bytes of _stream given to expat: whole pieces of markup only
+        self._scanned = 0  # where the search for the end of markup goes on
+        self._markup_end: bytes | None = None  # what ends the markup being scanned, if any
+        self._quote: bytes | None = None  # the quote open inside a tag, if any
+        self._parser = create_parser()
         self._parser.StartElementHandler = self._start
         self._parser.EndElementHandler = self._end
         self._parser.CharacterDataHandler = self._characters
@@ -99,8 +119,12 @@ class XMPPDialog(Dialog):
         self._stream += chunk
         if len(self._stream) > MAX_BUFFER:
             raise DialogError(f"XMPP stream features longer than {MAX_BUFFER} bytes")
+        end = self._end_of_whole_markup()
+        if end <= self._fed:
+            return b""
+        whole, self._fed = bytes(self._stream[self._fed : end]), end
         try:
-            self._parser.Parse(chunk, False)
+            self._parser.Parse(whole, False)
         except (expat.ExpatError, LookupError, ValueError) as error:
             if not self.done:
                 raise DialogError(f"malformed XML from the server: {error}") from None
@@ -111,6 +135,52 @@ class XMPPDialog(Dialog):
             self._buffer += self._bytes_after_proceed()
         out, self._out = self._out, b""
         return out
+
+    def _end_of_whole_markup(self) -> int:
+        """Where the last complete piece of markup in `_stream` ends (see the module's text)."""
+        data, at, end = self._stream, self._scanned, self._fed
+        while at < len(data):
+            if self._quote is not None:  # inside a quoted attribute value
+                close = data.find(self._quote, at)
+                if close < 0:
+                    at = len(data)
+                    break
+                at, self._quote = close + 1, None
+            elif self._markup_end == b">":  # inside a tag
+                found = _IN_TAG.search(data, at)
+                if found is None:
+                    at = len(data)
+                    break
+                at = found.end()
+                if found[0] == b">":
+                    self._markup_end, end = None, at
+                else:
+                    self._quote = found[0]
+            elif self._markup_end is not None:  # a comment, CDATA section or PI
+                close = data.find(self._markup_end, at)
+                if close < 0:  # keep the tail that may be the start of the terminator
+                    at = max(at, len(data) - len(self._markup_end) + 1)
+                    break
+                at = end = close + len(self._markup_end)
+                self._markup_end = None
+            else:  # character data, up to the next markup
+                start = data.find(b"<", at)
+                if start < 0:
+                    at = len(data)
+                    break
+                rest = bytes(data[start : start + 9])
+                if any(len(rest) < len(opening) and opening.startswith(rest)
+                       for opening, _ in _MARKUP_ENDS[:2]):  # fmt: skip
+                    at = start  # "<!" or "<![CD": which kind is not known yet
+                    break
+                for opening, closing in _MARKUP_ENDS:
+                    if rest.startswith(opening):
+                        self._markup_end, at = closing, start + len(opening)
+                        break
+                else:
+                    self._markup_end, at = b">", start + 1
+        self._scanned = at
+        return end
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
         if self.done:

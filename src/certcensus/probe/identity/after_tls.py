@@ -15,7 +15,7 @@ from collections.abc import Callable
 from certcensus.probe.dialogs.base import (
     MAX_BUFFER,
     DialogError,
-    printable,
+    quoted,
     take_coded_reply,
     take_line,
 )
@@ -46,7 +46,7 @@ def _status_line(ok: bytes, not_ok: bytes) -> Callable[[bytearray], ServerIdenti
         for status in (ok, not_ok):
             if line[: len(status)].upper() == status:
                 return greeting_text_identity(line[len(status) :])
-        raise DialogError(f"greeting is not {ok.decode().strip()}: {printable(line, 80)!r}")
+        raise DialogError(f"greeting is not {ok.decode().strip()}: {quoted(line, 80)}")
 
     return read
 
@@ -56,7 +56,7 @@ def _nntp(buffer: bytearray) -> ServerIdentity | None:
     if line is None:
         return None
     if not line[:3].isdigit():
-        raise DialogError(f"greeting is not an NNTP status line: {printable(line, 80)!r}")
+        raise DialogError(f"greeting is not an NNTP status line: {quoted(line, 80)}")
     return banner_identity(line[4:])
 
 

@@ -7,7 +7,7 @@ prober records it exactly as it records the OpenSSL engine's failures.
 
 from __future__ import annotations
 
-from certcensus.model.outcomes import Outcome
+from certcensus.model.outcomes import EXPLANATIONS, Outcome
 
 
 class CaptureError(Exception):
@@ -18,6 +18,14 @@ class CaptureError(Exception):
         super().__init__(detail)
         self.outcome = outcome
         self.detail = detail
+
+
+def chain_too_large(length: int) -> CaptureError:
+    """A certificate list past OpenSSL's max_cert_list: the outcome the OpenSSL engine gives."""
+    return CaptureError(
+        Outcome.CHAIN_TOO_LARGE,
+        f"{EXPLANATIONS[Outcome.CHAIN_TOO_LARGE]} (this one: {length} bytes)",
+    )
 
 
 def handshake_failed(detail: str) -> CaptureError:

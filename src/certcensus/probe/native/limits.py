@@ -5,6 +5,8 @@ refused with the limit's name in the detail, so a user can tell a hostile server
 chain.
 """
 
+from certcensus.model.outcomes import OPENSSL_MAX_CERT_LIST
+
 # RFC 8446 section 5.1 / RFC 5246 section 6.2.1: a TLSPlaintext fragment MUST NOT exceed 2^14
 # bytes; a receiver that gets a longer one MUST abort with record_overflow.
 MAX_PLAINTEXT_RECORD = 2**14
@@ -16,7 +18,7 @@ MAX_CIPHERTEXT_RECORD = 2**14 + 256
 # The largest Certificate (or decompressed CompressedCertificate) message we accept: OpenSSL's
 # default max_cert_list (SSL_CTX_set_max_cert_list, 100 KiB), so that both engines refuse the
 # same oversized chains. A 10-certificate RSA-4096 chain is about 20 KiB.
-MAX_CERTIFICATE_MESSAGE = 100 * 1024
+MAX_CERTIFICATE_MESSAGE = OPENSSL_MAX_CERT_LIST  # 100 KiB, the `chain-too-large` outcome
 
 # Every other handshake message we read before the Certificate (ServerHello, HelloRetryRequest,
 # EncryptedExtensions, CertificateStatus): their fields are bounded by 16-bit lengths, and none

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidTag
 
 from certcensus.model.outcomes import Outcome
-from certcensus.probe.dialogs.base import printable
+from certcensus.probe.dialogs.base import quoted
 from certcensus.probe.native import limits
-from certcensus.probe.native.errors import CaptureError, handshake_failed
+from certcensus.probe.native.errors import CaptureError, chain_too_large, handshake_failed
 
 CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA = 20, 21, 22, 23
 CONTENT_TYPES = frozenset((CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA))
@@ -34,8 +34,8 @@ SSL2_ERRORS = {
 
 def not_tls(first_bytes: bytes) -> CaptureError:
     # The same words as the OpenSSL engine: the user wants to see what the port said.
-    quoted = printable(first_bytes[: limits.QUOTED_BYTES], 60)
-    return CaptureError(Outcome.NOT_TLS, f"server sent {quoted!r} instead of TLS")
+    said = quoted(first_bytes[: limits.QUOTED_BYTES], 60)
+    return CaptureError(Outcome.NOT_TLS, f"server sent {said} instead of TLS")
 
 
 def sslv2_answer(first_bytes: bytes) -> CaptureError | None:
@@ -173,6 +173,8 @@ class HandshakeAssembler:
         kind = buffer[0]
         length = (buffer[1] << 16) | (buffer[2] << 8) | buffer[3]
         limit = self._limit(kind)
+        if length > limit and limit == limits.MAX_CERTIFICATE_MESSAGE:
+            raise chain_too_large(length)
         if length > limit:
             raise handshake_failed(
                 f"handshake message type {kind} of {length} bytes is over the {limit}-byte limit "
