@@ -502,3 +502,29 @@ def test_backend_counts_are_the_probes_counted_one_by_one(store):
         dict(counted)
     )
     assert len(counted) == 4 and len(rows) == len(counted)
+
+
+def test_a_batch_with_an_observation_the_backend_cannot_take_keeps_the_rest(backend, tmp_path):
+    # A Dask batch is stored all at once: its one bad row is refused and reported, the others
+    # and the batch's id are kept, so a retried task still stores nothing twice.
+    bad = observation(source="captures/\udcff.txt", server_identity="nginx/1.22.1", at=3.0)
+    batch = [
+        observation(detail=f"good {n}", server_identity="haproxy", at=float(n)) for n in range(3)
+    ]
+    batch.insert(1, bad)
+    with _open_new(backend, tmp_path) as store:
+        run = store.start_run("scan", ["t.test:443"])
+        assert store.add_batch(run, "stratum-1/batch-0", batch) is True
+        assert [(r.observation, r.reason.split(":")[0]) for r in store.rejected] == [
+            (bad, "UnicodeEncodeError")
+        ]
+        assert store.add_batch(run, "stratum-1/batch-0", batch) is False
+        store.add(run, observation(detail="after", server_identity="nginx/1.22.1", at=9.0))
+        store.finish_run(run)
+    with _open_new(backend, tmp_path, read_only=True) as reader:
+        kept = sorted(
+            (p.started_at, p.detail, p.server_identity) for p in reader.probes("t.test:443")
+        )
+    # The key interned for nginx inside the refused row's savepoint was not trusted after it.
+    assert kept == [(0.0, "good 0", "haproxy"), (1.0, "good 1", "haproxy"),
+                    (2.0, "good 2", "haproxy"), (9.0, "after", "nginx/1.22.1")]  # fmt: skip
