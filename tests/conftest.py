@@ -12,6 +12,10 @@ from certcensus.cli import main
 from certcensus.lab.pki import PKI
 from certcensus.lab.pool import Backend
 
+# The PostgreSQL server (one per session, started only for a test that asks) and a fresh
+# database per test, for the store, census and fleet tests.
+from .pg import postgres_server, postgres_url  # noqa: F401 - fixtures
+
 
 @dataclass
 class CliResult:

@@ -253,7 +253,7 @@ def test_every_rendering_shows_the_backends_and_escapes_what_servers_said(db):
         in chains[2]
     )
     header = probes_csv.splitlines()[0].split(",")
-    assert header[-3:] == ["server_identity", "server_identity_detail", "server_hello"]
+    assert header[-4:] == ["server_identity", "server_identity_detail", "server_hello", "vantage"]
 
 
 def test_console_lists_backends_per_chain_and_the_split(db, capsys):

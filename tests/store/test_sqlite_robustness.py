@@ -64,13 +64,14 @@ def test_a_database_that_fails_as_a_whole_is_one_error_and_keeps_the_queue(db, t
 
 def test_an_unsupported_database_url_is_a_usage_error_and_creates_nothing(cli, tmp_path):
     os.chdir(tmp_path)
-    result = cli("report", "--db", "postgresql://u@host/db")
+    result = cli("report", "--db", "mysql://u@host/db")
     assert result.code == 2
-    assert result.err.startswith("certcensus: error: --db 'postgresql://u@host/db'")
-    assert "cannot open postgresql:// databases" in result.err
+    assert result.err.startswith("certcensus: error: --db 'mysql://u@host/db'")
+    assert "cannot open mysql:// databases" in result.err
+    assert "supported: a file path, sqlite://, postgresql://" in result.err
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(UsageError):
-        open_store("mysql://x/y")
+        open_store("oracle://x/y")
 
 
 def test_sqlite_urls_and_plain_paths_open_the_same_file(tmp_path):

@@ -134,6 +134,7 @@ def test_a_first_release_database_is_migrated_and_leaf_only_becomes_a_column(db)
         leaf_only, verified = store.probes("t:1")
     assert (leaf_only.leaf_only, leaf_only.detail) == (True, "")
     assert (verified.leaf_only, verified.detail) == (False, "verify return code 0")
+    assert leaf_only.vantage is None  # schema 5 added the vantage, empty for old probes
     version = sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchone()
     assert version == (SCHEMA_VERSION,)
 
@@ -169,6 +170,11 @@ def test_a_schema_2_database_is_migrated_to_integer_keys_losing_nothing(name, tm
     assert "chain_key" in columns and "chain_id" not in columns and "target" not in columns
     chunked = raw.execute("SELECT SUM(probes) FROM probe_chunks").fetchone()[0]
     assert chunked == len(expected)
+    assert "vantage_key" in columns  # schema 5: made here, every old probe
+    with open_store(db, read_only=True) as store:
+        assert [(g.key, g.probes) for g in store.probe_groups(["vantage"])] == [
+            ((None,), len(expected))
+        ]
 
 
 def test_a_newer_schema_is_refused_with_one_line(db):
@@ -220,3 +226,45 @@ def test_a_schema_3_database_keeps_its_backend_identities(tmp_path):
     assert sum(c.probes for c in counts if c.identity == "backend-a") == len(named)
     tables = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
     assert "probe_strings" not in tables and "texts" in tables
+
+
+def test_a_schema_4_database_gets_vantages_and_keeps_everything(tmp_path):
+    """Schema 4 (issue 16's keys, recorded by that code: tests/store/recorded/schema4.py)
+    becomes 5: probes read back as written, with no vantage; its columnar chunks are read as
+    they are (no vantage_key in them) beside new ones that have it."""
+    from certcensus.store.base import Store
+
+    from .recorded.schema4 import FILE, observations
+
+    db = tmp_path / "v4.sqlite"
+    shutil.copy(FILE, db)
+    written = observations()
+    with open_store(db) as store:
+        runs = [run.run_id for run in store.runs()]
+        read = {
+            (p.target, p.started_at): p for target in store.targets() for p in store.probes(target)
+        }
+        assert len(read) == len(written)
+        for run, sent in written:
+            probe = read[(sent.target, sent.started_at)]
+            assert probe.run_id == runs[run] and probe.chain_id == sent.chain_id
+            for name in ("host", "port", "protocol", "address", "outcome", "detail", "sni",
+                         "source_port", "tls_version", "cipher", "leaf_only", "server_identity",
+                         "server_hello", "vantage"):  # fmt: skip
+                assert getattr(probe, name) == getattr(sent, name), name
+        # Old chunks lack vantage_key: probe_groups (NumPy) agrees with reading every probe.
+        by = ["target", "vantage", "chain", "server_identity", "outcome"]
+        assert sorted(store.probe_groups(by), key=repr) == sorted(
+            Store.probe_groups(store, by), key=repr
+        )
+        new = store.start_run("scan", ["a.test:443"])
+        for vantage in ("eu", "us", None):
+            store.add(new, dataclasses.replace(written[1][1], vantage=vantage, started_at=2e9))
+        store.finish_run(new)
+        counts = {g.key: g.probes for g in store.probe_groups(["vantage"], targets=["a.test:443"])}
+    assert counts == {("eu",): 1, ("us",): 1, (None,): 2000 + 1}
+    raw = sqlite3.connect(db)
+    assert raw.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,) == (5,)
+    assert {"batches", "texts"} <= {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
+    # Vantage names are texts like every other string (no probe_strings table).
+    assert raw.execute("SELECT COUNT(*) FROM texts WHERE value IN ('eu', 'us')").fetchone() == (2,)

@@ -94,3 +94,23 @@ def test_server_serves_metrics_and_nothing_else():
         assert error.value.code == 404
     finally:
         server.stop()
+
+
+def test_a_census_from_vantages_has_probes_per_chain_and_vantage():
+    from collections import Counter
+
+    eu_only = made.chain("c1", 30, 60, [])
+    eu_only.vantages = Counter({"eu": 30})
+    us_only = made.chain("c2", 30, 60, [])
+    us_only.vantages = Counter({"us": 30})
+    metrics = WatchMetrics()
+    metrics.update(made.census(made.target("shop:443", [eu_only, us_only])), 1.0)
+    samples = parsed(metrics)["certcensus_chain_vantage_probes"].samples
+    assert {(s.labels["chain_id"], s.labels["vantage"], s.value) for s in samples} == {
+        ("c1", "eu", 30.0),
+        ("c2", "us", 30.0),
+    }
+    # A census made from this host only has no such series at all.
+    plain = WatchMetrics()
+    plain.update(round_census(), 1.0)
+    assert "certcensus_chain_vantage_probes" not in parsed(plain)

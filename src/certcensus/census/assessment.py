@@ -159,16 +159,32 @@ def assess_strata(
             report = RandomnessReport([*report.findings, finding], untested)
             coverage = coverage.marked_not_applicable("; ".join(f.words for f in report.findings))
         assessed[key] = (coverage, report)
+    return TargetAssessment(_statement(assessed, strata, confidence), assessed)
 
-    not_applicable = {
-        key: coverage.not_applicable_reason or "not applicable"
-        for key, (coverage, _) in assessed.items()
-        if not coverage.applicable and coverage.probes > 0
-    }
+
+def coverage_of_strata(
+    assessment: TargetAssessment, strata: Sequence[StratumCounts], confidence: float = CONFIDENCE
+) -> Coverage:
+    """The target-level statement for some of the strata `assessment` was made of, alone (the
+    strata of one vantage: what a client there can be told). Each stratum keeps the verdict
+    of its own tests; nothing is read again."""
+    return _statement(assessment.strata, strata, confidence)
+
+
+def _statement(
+    assessed: Mapping[Hashable, tuple[Coverage, RandomnessReport]],
+    strata: Sequence[StratumCounts],
+    confidence: float,
+) -> Coverage:
     counts: dict[Hashable, Mapping[str, int]] = {
         (s.destination, s.source_address): s.chains for s in strata
     }
-    return TargetAssessment(target_coverage_of_counts(counts, confidence, not_applicable), assessed)
+    not_applicable = {
+        key: coverage.not_applicable_reason or "not applicable"
+        for key, (coverage, _) in assessed.items()
+        if key in counts and not coverage.applicable and coverage.probes > 0
+    }
+    return target_coverage_of_counts(counts, confidence, not_applicable)
 
 
 def _stratum_report(stratum: StratumCounts) -> RandomnessReport:
@@ -194,4 +210,11 @@ def _address_table(group: Sequence[StratumCounts]) -> Table:
     return table_of_counts(cells, len(number))
 
 
-__all__ = ["ProbeSample", "StratumCounts", "TargetAssessment", "assess_strata", "assess_target"]
+__all__ = [
+    "ProbeSample",
+    "StratumCounts",
+    "TargetAssessment",
+    "assess_strata",
+    "assess_target",
+    "coverage_of_strata",
+]

@@ -18,10 +18,16 @@ Streaming: the census never holds an object per probe. It asks the store for
 5. successful probes per TLS version and cipher suite, and per backend identity and ServerHello
    (two more small GROUP BYs; census/backends.py reads the second).
 
+Vantage (issue 17: probes made by a named `certcensus worker --vantage`) is one of the
+dimensions of the first GROUP BY: chains and the target count probes per vantage, a vantage is
+part of every stratum's destination (its probes are never pooled with another's: a GeoDNS or
+source-hashing balancer serves each its own pool), so "only from vantage eu" is a strata
+statement like any other, and each vantage gets its own coverage statement from its strata.
+
 So memory is O(groups + the largest tested stratum x 16 bytes) and the work per probe is done
 by the store (SQLite: NumPy over its columnar copy, store/columnar.py) and in NumPy.
 
-Adding a grouping dimension (say issue 17's `vantage`, or issue 13's backend identity):
+Adding a grouping dimension (as issue 17's `vantage` was, or issue 13's backend identity):
 1. store/base.py: add its name to GROUP_DIMENSIONS and a line to `_probe_values` (the generic
    answer every backend is checked against);
 2. each backend: a column for it (SQLite: an integer `<name>_key` into `texts`, a MIGRATIONS
@@ -40,7 +46,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple, cast
 
-from certcensus.census.assessment import StratumCounts, assess_strata
+from certcensus.census.assessment import StratumCounts, assess_strata, coverage_of_strata
 from certcensus.census.backends import count_backends
 from certcensus.census.model import (
     TIMELINE_BINS,
@@ -86,6 +92,7 @@ class _Key(NamedTuple):
     chain: str | None
     chain_key: int | None
     leaf_only: bool
+    vantage: str | None
 
 
 GROUPED_BY = _Key._fields
@@ -258,9 +265,11 @@ def _census_of(
         key = group.key
         census.probes += group.probes
         census.ips[key.address] += group.probes
+        if key.vantage is not None:
+            census.vantages[key.vantage] += group.probes
         if census.sni is None and key.sni:
             census.sni = key.sni
-        stratum_key = StratumKey(key.address, key.sni, key.profile, key.source_address)
+        stratum_key = StratumKey(key.address, key.sni, key.profile, key.source_address, key.vantage)
         stratum = strata.setdefault(stratum_key, StratumCount(stratum_key))
         stratum.probes += group.probes
         if key.outcome == Outcome.INTERRUPTED:  # the user's doing, not the server's
@@ -287,6 +296,8 @@ def _census_of(
         chain.count += group.probes
         chain.last_seen = max(chain.last_seen, group.last_at)
         chain.ips[key.address] += group.probes
+        if key.vantage is not None:
+            chain.vantages[key.vantage] += group.probes
     census.first_probe = groups[0].first_at
     census.last_probe = max(g.last_at for g in groups)
     census.chains = sorted(by_chain.values(), key=lambda c: (-c.count, c.first_seen))
@@ -299,7 +310,11 @@ def _census_of(
     census.strata = list(strata.values())
     for chain in census.chains:
         chain.seen_only = where_seen(chain.chain_id, census.strata)
-    census.assessment = assess_strata(_stratum_counts(store, name, groups, run_ids), confidence)
+    stratum_counts = _stratum_counts(store, name, groups, run_ids)
+    census.assessment = assess_strata(stratum_counts, confidence)
+    for vantage in census.vantages:  # what a client at each vantage alone can be told
+        mine = [s for s in stratum_counts if _vantage_of(s.destination) == vantage]
+        census.vantage_coverage[vantage] = coverage_of_strata(census.assessment, mine, confidence)
     chain_order = [chain.chain_id for chain in census.chains]
     census.backends = count_backends(backends.get(name, []), chain_order, confidence)
     for chain in census.chains:
@@ -318,7 +333,7 @@ def _stratum_counts(
         key = group.key
         if group.kind != "chain" or key.chain is None or key.chain_key is None:
             continue
-        destination = (key.address, key.sni, key.profile)
+        destination = _destination(key)
         stratum = strata.get((destination, key.source_address))
         if stratum is None:
             stratum = strata[(destination, key.source_address)] = StratumCounts(
@@ -335,13 +350,26 @@ def _stratum_counts(
     return list(strata.values())
 
 
+def _destination(key: _Key) -> tuple:
+    """What a stratum connected to and how; from a vantage, where from as well (a 3-tuple for
+    probes made here, as before vantages existed)."""
+    if key.vantage is None:
+        return (key.address, key.sni, key.profile)
+    return (key.address, key.sni, key.profile, key.vantage)
+
+
+def _vantage_of(destination) -> str | None:
+    return destination[3] if len(destination) > 3 else None
+
+
 def _sequence_reader(store, name, run_ids, stratum: StratumCounts, chain_of_key: dict[int, str]):
     def read():
         import numpy as np
 
-        address, sni, profile = cast(tuple, stratum.destination)  # as built above
+        address, sni, profile = cast(tuple, stratum.destination)[:3]  # as built above
         where = {"address": address, "sni": sni, "profile": profile,
-                 "source_address": stratum.source_address, "outcome": _OK, "leaf_only": False}  # fmt: skip
+                 "source_address": stratum.source_address, "outcome": _OK, "leaf_only": False,
+                 "vantage": _vantage_of(stratum.destination)}  # fmt: skip
         columns = store.probe_columns(
             ("chain_key", "source_port"), target=name, run_ids=run_ids, where=where
         )

@@ -151,6 +151,7 @@ class ChainCount:
     ips: Counter = field(default_factory=Counter)
     difference: ChainDiff | None = None  # vs the most common chain (None for that one)
     seen_only: list[str] = field(default_factory=list)  # "only without SNI", ...
+    vantages: Counter = field(default_factory=Counter)  # probes per vantage (when probed from any)
     trust: dict[str, StoreVerdict] | None = None  # by store name, once judged
     issues: ChainIssues | None = None  # SSL Labs' chain issues (trust/chain_issues.py)
     backends: Counter = field(default_factory=Counter)  # backend identity (None too) -> probes
@@ -198,6 +199,10 @@ class TargetCensus:
     missing_cas: dict[str, MissingCAs] | None = None  # by store name, once judged
     backends: BackendCensus | None = None  # who served which chain (census/backends.py)
     clients: list[ClientImpact] | None = None  # what it means per store's clients, once judged
+    # Probed from named vantage points (`certcensus worker --vantage`): probes per vantage, and
+    # the coverage statement for each vantage alone (empty when probed from this host only).
+    vantages: Counter = field(default_factory=Counter)
+    vantage_coverage: dict[str, Coverage] = field(default_factory=dict)
 
     @property
     def server_name(self) -> str | None:
@@ -242,6 +247,13 @@ class TargetCensus:
             f"{RANDOM_CHOICE} for {', '.join(part.label for part in mixed)}" if mixed else None
         )
         return lead + self.coverage.sentence(where, scope="", assumption=assumption)
+
+    def vantage_sentences(self) -> dict[str, str]:
+        """Per vantage, the coverage sentence for connections from there alone."""
+        return {
+            vantage: coverage.sentence(f"connections from vantage {vantage}")
+            for vantage, coverage in sorted(self.vantage_coverage.items())
+        }
 
     def share_of(self, chain_id: str) -> float:
         for chain in self.chains:

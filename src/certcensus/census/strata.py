@@ -1,8 +1,8 @@
 """Strata: who asked, and what they were served.
 
-A stratum is (server address, SNI sent, client profile, source address): what a server sends
-may depend on any of them. This module counts chains per stratum and says when a chain was
-seen only in some ("only without SNI", "only from 127.0.0.3").
+A stratum is (server address, SNI sent, client profile, source address, vantage): what a
+server sends may depend on any of them. This module counts chains per stratum and says when a
+chain was seen only in some ("only without SNI", "only from 127.0.0.3", "only from vantage eu").
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from certcensus.store.base import StoredProbe
 # (1 - share)^probes below this, share being the chain's share where it was seen.
 ABSENCE_SIGNIFICANCE = 0.01
 
-DIMENSIONS = ("address", "sni", "profile", "source_address")
+DIMENSIONS = ("address", "sni", "profile", "source_address", "vantage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +27,15 @@ class StratumKey:
     sni: str | None
     profile: str
     source_address: str | None
+    vantage: str | None = None  # the `certcensus worker --vantage` probing; None: this host
 
     def describe(self) -> str:
         parts = [self.address or "(no address)", f"SNI {self.sni}" if self.sni else "no SNI",
                  f"profile {self.profile}"]  # fmt: skip
         if self.source_address:
             parts.append(f"from {self.source_address}")
+        if self.vantage:
+            parts.append(f"vantage {self.vantage}")
         return ", ".join(parts)
 
 
@@ -45,7 +48,7 @@ class StratumCount:
 
 
 def stratum_of(probe: StoredProbe) -> StratumKey:
-    return StratumKey(probe.address, probe.sni, probe.profile, probe.source_address)
+    return StratumKey(probe.address, probe.sni, probe.profile, probe.source_address, probe.vantage)
 
 
 def count_strata(probes: Iterable[StoredProbe]) -> list[StratumCount]:
@@ -71,6 +74,8 @@ def _phrase(dimension: str, values: list) -> str:
         return f"only with SNI {', '.join(named)}" + (" or none" if None in values else "")
     if dimension == "profile":
         return f"only with profile {shown}"
+    if dimension == "vantage":
+        return f"only from vantage {shown}"
     return f"only from {shown}"
 
 

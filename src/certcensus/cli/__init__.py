@@ -34,6 +34,7 @@ COMMANDS = {
     "watch": "watch:watch",
     "check": "check:check",
     "exporter": "exporter:exporter",
+    "worker": "worker:worker",
 }
 
 

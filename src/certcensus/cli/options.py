@@ -40,8 +40,9 @@ def db_option(function):
     """--db: where the census lives (every command that reads or writes it)."""
     return click.option(
         "--db", "db_path", metavar="PATH|URL", default=None,
-        help="The database: a file path or sqlite:///PATH (default: $CERTCENSUS_DB, else "
-             "certcensus.sqlite in the user data directory).",
+        help="The database: a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (any "
+             "libpq URI) (default: $CERTCENSUS_DB, else certcensus.sqlite in the user data "
+             "directory).",
     )(function)  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from certcensus.cli.output import emit_census, status_of_census, status_of_targe
 from certcensus.cli.output import save_pem as write_pem_files
 from certcensus.cli.sclient import sclient_options
 from certcensus.model import defaults
-from certcensus.model.errors import InputError, UsageError
+from certcensus.model.errors import EXIT_OK, InputError, UsageError
 from certcensus.render.formats import FORMATS
 
 
@@ -69,6 +69,17 @@ def kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
     help="Each target's census as one JSON object per line, written as each is built.",
 )  # fmt: skip
 @click.option(
+    "--only-changed",
+    is_flag=True,
+    help="Only targets whose chains differ from their previous run (new or gone chains).",
+)
+@click.option("--only-multiple", is_flag=True, help="Only targets that served more than one chain.")
+@click.option(
+    "--details",
+    is_flag=True,
+    help="Text: every target in full (default for several targets: one line each).",
+)
+@click.option(
     "--save-pem",
     type=click.Path(file_okay=False),
     default=None,
@@ -77,10 +88,18 @@ def kit_links(kit_dir, output) -> list[tuple[str, str]] | None:
 @show_certs_option
 @sclient_options("-CAfile", "-CApath", "-showcerts")
 def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_password, offline,
-           cache_dir, fmt, output, kit_dir, as_json, json_lines, save_pem, show_certs):  # fmt: skip
-    """Print the census again from the store (by default each target's latest run)."""
+           cache_dir, fmt, output, kit_dir, as_json, json_lines, only_changed, only_multiple,
+           details, save_pem, show_certs):  # fmt: skip
+    """Print the census again from the store (by default each target's latest run).
+
+    Several targets are shown one line each (chains, change since the previous run, coverage);
+    --target shows one in full.
+    """
     from certcensus.census.build import build_census
+    from certcensus.census.fleet import changes, fleet_lines, select
     from certcensus.census.judged import judge_census
+    from certcensus.render.console import make_console
+    from certcensus.render.fleet import print_fleet
     from certcensus.render.formats import write_report
     from certcensus.store import open_store
     from certcensus.trust.judge import TrustJudge, TrustRequest
@@ -103,10 +122,25 @@ def report(db_path, targets, run_ids, all_runs, confidence, trust_stores, store_
             raise InputError(
                 "no probes in the store for that selection (run `certcensus scan` first)"
             )
+        everything = len(census.targets)
+        change = changes(store, census)
+        census = select(census, change, only_changed=only_changed, only_multiple=only_multiple)
+        if not census.targets:  # the filters left nothing: a fine answer for a fleet
+            which = [
+                *(["changed since its last run"] if only_changed else []),
+                *(["served more than one chain"] if only_multiple else []),
+            ]
+            make_console().print(f"No target of {everything} {' and '.join(which)}.")
+            sys.exit(EXIT_OK)
         if judge is not None:
             judge_census(census, judge)
         fmt = "json" if as_json else fmt
-        if fmt == "text" and output is None:
+        if fmt == "text" and output is None and len(census.targets) > 1 and not details:
+            if save_pem:
+                write_pem_files(census, save_pem)
+            print_fleet(fleet_lines(census, change), make_console(),
+                        hidden=everything - len(census.targets))  # fmt: skip
+        elif fmt == "text" and output is None:
             emit_census(census, as_json=False, pem_directory=save_pem, show_certs=show_certs)
         else:
             if save_pem:

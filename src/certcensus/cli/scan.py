@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
+from certcensus.cli.fleet import dask_options, parse_vantages, run_on_cluster
+from certcensus.cli.interruption import Interruption, interrupted_line
 from certcensus.cli.options import (
     checked_profiles,
     concurrency_option,
@@ -43,7 +43,7 @@ from certcensus.model.errors import EXIT_USAGE, UsageError
 from certcensus.model.observation import Observation
 from certcensus.probe.plan import DEFAULT_RESOLVE_EVERY, ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.run import PlanRun
-from certcensus.probe.scheduler import INTERRUPT_GRACE_SECONDS, ScanResult
+from certcensus.probe.scheduler import ScanResult
 from certcensus.render.console import make_console
 
 
@@ -123,6 +123,7 @@ from certcensus.render.console import make_console
     show_default=True,
     help="Re-resolve names this often (seconds) on --duration runs.",
 )
+@dask_options
 @db_option
 @trust_options()
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
@@ -144,7 +145,7 @@ from certcensus.render.console import make_console
 def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout, http_head,
          identity_headers, sni, no_sni,
          source_address, profile_list, engine, confidence, min_share, spread, workers, resolve_every,
-         db_path, trust_stores, store_password, offline, cache_dir, as_json, json_lines, save_pem,
+         dask_spec, vantage_list, db_path, trust_stores, store_password, offline, cache_dir, as_json, json_lines, save_pem,
          show_certs, quiet, **protocol_arguments):  # fmt: skip
     """Probe TARGETS again and again and count every chain they present.
 
@@ -168,6 +169,13 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     parsed = parse_targets(targets, starttls)
     seconds = parse_duration(duration)
     profiles = checked_profiles(profile_list, engine)
+    vantages = parse_vantages(vantage_list, dask_spec)
+    if dask_spec is not None:
+        from certcensus.fleet.cluster import parse_dask
+
+        parse_dask(dask_spec)  # a typo fails before the trust stores load
+        if workers:
+            raise UsageError("--workers and --dask: the Dask workers are the worker processes")
     stop_when_sure = None
     if (count is None and seconds is None) or confidence is not None or min_share is not None:
         stop_when_sure = (min_share or defaults.MIN_SHARE, confidence or defaults.CONFIDENCE)
@@ -185,12 +193,15 @@ def scan(targets, starttls, ip_mode, count, duration, rate, concurrency, timeout
     judge = TrustJudge.load(TrustRequest(trust_stores, store_password, offline, cache_dir))
     sys.exit(scan_and_print(plan, db_path, as_json=as_json, save_pem=save_pem, quiet=quiet,
                             confidence=confidence or defaults.CONFIDENCE, judge=judge,
-                            show_certs=show_certs, json_lines=json_lines))  # fmt: skip
+                            show_certs=show_certs, json_lines=json_lines,
+                            dask_spec=dask_spec, vantages=vantages))  # fmt: skip
 
 
 def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: bool,
                    command: str = "scan", confidence: float = defaults.CONFIDENCE,
-                   judge=None, show_certs: bool = False, json_lines: bool = False) -> int:  # fmt: skip
+                   judge=None, show_certs: bool = False, json_lines: bool = False,
+                   dask_spec: str | None = None,
+                   vantages: list[str] | None = None) -> int:  # fmt: skip
     """Run the plan into the store, print the census of this run (with `json_lines`, each
     target's as soon as its probes are done); return the exit status."""
     from certcensus.census.build import build_census
@@ -201,16 +212,18 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
     with open_store(db_path) as store:
         run_id = store.start_run(command, [t.name for t in plan.targets])
         stream = TargetStream(store, [run_id], confidence, judge) if json_lines else None
-        result, stopped_by = _run_with_progress(
-            plan, store, run_id, show=not quiet and err.is_terminal, stream=stream
-        )
+        show = not quiet and err.is_terminal
+        if dask_spec is not None:  # --json-lines: each target's census once the run is done
+            result, stopped_by = run_on_cluster(plan, store, run_id, dask_spec, vantages, show=show)
+        else:
+            result, stopped_by = _run_with_progress(plan, store, run_id, show=show, stream=stream)
         store.finish_run(run_id)
         for message in result.resolution_errors.values():
             print_error(message)
         for rejected in store.rejected:
             print_warning(f"an observation could not be stored: {rejected.reason}")
         if stopped_by is not None and not (stream is not None and stream.closed):
-            err.print(_interrupted_line(result, stopped_by))
+            err.print(interrupted_line(result, stopped_by))
         if stream is not None:
             stream.emit_rest([t.name for t in plan.targets])
             if save_pem:
@@ -235,41 +248,6 @@ def scan_and_print(plan: ScanPlan, db_path, *, as_json: bool, save_pem, quiet: b
     return status_of_targets(written)
 
 
-def _interrupted_line(result: ScanResult, signum: int) -> str:
-    parts = [f"certcensus: interrupted ({signal.Signals(signum).name})"]
-    if result.probes_interrupted:
-        parts.append(f"{result.probes_interrupted} probe(s) in flight recorded as interrupted")
-    if result.not_started:
-        waiting = ", ".join(f"{n} of {name}" for name, n in result.not_started.items())
-        parts.append(f"planned probes not started: {waiting}")
-    return "; ".join(parts) + "; the census of the probes made so far follows"
-
-
-class _Interruption:
-    """What the signals ask for: the first stops the run cleanly (probes in flight get a
-    moment, then the census is printed); a second ends the process at once. SQLite keeps every
-    committed transaction whatever moment the process ends at, so the store stays consistent;
-    only the last second of observations, not yet committed, is lost (as with kill -9)."""
-
-    def __init__(self, run: PlanRun, console: Console):
-        self.run = run
-        self.console = console
-        self.signal: int | None = None
-
-    def __call__(self, signum: int) -> None:
-        name = signal.Signals(signum).name
-        if self.signal is not None:
-            self.console.print(f"certcensus: {name} again: quitting now; committed data is kept")
-            sys.stderr.flush()
-            os._exit(128 + signum)
-        self.signal = signum
-        self.console.print(
-            f"certcensus: {name}: stopping; probes in flight get {INTERRUPT_GRACE_SECONDS:g}s "
-            "(Ctrl-C again to quit at once)"
-        )
-        self.run.interrupt()
-
-
 def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool,
                        stream: TargetStream | None = None) -> tuple[ScanResult, int | None]:  # fmt: skip
     """Run the plan, with a progress bar when `show`; return the result and the signal that
@@ -289,7 +267,7 @@ def _run_with_progress(plan: ScanPlan, store, run_id: int, *, show: bool,
     estimate = StopWhenSureEstimate(run.probes_still_needed)
     if stream is not None:
         stream.on_closed = run.interrupt  # `| head`: stop probing once nobody reads
-    interruption = _Interruption(run, progress.console)
+    interruption = Interruption(run, progress.console)
 
     def on_observation(observation: Observation) -> None:
         counts["probes"] += 1

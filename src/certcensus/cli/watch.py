@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from certcensus.cli.command import Command
+from certcensus.cli.fleet import dask_options, parse_vantages
 from certcensus.cli.options import (
     check_engine,
     concurrency_option,
@@ -139,6 +140,7 @@ FILE_KEYS = {"db": "db_path", "exec": "exec_command"}
     help="Serve Prometheus metrics on this port at /metrics (0: any free port).",
 )
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
+@dask_options
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @sclient_options(*WATCH_SCLIENT_FLAGS)
@@ -175,7 +177,8 @@ def watch(ctx, targets, targets_file, starttls, sni, profile, **given):
 
 def _watch(specs, webhooks, *, engine, timeout, warn_days, trust_stores, count, every, rounds, rate,
            concurrency, confidence, min_share, alerts_format, exec_command, exec_timeout,
-           webhook_format, metrics_port, metrics_address, db_path, quiet, **protocol_arguments):  # fmt: skip
+           webhook_format, metrics_port, metrics_address, dask_spec, vantage_list, db_path, quiet,
+           **protocol_arguments):  # fmt: skip
     from certcensus.store import open_store
     from certcensus.watch.metrics import MetricsServer, WatchMetrics
     from certcensus.watch.runner import Watcher, WatchSettings, build_plans
@@ -183,6 +186,12 @@ def _watch(specs, webhooks, *, engine, timeout, warn_days, trust_stores, count, 
 
     interval = positive_duration(str(every), "--every")
     check_engine([spec.profile for spec in specs], engine)
+    vantages = parse_vantages(vantage_list, dask_spec)
+    dask = None
+    if dask_spec is not None:
+        from certcensus.fleet.cluster import parse_dask
+
+        dask = parse_dask(dask_spec)
     settings = WatchSettings(count, timeout, rate, concurrency,
                              protocol_options=protocol_values(protocol_arguments),
                              confidence=confidence, min_share=min_share, engine=engine)  # fmt: skip
@@ -240,7 +249,8 @@ def _watch(specs, webhooks, *, engine, timeout, warn_days, trust_stores, count, 
         watcher = Watcher(plans, store, every=interval, rounds=rounds, warn_days=warn_days,
                           sinks=sinks, metrics=state, judge=judge, on_round_end=on_round_end,
                           on_observation=on_observation,
-                          baseline=(min_share, confidence))  # fmt: skip
+                          baseline=(min_share, confidence), dask=dask,
+                          vantages=vantages)  # fmt: skip
 
         async def go() -> int:
             loop = asyncio.get_running_loop()

@@ -39,6 +39,9 @@ class Observation:
     server_identity: str | None = None
     server_identity_detail: str = ""
     server_hello: str | None = None
+    # The vantage point (a named `certcensus worker`) the probe was made from; None: this host.
+    # Balancers that hash the source address or answer by region show other chains elsewhere.
+    vantage: str | None = None
 
     @property
     def chain_id(self) -> str | None:

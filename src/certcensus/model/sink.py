@@ -6,7 +6,7 @@ store (the next stage); the CLI hands them a store, and tests a list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,3 +39,11 @@ class ObservationSink(Protocol):
         ...
 
     def flush(self) -> None: ...
+
+
+class BatchSink(ObservationSink, Protocol):
+    """A sink that also takes whole batches under an id, each at most once (the store)."""
+
+    def add_batch(self, run_id: int, batch_id: str, observations: Sequence[Observation]) -> bool:
+        """Store `observations` durably unless `batch_id` was stored for the run already."""
+        ...

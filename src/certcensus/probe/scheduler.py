@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from certcensus.model.coverage_bound import probes_needed
-from certcensus.model.errors import ResolutionError
+from certcensus.model.errors import CertcensusError, ResolutionError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.model.sink import ObservationSink
@@ -180,6 +180,7 @@ class Scan:
         self._spacer = _StartSpacer(plan.concurrency)
         self._sources = itertools.cycle(plan.source_addresses) if plan.source_addresses else None
         self.result = ScanResult(run_id, {}, {})
+        self.failure: CertcensusError | None = None  # the store gave up: the scan stops
         # Called with a target's name once its last probe is recorded (--json-lines streams
         # each target's census then); not for targets an interrupt cut short.
         self.on_target_done = on_target_done
@@ -213,6 +214,8 @@ class Scan:
             flusher.cancel()
             for driver in drivers:
                 driver.cancel()
+            if self.failure is not None:  # the store gave up: flushing again would only fail
+                raise self.failure
             self.store.flush()
         if self.result.interrupted and self.plan.count is not None:
             planned = {t.name: self.plan.count for t in self.plan.targets}
@@ -272,7 +275,12 @@ class Scan:
     async def _flush_every_second(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.store.flush()
+            try:
+                self.store.flush()
+            except CertcensusError as error:  # a database lost for good: stop, and say why
+                self.failure = error
+                self.interrupt()
+                return
 
     async def _drive_target(self, target: Target, budget: _Budget) -> None:
         try:

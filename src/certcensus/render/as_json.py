@@ -102,6 +102,7 @@ def chain_to_dict(chain: ChainCount) -> dict:
         **(
             {"chain_issues": chain_issues_to_dict(chain.issues)} if chain.issues is not None else {}
         ),
+        **({"vantages": dict(sorted(chain.vantages.items()))} if chain.vantages else {}),
         **(
             {"trust": {name: store_verdict_to_dict(v) for name, v in chain.trust.items()}}
             if chain.trust is not None
@@ -132,6 +133,7 @@ def target_to_dict(target: TargetCensus) -> dict:
                 "sni": stratum.key.sni,
                 "profile": stratum.key.profile,
                 "source_address": stratum.key.source_address,
+                **({"vantage": stratum.key.vantage} if stratum.key.vantage else {}),
                 "probes": stratum.probes,
                 "ok": stratum.ok,
                 "chains": dict(stratum.chains.most_common()),
@@ -140,6 +142,7 @@ def target_to_dict(target: TargetCensus) -> dict:
         ],
         **coverage_to_dict(target),
         **backends_to_dict(target.backends),
+        **vantages_to_dict(target),
         **(
             {"missing_cas": {n: missing_cas_to_dict(m) for n, m in target.missing_cas.items()}}
             if target.missing_cas is not None
@@ -160,6 +163,26 @@ def coverage_to_dict(target: TargetCensus) -> dict:
         "split": split.to_dict() if split else None,
     }
     return {"coverage": coverage, "coverage_strata": assessment["strata"]}
+
+
+def vantages_to_dict(target: TargetCensus) -> dict:
+    """Probes and the coverage statement per vantage (only for censuses made from vantages);
+    each chain carries its own "vantages" counts."""
+    if not target.vantages:
+        return {}
+    sentences = target.vantage_sentences()
+    return {
+        "vantages": {
+            vantage: {
+                "probes": probes,
+                "coverage": {
+                    **target.vantage_coverage[vantage].to_dict(),
+                    "sentence": sentences[vantage],
+                },
+            }
+            for vantage, probes in sorted(target.vantages.items())
+        }
+    }
 
 
 def backends_to_dict(backends: BackendCensus | None) -> dict:

@@ -84,8 +84,13 @@ def print_target(target: TargetCensus, console: Console, show_pem: bool = False)
         console.print(f"\n  {sentence}", style="bold" if target.coverage.applicable else "yellow")
         if target.coverage.applicable and len(target.strata) > 1:
             console.print(
-                f"  ({len(target.strata)} strata: address x SNI x profile x source)", style="dim"
+                f"  ({len(target.strata)} strata: address x SNI x profile x source"
+                f"{' x vantage' if target.vantages else ''})",
+                style="dim",
             )
+    for vantage, sentence in target.vantage_sentences().items():
+        applicable = target.vantage_coverage[vantage].applicable
+        console.print(f"  {sentence}", style="" if applicable else "yellow")
     console.print()
 
 
@@ -96,6 +101,9 @@ def _print_chain(
     if len(target.ips) > 1:
         spread = ", ".join(f"{ip} {n}" for ip, n in chain.ips.most_common())
         console.print(f"    seen from: {spread}")
+    if len(target.vantages) > 1:
+        spread = ", ".join(f"{v} {chain.vantages.get(v, 0)}" for v in sorted(target.vantages))
+        console.print(f"    vantages: {spread}")
     for position, info in enumerate(chain.certificates):
         _print_certificate(position, info, console)
         if show_pem:
@@ -116,7 +124,7 @@ def _print_chain(
             f"    differs from chain #1: {safe_text(chain.difference.summary)}", style="yellow"
         )
     for statement in chain.seen_only:
-        console.print(f"    seen {statement}", style="magenta")
+        console.print(f"    chain #{number} seen {statement}", style="magenta")
     if any(identity is not None for identity in chain.backends):
         console.print(f"    served by: {backends_line(chain.backends)}")
     for issue in chain.issues or ():

@@ -238,6 +238,11 @@ def _chain_article(number: int, chain: ChainCount, store: str | None, now: dt.da
     if len(chain.ips) > 1:
         spread = ", ".join(f"{escape(ip)} {n}" for ip, n in chain.ips.most_common())
         parts.append(f'<p class="ips">seen from {spread}</p>')
+    if chain.vantages:
+        spread = ", ".join(f"{escape(v)} {n}" for v, n in sorted(chain.vantages.items()))
+        parts.append(f'<p class="vantages">vantages: {spread}</p>')
+    for statement in (s for s in chain.seen_only if s.startswith("only from vantage")):
+        parts.append(f'<p class="vantages">Chain #{number} seen {escape(statement)}</p>')
     parts.append(_tree(chain.certificates, verdict, store, now))
     if chain.issues:
         items = "".join(

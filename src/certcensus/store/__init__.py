@@ -1,7 +1,8 @@
 """The store: observations in, probes and certificates out, behind one interface (base.Store).
 
-`open_store(url)` is the one way in: a path or `sqlite:///path` opens the SQLite store; any
-other URL scheme is a usage error naming the schemes this build supports.
+`open_store(url)` is the one way in: a path or `sqlite:///path` opens the SQLite store,
+`postgresql://...` (any libpq URI; `postgres://` too) the PostgreSQL store; any other URL
+scheme is a usage error naming the schemes this build supports.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from certcensus.store.base import RunInfo, Store, StoredProbe
 
 # RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://".
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
-SUPPORTED_SCHEMES = ("sqlite",)
+SUPPORTED_SCHEMES = ("sqlite", "postgresql")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 # Where the database URL comes from when --db is not given.
 DATABASE_ENVIRONMENT = "CERTCENSUS_DB"
 
@@ -28,8 +30,8 @@ def default_database_path() -> Path:
 
 
 def open_store(url: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
-    """Open the store at `url`: a file path, `sqlite:///abs/path`, or None ($CERTCENSUS_DB, else
-    the default path). `read_only` for commands that only read: nothing is created or changed.
+    """Open the store at `url`: a file path, `sqlite:///abs/path`, `postgresql://...`, or None
+    ($CERTCENSUS_DB, else the default path). `read_only` for commands that only read: nothing is created or changed.
 
     Raises UsageError for a URL this build cannot open, StoreError when opening fails.
     """
@@ -43,6 +45,10 @@ def open_store(url: str | os.PathLike | None = None, *, read_only: bool = False)
     if scheme == "sqlite":
         # sqlite:///abs/path (SQLAlchemy's form) or sqlite://relative/path.
         return _open_sqlite(Path(rest).expanduser(), read_only)
+    if scheme in POSTGRES_SCHEMES:
+        from certcensus.store.postgres import PostgresStore
+
+        return PostgresStore(text, read_only=read_only)
     raise UsageError(
         f"--db {text!r}: this build cannot open {scheme}:// databases "
         f"(supported: a file path, {', '.join(s + '://' for s in SUPPORTED_SCHEMES)})"

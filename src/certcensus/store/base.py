@@ -45,6 +45,7 @@ class StoredProbe:
     server_identity: str | None = None  # what the server said about itself (Observation)
     server_identity_detail: str = ""
     server_hello: str | None = None  # ServerHello fingerprint
+    vantage: str | None = None  # the `certcensus worker --vantage` that made it; None: local
 
 
 class BackendProbeCount(NamedTuple):
@@ -66,7 +67,7 @@ class BackendProbeCount(NamedTuple):
 GROUP_DIMENSIONS = (
     "run_id", "target", "host", "port", "protocol", "address", "outcome", "chain", "chain_key",
     "sni", "profile", "source_address", "source_port", "tls_version", "cipher", "source",
-    "leaf_only", "started_at", "time_bin", "server_identity", "server_hello",
+    "leaf_only", "started_at", "time_bin", "server_identity", "server_hello", "vantage",
 )  # fmt: skip
 # What `Store.probe_columns` can read in bulk: numeric per-probe values. Missing values read as
 # MISSING_INTEGER (integer columns) or NaN (seconds).
@@ -103,6 +104,9 @@ class Store(abc.ABC):
     """
 
     read_only: bool = False
+    # A URL that processes on other machines (Dask workers) can open to write into this same
+    # store; None when only this process can write to it (an SQLite file).
+    shared_url: str | None = None
     rejected: list[RejectedObservation]  # see model.sink.ObservationSink
 
     @abc.abstractmethod
@@ -119,6 +123,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def add(self, run_id: int, observation: Observation) -> None:
         """Queue one observation; it is durable after the next `flush` (at most ~1 s later)."""
+
+    @abc.abstractmethod
+    def add_batch(self, run_id: int, batch_id: str, observations: Sequence[Observation]) -> bool:
+        """Store a batch of observations at once, and durably, unless a batch with this id was
+        already stored for the run: then store nothing and return False. A task that Dask ran
+        twice (its worker died after it wrote) must not count its probes twice."""
 
     @abc.abstractmethod
     def flush(self) -> None: ...
@@ -220,6 +230,24 @@ class Store(abc.ABC):
             self.probe_groups(BACKEND_DIMENSIONS, targets=[target], run_ids=run_ids)
         )
 
+    def chains_by_target(
+        self, run_ids: Iterable[int] | None = None, targets: Iterable[str] | None = None
+    ) -> dict[str, Counter]:
+        """Successful probes per chain for each target (leaf-only captures apart): what a fleet
+        overview compares from run to run. One probe_groups, so one GROUP BY in a backend."""
+        run_list = list(run_ids) if run_ids is not None else None
+        names = list(targets) if targets is not None else self.targets(run_list)
+        counts: dict[str, Counter] = {name: Counter() for name in names}
+        groups = self.probe_groups(
+            ("target", "chain"), targets=names, run_ids=run_list,
+            where={"outcome": str(Outcome.OK), "leaf_only": False},
+        )  # fmt: skip
+        for group in sorted(groups, key=lambda g: g.first_at):  # Counter order: first seen first
+            target, chain = group.key
+            if chain is not None:
+                counts[target][chain] += group.probes
+        return counts
+
     @abc.abstractmethod
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         """The DER certificates of a chain, in wire order."""
@@ -313,6 +341,7 @@ def _probe_values(probe: StoredProbe, time_bins: tuple[float, float] | None) -> 
         "started_at": probe.started_at, "connect_seconds": probe.connect_seconds,
         "starttls_seconds": probe.starttls_seconds, "handshake_seconds": probe.handshake_seconds,
         "server_identity": probe.server_identity, "server_hello": probe.server_hello,
+        "vantage": probe.vantage,
     }  # fmt: skip
     if time_bins is not None:
         values["time_bin"] = math.floor((probe.started_at - time_bins[0]) / time_bins[1])

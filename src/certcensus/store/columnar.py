@@ -28,8 +28,12 @@ if TYPE_CHECKING:
 CHUNK_COLUMNS = (
     "target_key", "address_key", "started_at", "outcome_key", "detail_key", "chain_key",
     "sni_key", "profile_key", "source_address_key", "source_port", "tls_version_key",
-    "cipher_key", "leaf_only", "server_identity_key", "server_hello_key",
+    "cipher_key", "leaf_only", "server_identity_key", "server_hello_key", "vantage_key",
 )  # fmt: skip
+# Columns added after chunks were first written (schema 5: vantage_key). A chunk written before
+# lacks them, and they read as unset there (0): those probes had no vantage. So a migration
+# that adds a column of this kind rewrites no chunk.
+LATER_COLUMNS = ("vantage_key",)
 _INTEGER_TYPES = ("B", "H", "I", "Q")  # the first that holds a column's largest value
 
 
@@ -85,7 +89,11 @@ def decode_chunks(chunks: Iterable[tuple[int, int, int, str, bytes]]) -> ProbeAr
     pieces: dict[str, list[np.ndarray]] = {c: [] for c in (*CHUNK_COLUMNS, "probe_id", "run_id")}
     for run_id, first_probe_id, probes, names, data in chunks:
         offset = 0
-        for name_and_code in names.split():
+        stored = names.split()
+        for name in LATER_COLUMNS:
+            if not any(item.startswith(name + ":") for item in stored):
+                pieces[name].append(np.zeros(probes, dtype=np.uint8))
+        for name_and_code in stored:
             name, code = name_and_code.split(":")
             dtype = np.dtype("<f8" if code == "d" else f"<u{array.array(code).itemsize}")
             size = dtype.itemsize * probes
@@ -98,7 +106,7 @@ def decode_chunks(chunks: Iterable[tuple[int, int, int, str, bytes]]) -> ProbeAr
         pieces["run_id"].append(np.full(probes, run_id, dtype=np.uint32))
     columns = {}
     for name, parts in pieces.items():
-        if len(parts) != len(pieces["probe_id"]):  # a column older chunks lack reads as unset
+        if len(parts) != len(pieces["probe_id"]):  # only LATER_COLUMNS may be missing
             raise ValueError(f"probe chunks without {name}: rebuild the columnar copy")
         if not parts:
             columns[name] = np.zeros(0, np.float64 if name == "started_at" else np.int64)

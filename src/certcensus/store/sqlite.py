@@ -9,6 +9,7 @@ columns (`probe_columns`), never an object per probe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -35,10 +36,11 @@ FLUSH_BATCH = 2000
 # Schema 4 keys every repeated value of a probe by an integer: chains by `chain_key`, targets
 # (name, host, port, protocol) by `target_key`, and every repeated string (address, outcome,
 # detail, SNI, profile, source address, TLS version, cipher, source, backend identity and its
-# detail, ServerHello fingerprint) by a key into `texts`, one table for all of them. A probe row is then a handful of small integers, a start time and three
-# durations: ~75 bytes with its index entry instead of 353 (bench/RESULTS.md, "census"). A new
-# per-probe string (issue 17's vantage) is one more `*_key` column into `texts`, a MIGRATIONS
-# step, and one entry in _TEXT_COLUMNS (census/build.py's docstring has the whole recipe).
+# detail, ServerHello fingerprint, vantage) by a key into `texts`, one table for all of them. A
+# probe row is then a handful of small integers, a start time and three durations: ~75 bytes
+# with its index entry instead of 353 (bench/RESULTS.md, "census"). A new per-probe string is
+# one more `*_key` column into `texts`, a MIGRATIONS step, and one entry in _TEXT_COLUMNS
+# (census/build.py's docstring has the whole recipe; schema 5's vantage_key followed it).
 TABLES = """
 CREATE TABLE IF NOT EXISTS certificates (
     sha256 TEXT PRIMARY KEY,
@@ -96,7 +98,8 @@ CREATE TABLE IF NOT EXISTS probes (
     leaf_only INTEGER NOT NULL DEFAULT 0,
     server_identity_key INTEGER,
     server_identity_detail_key INTEGER,
-    server_hello_key INTEGER
+    server_hello_key INTEGER,
+    vantage_key INTEGER
 );
 CREATE TABLE IF NOT EXISTS probe_chunks (
     chunk_id INTEGER PRIMARY KEY,
@@ -113,15 +116,29 @@ SCHEMA = (
 CREATE INDEX IF NOT EXISTS probes_by_target ON probes(target_key, run_id, started_at);
 CREATE INDEX IF NOT EXISTS probe_chunks_by_run ON probe_chunks(run_id);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+-- Batches already stored, by the id their sender gave (fleet/batches.py): a retried batch is
+-- stored once.
+CREATE TABLE IF NOT EXISTS batches (
+    run_id INTEGER NOT NULL,
+    batch_id TEXT NOT NULL,
+    PRIMARY KEY (run_id, batch_id)
+) WITHOUT ROWID;
 """
 )
+# Columns schema 5 added to `probes`: the tables as schema 4 made them are TABLES without them
+# (migration 3 builds schema 4's tables, and migration 4 then adds these).
+_ADDED_IN_5 = ",\n    vantage_key INTEGER"
+assert _ADDED_IN_5 in TABLES
+_V4_TABLES = TABLES.replace(_ADDED_IN_5, "")
 
 # The schema this code writes. 1: the first release (leaf-only captures marked in `detail`);
 # 2: `leaf_only` is a column; 3: backend identity and ServerHello fingerprint (interned in
 # probe_strings); 4: integer keys for chains, targets and every repeated string (one `texts`
-# table, probe_strings folded into it). Older databases are migrated when opened for writing;
-# a newer one is refused, since this code would misread it.
-SCHEMA_VERSION = 4
+# table, probe_strings folded into it); 5: each probe's vantage (a key into texts) and the ids
+# of stored batches (issue 17). Older databases are migrated when opened for writing; a newer
+# one is refused, since this code would misread it. SCHEMA then creates the tables no
+# migration does (`batches`).
+SCHEMA_VERSION = 5
 _V2_TEXT_COLUMNS = ("address", "outcome", "detail", "sni", "profile", "source_address",
                     "tls_version", "cipher", "source")  # fmt: skip
 # Schema 3's columns into probe_strings (`<name>_id`), each becoming a `<name>_key` into texts.
@@ -145,7 +162,7 @@ MIGRATIONS = {
         "ALTER TABLE probes RENAME TO probes_v2",
         "ALTER TABLE chains RENAME TO chains_v2",
         "ALTER TABLE chain_certificates RENAME TO chain_certificates_v2",
-        *TABLES.split(";")[:-1],
+        *_V4_TABLES.split(";")[:-1],
         "INSERT INTO chains (chain_id, length) SELECT chain_id, length FROM chains_v2 ORDER BY rowid",
         "INSERT INTO chain_certificates (chain_key, position, sha256) "
         "SELECT c.chain_key, v.position, v.sha256 FROM chain_certificates_v2 AS v "
@@ -177,6 +194,9 @@ MIGRATIONS = {
         "DROP TABLE chain_certificates_v2",
         "DROP TABLE probe_strings",
     ),
+    # Probes stored before vantages were made here (NULL: this host). Their columnar chunks
+    # lack vantage_key, which reads as unset (store/columnar.py), so nothing is rewritten.
+    4: ("ALTER TABLE probes ADD COLUMN vantage_key INTEGER",),
 }
 
 # Where each column of the columnar copy is in a PROBE_COLUMNS row.
@@ -184,13 +204,13 @@ _CHUNK_FIELDS = {
     "target_key": 1, "address_key": 2, "started_at": 3, "outcome_key": 4, "detail_key": 5,
     "chain_key": 6, "sni_key": 7, "profile_key": 8, "source_address_key": 9, "source_port": 10,
     "tls_version_key": 11, "cipher_key": 12, "leaf_only": 17, "server_identity_key": 18,
-    "server_hello_key": 20,
+    "server_hello_key": 20, "vantage_key": 21,
 }  # fmt: skip
 PROBE_COLUMNS = (
     "run_id, target_key, address_key, started_at, outcome_key, detail_key, chain_key, sni_key, "
     "profile_key, source_address_key, source_port, tls_version_key, cipher_key, "
     "connect_seconds, starttls_seconds, handshake_seconds, source_key, leaf_only, "
-    "server_identity_key, server_identity_detail_key, server_hello_key"
+    "server_identity_key, server_identity_detail_key, server_hello_key, vantage_key"
 )
 # Keep at most this many interned strings in memory for writing; past it the cache starts over
 # (a server whose error texts are all different must not grow the writer without bound).
@@ -332,17 +352,67 @@ class SQLiteStore(SQLiteAggregates, Store):
         by_run: dict[int, list[Observation]] = {}
         for run_id, obs in queue:
             by_run.setdefault(run_id, []).append(obs)
+        with self._transaction():
+            for run_id, observations in by_run.items():
+                rows = [self._row(run_id, obs) for obs in observations]
+                self._insert_rows(run_id, rows)
+
+    def add_batch(self, run_id: int, batch_id: str, observations: Sequence[Observation]) -> bool:
+        self.flush()  # what was queued before the batch is stored before it
         try:
-            with self._db:  # one transaction
+            try:
+                with self._transaction():  # the batch's id and its probes: both or neither
+                    if not self._claim_batch(run_id, batch_id):
+                        return False
+                    if observations:
+                        self._arrays_cache = None
+                        self._insert_rows(run_id, [self._row(run_id, obs) for obs in observations])
+                return True
+            except _DATA_ERRORS:
+                # As in flush: one observation the database cannot take must not cost the
+                # batch. Still one transaction (the id and what is kept: both or neither), each
+                # probe in its own savepoint; a refused one is kept, with its reason, to report.
+                with self._transaction():
+                    if not self._claim_batch(run_id, batch_id):
+                        return False
+                    self._arrays_cache = None
+                    for obs in observations:
+                        self._db.execute("SAVEPOINT one_probe")
+                        try:
+                            self._insert_rows(run_id, [self._row(run_id, obs)])
+                        except _DATA_ERRORS as error:
+                            self._db.execute("ROLLBACK TO one_probe")
+                            self._forget_keys()  # keys interned since the savepoint are gone
+                            self.rejected.append(RejectedObservation(obs, _one_line(error)))
+                        self._db.execute("RELEASE one_probe")
+                return True
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to database {self.path}: {_one_line(error)}") from None
+
+    def _claim_batch(self, run_id: int, batch_id: str) -> bool:
+        """Record the batch's id; False if it was there (a retried task: store nothing)."""
+        return bool(
+            self._db.execute(
+                "INSERT OR IGNORE INTO batches (run_id, batch_id) VALUES (?, ?)", (run_id, batch_id)
+            ).rowcount
+        )
+
+    def _forget_keys(self) -> None:
+        """Forget every interned key (a rollback may have undone some); they are looked up again."""
+        self._texts.clear()
+        self._targets.clear()
+        self._chains.clear()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction. Keys interned inside it are remembered (below); if it rolls
+        back they never existed, so they are forgotten too."""
+        try:
+            with self._db:
                 self._db.execute("BEGIN")
-                for run_id, observations in by_run.items():
-                    rows = [self._row(run_id, obs) for obs in observations]
-                    self._insert_rows(run_id, rows)
+                yield
         except BaseException:
-            # The transaction rolled back: keys interned inside it may name no row.
-            self._texts.clear()
-            self._targets.clear()
-            self._chains.clear()
+            self._forget_keys()
             raise
 
     def _insert_rows(self, run_id: int, rows: list[tuple]) -> None:
@@ -391,7 +461,7 @@ class SQLiteStore(SQLiteAggregates, Store):
             text(obs.tls_version), text(obs.cipher), obs.connect_seconds, obs.starttls_seconds,
             obs.handshake_seconds, text(obs.source), int(obs.leaf_only),
             text(obs.server_identity), text(obs.server_identity_detail or None),
-            text(obs.server_hello),
+            text(obs.server_hello), text(obs.vantage),
         )  # fmt: skip
 
     # Interning, inside flush's transaction: each key is looked up (or made) once per value and
@@ -494,7 +564,8 @@ class SQLiteStore(SQLiteAggregates, Store):
             "x_profile.value, x_source_address.value, p.source_port, x_tls_version.value, "
             "x_cipher.value, p.connect_seconds, p.starttls_seconds, p.handshake_seconds, "
             "x_source.value, p.leaf_only, x_server_identity.value, "
-            "x_server_identity_detail.value, x_server_hello.value FROM probes AS p JOIN targets AS t USING (target_key) "
+            "x_server_identity_detail.value, x_server_hello.value, x_vantage.value "
+            "FROM probes AS p JOIN targets AS t USING (target_key) "
             f"LEFT JOIN chains AS c ON c.chain_key = p.chain_key {texts} {where} "
             "ORDER BY p.started_at, p.probe_id",
             (*params, target),
@@ -504,7 +575,7 @@ class SQLiteStore(SQLiteAggregates, Store):
             values[8] = Outcome(values[8])
             values[21] = bool(values[21])
             values[23] = values[23] or ""
-            yield StoredProbe(*values)
+            yield StoredProbe(*values)  # ..., leaf_only, identity, detail, hello, vantage
 
     def chain_certificates(self, chain_id: str) -> list[bytes]:
         rows = self._db.execute(
@@ -539,9 +610,11 @@ class SQLiteStore(SQLiteAggregates, Store):
         return row[0] if row else None
 
     def find_chains(self, prefix: str) -> list[str]:
+        # A typed prefix is text, not a pattern: "%" and "_" match only themselves.
+        pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._db.execute(
-            "SELECT chain_id FROM chains WHERE chain_id LIKE ? ORDER BY chain_id",
-            (prefix.lower() + "%",),
+            "SELECT chain_id FROM chains WHERE chain_id LIKE ? ESCAPE '\\' ORDER BY chain_id",
+            (pattern + "%",),
         )
         return [chain_id for (chain_id,) in rows]
 

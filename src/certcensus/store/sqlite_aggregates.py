@@ -31,6 +31,7 @@ _TEXT_COLUMNS = {
     "tls_version": "tls_version_key", "cipher": "cipher_key", "source": "source_key",
     "server_identity": "server_identity_key",
     "server_identity_detail": "server_identity_detail_key", "server_hello": "server_hello_key",
+    "vantage": "vantage_key",
 }  # fmt: skip
 _TARGET_FIELDS = ("target", "host", "port", "protocol")
 # Dimensions read straight from a column of `probes`.
@@ -47,11 +48,12 @@ _ARRAY_COLUMNS = {
     "leaf_only": "leaf_only", "started_at": "started_at", "time_bin": "started_at",
     "probe_id": "probe_id", "tls_version": "tls_version_key", "cipher": "cipher_key",
     "server_identity": "server_identity_key", "server_hello": "server_hello_key",
+    "vantage": "vantage_key",
 }  # fmt: skip
 # In the columnar copy 0 means unset for these (keys start at 1; no source port is 0).
 _ZERO_IS_UNSET = {
     "chain_key", "sni_key", "source_address_key", "source_port", "tls_version_key", "cipher_key",
-    "server_identity_key", "server_hello_key",
+    "server_identity_key", "server_hello_key", "vantage_key",
 }  # fmt: skip
 # Rows fetched from SQLite at a time when reading in bulk: large enough that the per-call cost
 # vanishes, small enough that the rows in flight stay a few megabytes.

@@ -98,6 +98,12 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("chain_id",),
     ),
     "certcensus_chain_probes": ("gauge", "Successful probes that got this chain.", ("chain_id",)),
+    "certcensus_chain_vantage_probes": (
+        "gauge",
+        "Successful probes from this vantage point (`certcensus worker --vantage`) that got "
+        "this chain; a chain seen from some vantages only has no series for the others.",
+        ("chain_id", "vantage"),
+    ),
     "certcensus_chain_trusted": (
         "gauge",
         "1 when the store accepts the chain (lenient: a path to one of its roots, every "
@@ -296,6 +302,8 @@ class FamilySet:
         ), 1.0)  # fmt: skip
         self.add("certcensus_chain_share", extra, (chain_id,), chain.share)
         self.add("certcensus_chain_probes", extra, (chain_id,), float(chain.count))
+        for vantage, count in sorted(chain.vantages.items()):
+            self.add("certcensus_chain_vantage_probes", extra, (chain_id, vantage), float(count))
         for store, verdict in sorted((chain.trust or {}).items()):
             self._add_verdict(chain_id, store, verdict, extra)
         ends = _expiries(chain.certificates)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from certcensus.census.build import build_census
 from certcensus.census.judged import judge_census
 from certcensus.census.model import Census
+from certcensus.fleet.cluster import Cluster, DaskSpec
+from certcensus.fleet.scan import FleetScan
 from certcensus.model import defaults
 from certcensus.probe.plan import ProbeOptions, ScanPlan, build_plan
 from certcensus.probe.probers import Prober, close_probers, start_probers
@@ -120,8 +122,13 @@ class Watcher:
         on_observation: Callable[[object], None] | None = None,
         probers: dict[str, Prober] | None = None,
         baseline: tuple[float, float] | None = (defaults.MIN_SHARE, defaults.CONFIDENCE),
+        dask: DaskSpec | None = None,
+        vantages: list[str] | None = None,
     ):
         self.plans, self.store, self.every, self.rounds = plans, store, every, rounds
+        # --dask: each round's plans run on this cluster (from these vantages), not here.
+        self.dask, self.vantages = dask, vantages
+        self._cluster: Cluster | None = None
         self.names = list(dict.fromkeys(t.name for plan in plans for t in plan.targets))
         self.sinks = list(sinks)
         self.metrics = metrics
@@ -138,7 +145,7 @@ class Watcher:
         self.rounds_done = 0
         self._given_probers = probers
         self._probers: dict[str, Prober] = {}
-        self._scans: list[Scan] = []
+        self._scans: list[Scan | FleetScan] = []
 
     def interrupt(self) -> None:
         self.stop.set()
@@ -158,7 +165,20 @@ class Watcher:
 
     async def run(self) -> int:
         """Watch; returns the number of rounds completed."""
-        await self._start_probers()
+        if self.dask is None:
+            return await self._watch()
+        async with Cluster(self.dask) as cluster:
+            if self.vantages:
+                self.vantages = await cluster.check_vantages(self.vantages)
+            self._cluster = cluster
+            try:
+                return await self._watch()
+            finally:
+                self._cluster = None
+
+    async def _watch(self) -> int:
+        if self._cluster is None:
+            await self._start_probers()
         for sink in self.sinks:
             await sink.start()
         try:
@@ -176,7 +196,7 @@ class Watcher:
         finally:
             for sink in self.sinks:
                 await sink.close()
-            if self._given_probers is None:
+            if self._given_probers is None and self._probers:
                 await close_probers(self._probers, abort=self.stop.is_set())
         return self.rounds_done
 
@@ -186,9 +206,16 @@ class Watcher:
         plans = self.plans
         if self.rounds_done == 0 and self.baseline and self.baseline_targets:
             plans = baseline_plans(plans, self.baseline_targets, self.baseline)
-        self._scans = [
-            Scan(plan, self.store, run_id, self.on_observation, self._probers) for plan in plans
-        ]
+        if self._cluster is not None:
+            shared = getattr(self.store, "shared_url", None)
+            self._scans = [
+                FleetScan(plan, self.store, run_id, self._cluster, self.vantages, None, shared)
+                for plan in plans
+            ]
+        else:
+            self._scans = [
+                Scan(plan, self.store, run_id, self.on_observation, self._probers) for plan in plans
+            ]
         try:
             await asyncio.gather(*(scan.run() for scan in self._scans))
         finally:
