@@ -26,15 +26,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from certcensus.probe.native.errors import CaptureError
+from certcensus.probe.native.server_hello import HELLO_RETRY_RANDOM, parse_server_hello
+
+__all__ = [
+    "HELLO_RETRY_RANDOM", "ServerHelloFacts", "ServerHelloReader", "ja3s_of",
+    "server_hello_fingerprint",
+]  # fmt: skip
+
 HANDSHAKE = 22
 CHANGE_CIPHER_SPEC = 20
 ALERT = 21
 SERVER_HELLO = 2
-EXT_SUPPORTED_VERSIONS = 43
-# RFC 8446 section 4.1.3: a HelloRetryRequest is a ServerHello whose random is this value.
-HELLO_RETRY_RANDOM = bytes.fromhex(
-    "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
-)
 # RFC 8446 section 5.1: a plaintext record holds at most 2^14 bytes; section 5.2 allows 2^14 +
 # 256 for ciphertext and RFC 5246 section 6.2.3 2^14 + 2048: the largest any version permits.
 MAX_RECORD = 2**14 + 2048
@@ -85,44 +88,6 @@ def ja3s_of(fingerprint: str) -> str | None:
     except ValueError:
         return None
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-def parse_server_hello(body: bytes) -> tuple[int, bytes, int, tuple[int, ...], int | None]:
-    """(legacy_version, random, cipher_suite, extension types, supported_versions selection)
-    of a ServerHello body (the message without its 4-byte header)."""
-    if len(body) < 38:
-        raise _Malformed("ServerHello shorter than its fixed fields")
-    legacy_version = int.from_bytes(body[0:2], "big")
-    random = body[2:34]
-    session_id_length = body[34]
-    if session_id_length > 32:
-        raise _Malformed("legacy_session_id longer than 32 bytes")
-    position = 35 + session_id_length
-    if len(body) < position + 3:
-        raise _Malformed("ServerHello cut short")
-    cipher_suite = int.from_bytes(body[position : position + 2], "big")
-    position += 3  # suite, compression method
-    types: list[int] = []
-    selected = None
-    if position < len(body):  # RFC 5246 section 7.4.1.3: an SSLv3-style hello may end here
-        if len(body) < position + 2:
-            raise _Malformed("extensions length cut short")
-        end = position + 2 + int.from_bytes(body[position : position + 2], "big")
-        if end != len(body):
-            raise _Malformed("extensions length does not match the message")
-        position += 2
-        while position < end:
-            if end - position < 4:
-                raise _Malformed("extension header cut short")
-            kind = int.from_bytes(body[position : position + 2], "big")
-            length = int.from_bytes(body[position + 2 : position + 4], "big")
-            if position + 4 + length > end:
-                raise _Malformed(f"extension {kind} longer than the message")
-            if kind == EXT_SUPPORTED_VERSIONS and length == 2:
-                selected = int.from_bytes(body[position + 4 : position + 6], "big")
-            types.append(kind)
-            position += 4 + length
-    return legacy_version, random, cipher_suite, tuple(types), selected
 
 
 class ServerHelloReader:
@@ -189,11 +154,17 @@ class ServerHelloReader:
             self._on_hello(body)
 
     def _on_hello(self, body: bytes) -> None:
-        legacy, random, suite, types, selected = parse_server_hello(body)
+        try:  # the native engine's parser: one reading of the message for both engines
+            hello = parse_server_hello(body, b"")
+        except CaptureError as error:
+            raise _Malformed(error.detail) from None
         self._hellos += 1
-        if random == HELLO_RETRY_RANDOM:
+        if hello.is_hello_retry_request:
             if self._hellos >= MAX_HELLOS:
                 raise _Malformed("a second HelloRetryRequest")
             self._retried = True
             return
-        self.facts = ServerHelloFacts(selected or legacy, legacy, suite, types, self._retried)
+        self.facts = ServerHelloFacts(
+            hello.version, hello.legacy_version, hello.cipher_suite, hello.extension_types,
+            self._retried,
+        )  # fmt: skip
