@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from certcensus.certs.compare import certificate_field_differences, diff_chains
+from certcensus.certs.compare import diff_chains
+from certcensus.certs.fields import certificate_field_differences
 from certcensus.cli.ingest import parse_size
 from certcensus.lab.pki import PKI
 

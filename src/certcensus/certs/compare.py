@@ -21,14 +21,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from certcensus.certs.fields import FieldDifference, certificate_field_differences, spki_sha256
 from certcensus.certs.info import CertificateInfo, describe_certificate, short_name
 from certcensus.model.chain import chain_fingerprint
-
-FIELDS = ("subject", "issuer", "serial", "validity", "key", "signature algorithm",
-          "subject key identifier", "authority key identifier", "authority information access",
-          "policies", "subject alternative names")  # fmt: skip
 
 # What happened to one certificate between chain A and chain B.
 SAME = "same"  # the very same certificate (maybe at another position: see `moved`)
@@ -39,13 +35,6 @@ REPLACED = "replaced"  # another certificate in the same part of the path
 ADDED = "added"  # in B only
 REMOVED = "removed"  # in A only
 CHANGES = (SAME, REISSUED, CROSS_SIGNED, REKEYED, REPLACED, ADDED, REMOVED)
-
-
-@dataclass(frozen=True, slots=True)
-class FieldDifference:
-    name: str
-    a: str
-    b: str
 
 
 @dataclass
@@ -139,7 +128,7 @@ def _identity(der: bytes) -> _Identity | None:
         subject = certificate.subject.rfc4514_string()
     except Exception:  # noqa: BLE001 - unparseable: it can only be paired as the very same bytes
         return None
-    key = _spki_sha256(certificate)
+    key = spki_sha256(certificate)
     if key == "unknown":  # a key nobody can read is no evidence of the same key
         key = f"unknown {hashlib.sha256(der).hexdigest()}"
     return _Identity(subject, key, issuer, str(names[0].value) if names else issuer)
@@ -258,83 +247,6 @@ def _moved_pairs(pairs: list[tuple[int, int, str]]) -> set[tuple[int, int]]:
     longest: list[tuple[int, int]] = max(best, key=len) if best else []
     kept = set(longest)
     return {(i, j) for i, j, _ in pairs if (i, j) not in kept}
-
-
-def certificate_field_differences(a: bytes, b: bytes) -> list[FieldDifference]:
-    fields_a, fields_b = certificate_fields(a), certificate_fields(b)
-    return [
-        FieldDifference(name, fields_a.get(name, ""), fields_b.get(name, ""))
-        for name in FIELDS
-        if fields_a.get(name, "") != fields_b.get(name, "")
-    ]
-
-
-def certificate_fields(der: bytes) -> dict[str, str]:
-    """The compared fields of one certificate, each as one line of text."""
-    info = describe_certificate(der)
-    fields = {
-        "subject": info.subject, "issuer": info.issuer, "serial": info.serial,
-        "validity": f"{info.not_before} .. {info.not_after}", "key": info.key,
-        "signature algorithm": info.signature_algorithm,
-    }  # fmt: skip
-    if info.parse_error:
-        fields["subject"] = info.parse_error
-        return fields
-    certificate = x509.load_der_x509_certificate(der)
-    fields["key"] = (
-        f"{info.key}, SPKI sha256 {_spki_sha256(certificate)[:16]}"  # same size, new key
-    )
-    for name, reader in _EXTENSIONS.items():
-        try:
-            fields[name] = reader(certificate)
-        except x509.ExtensionNotFound:
-            fields[name] = "(none)"
-        except Exception as error:  # noqa: BLE001 - a malformed extension is itself a difference
-            fields[name] = f"(malformed: {error})"
-    return fields
-
-
-def _spki_sha256(certificate: x509.Certificate) -> str:
-    try:
-        spki = certificate.public_key().public_bytes(
-            Encoding.DER, PublicFormat.SubjectPublicKeyInfo
-        )
-    except Exception:  # noqa: BLE001 - a key type cryptography cannot load
-        return "unknown"
-    return hashlib.sha256(spki).hexdigest()
-
-
-def _extension(certificate: x509.Certificate, kind):
-    return certificate.extensions.get_extension_for_class(kind).value
-
-
-def _aia(certificate) -> str:
-    entries = _extension(certificate, x509.AuthorityInformationAccess)
-    return ", ".join(f"{e.access_method._name}={e.access_location.value}" for e in entries)
-
-
-def _policies(certificate) -> str:
-    policies = _extension(certificate, x509.CertificatePolicies)
-    return ", ".join(p.policy_identifier.dotted_string for p in policies)
-
-
-def _sans(certificate) -> str:
-    names = _extension(certificate, x509.SubjectAlternativeName)
-    return ", ".join(str(getattr(n, "value", n)) for n in names)
-
-
-def _aki(certificate) -> str:
-    value = _extension(certificate, x509.AuthorityKeyIdentifier).key_identifier
-    return value.hex(":") if value else "(no key identifier)"
-
-
-_EXTENSIONS = {
-    "subject key identifier": lambda c: _extension(c, x509.SubjectKeyIdentifier).digest.hex(":"),
-    "authority key identifier": _aki,
-    "authority information access": _aia,
-    "policies": _policies,
-    "subject alternative names": _sans,
-}
 
 
 def _role(position: int, info: CertificateInfo | None, length: int) -> str:
