@@ -59,7 +59,7 @@ def certificate_fields(der: bytes) -> dict[str, str]:
 
 
 def spki_sha256(certificate: x509.Certificate) -> str:
-    """SHA-256 of the certificate's SubjectPublicKeyInfo, hex; "unknown" if its key type cannot load."""
+    """SHA-256 of the SubjectPublicKeyInfo, hex; "unknown" for a key type that cannot load."""
     try:
         spki = certificate.public_key().public_bytes(
             Encoding.DER, PublicFormat.SubjectPublicKeyInfo
