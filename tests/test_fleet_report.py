@@ -42,6 +42,9 @@ def test_one_line_per_target_and_what_changed(cli, db, two_chains):
     assert "1 new since run 1; 1 gone since run 1" in rows[switched]
     assert "3 targets: 1 with more than one chain, 1 changed since their last run" in overview.out
     assert "chain #1" not in overview.out  # no details unless asked
+    # Piped (as here): plain aligned lines, no box drawing, no padding after the last column.
+    assert all(line == line.rstrip() for line in overview.out.splitlines())
+    assert not set("─│┃━┏┓┗┛") & set(overview.out)
 
     detail = cli("report", "--db", db, "--target", mixed)
     assert "chain #2" in detail.out and switched not in detail.out

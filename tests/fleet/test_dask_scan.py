@@ -68,6 +68,9 @@ def test_bad_dask_options_are_one_line(cli, tmp_path):
         result = cli("scan", "127.0.0.1:1", "--count", 1, "--db", tmp_path / "x.sqlite", *args)
         assert result.code == 2 and result.err.count("\n") == 1, result.err
         assert words in result.err, result.err
+    worker = cli("worker", "--scheduler", "local:2")  # a worker joins a scheduler: no local:N
+    assert worker.code == 2 and worker.err.count("\n") == 1, worker.err
+    assert "--scheduler 'local:2' is not tcp://HOST:PORT" in worker.err
 
 
 def _wait_until_stored(url: str, at_least: int, scan: subprocess.Popen) -> None:

@@ -91,6 +91,11 @@ def test_expiring_certificates_alert_once_per_certificate():
     assert events[0].details["sha256"] == "A-leaf" and events[0].details["days_left"] == 10
     assert "expires in 10 days" in events[0].line()
     assert detector.observe_round(census(("A", 20), days_left=10), now=NOW) == []
+    # A minute short of 365 days: "364 days" in the words and 364.99 in the details, not 365.0.
+    almost = ChangeDetector(warn_days=400).observe_round(
+        census(("C", 20), days_left=365 - 1 / 1440), now=NOW
+    )
+    assert "expires in 364 days" in almost[0].line() and almost[0].details["days_left"] == 364.99
     expired = detector.observe_round(census(("B", 20), days_left=-2), now=NOW)
     assert [e.details["expired"] for e in expired if e.event == "expiring"] == [True]
 

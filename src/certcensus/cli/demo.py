@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from certcensus.cli.command import Command
-from certcensus.cli.options import db_option
+from certcensus.cli.options import scratch_db_option
 from certcensus.render.console import make_console
 
 
@@ -26,7 +26,7 @@ from certcensus.render.console import make_console
     show_default=True,
     help="Probes to make against the demo pool.",
 )
-@db_option
+@scratch_db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def demo(count, db_path, as_json, quiet):

@@ -36,13 +36,24 @@ def _apply(options: Iterable[Decorator]) -> Decorator:
     return decorate
 
 
+DB_KINDS = "a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (any libpq URI)"
+
+
 def db_option(function):
     """--db: where the census lives (every command that reads or writes it)."""
     return click.option(
         "--db", "db_path", metavar="PATH|URL", default=None,
-        help="The database: a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (any "
-             "libpq URI) (default: $CERTCENSUS_DB, else certcensus.sqlite in the user data "
-             "directory).",
+        help=f"The database: {DB_KINDS} (default: $CERTCENSUS_DB, else certcensus.sqlite in "
+             "the user data directory).",
+    )(function)  # fmt: skip
+
+
+def scratch_db_option(function):
+    """--db for commands that keep nothing by default (demo): a temporary database."""
+    return click.option(
+        "--db", "db_path", metavar="PATH|URL", default=None,
+        help=f"Keep the probes in this database: {DB_KINDS} (default: a temporary one, "
+             "removed at the end; $CERTCENSUS_DB is not used).",
     )(function)  # fmt: skip
 
 

@@ -118,7 +118,13 @@ FILE_KEYS = {"db": "db_path", "exec": "exec_command"}
     metavar="CMD",
     help="Run CMD (with /bin/sh) for each alert, the event's JSON on its stdin.",
 )
-@click.option("--exec-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--exec-timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds an --exec command may run before it is killed.",
+)
 @click.option(
     "--webhook",
     "webhooks",
@@ -139,7 +145,12 @@ FILE_KEYS = {"db": "db_path", "exec": "exec_command"}
     default=None,
     help="Serve Prometheus metrics on this port at /metrics (0: any free port).",
 )
-@click.option("--metrics-address", default="127.0.0.1", show_default=True)
+@click.option(
+    "--metrics-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address --metrics-port listens on (0.0.0.0: every interface).",
+)
 @dask_options
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")

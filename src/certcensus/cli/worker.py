@@ -44,7 +44,7 @@ def worker(scheduler, vantage, source_address, name):
     from certcensus.fleet.cluster import parse_dask
     from certcensus.fleet.worker import check_source_address, check_vantage_name, serve
 
-    spec = parse_dask(scheduler)
+    spec = parse_dask(scheduler, "--scheduler", local=False)
     if spec.address is None:
         raise click.UsageError("--scheduler takes tcp://HOST:PORT")
     if vantage is not None:

@@ -40,9 +40,11 @@ class DaskSpec:
         return str(self.address)
 
 
-def parse_dask(text: str) -> DaskSpec:
+def parse_dask(text: str, option: str = "--dask", *, local: bool = True) -> DaskSpec:
+    """`--dask local:N` or a scheduler's address; `option` names the flag in the error, and
+    `local=False` (worker --scheduler) takes an address only."""
     text = text.strip()
-    match = _LOCAL.match(text)
+    match = _LOCAL.match(text) if local else None
     if match:
         workers = int(match[1])
         if workers < 1:
@@ -50,7 +52,8 @@ def parse_dask(text: str) -> DaskSpec:
         return DaskSpec(local_workers=workers)
     if re.match(r"^(tcp|tls|ws|wss)://[^/]+:\d+/?$", text):
         return DaskSpec(address=text.rstrip("/"))
-    raise UsageError(f"--dask {text!r} is not local:N or tcp://HOST:PORT")
+    wanted = "local:N or tcp://HOST:PORT" if local else "tcp://HOST:PORT"
+    raise UsageError(f"{option} {text!r} is not {wanted}")
 
 
 def quiet_dask_logs(level: int = logging.ERROR) -> None:

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from certcensus.census.fleet import FleetLine
+from certcensus.render.table_text import print_table
 
 
 def print_fleet(lines: list[FleetLine], console: Console, *, hidden: int = 0) -> None:
@@ -26,7 +27,7 @@ def print_fleet(lines: list[FleetLine], console: Console, *, hidden: int = 0) ->
             "; ".join(line.notes),
             style="yellow" if line.change.changed or line.multiple else None,
         )  # fmt: skip
-    console.print(table)
+    print_table(console, table)  # plain lines (no padding, no box) when piped
     multiple = sum(1 for line in lines if line.multiple)
     changed = sum(1 for line in lines if line.change.changed)
     failing = sum(1 for line in lines if not line.ok)

@@ -222,7 +222,13 @@ class ChangeDetector:
                 events.append(AlertEvent("expiring", name, chain_id, time, {
                     "summary": f"{_name(cert)} {when} {cert.not_after}", "sha256": cert.sha256,
                     "subject": cert.subject, "position": position,
-                    "not_after": cert.not_after, "days_left": round(left.total_seconds() / 86400, 2),
+                    "not_after": cert.not_after, "days_left": _days_floor(left),
                     "expired": left.total_seconds() <= 0,
                 }))  # fmt: skip
         return events
+
+
+def _days_floor(left: dt.timedelta) -> float:
+    """Days left, rounded down to 0.01 day: 364 days and 23 hours is 364.95, never 365.0 beside
+    a summary that says "expires in 364 days" (and check's days_left, rounded down too)."""
+    return math.floor(left.total_seconds() / 864) / 100
