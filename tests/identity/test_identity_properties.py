@@ -39,7 +39,14 @@ def test_bounded_is_one_clean_line_of_at_most_255_characters(raw):
     if identity.text is None:
         assert identity.detail
     if isinstance(raw, str) and raw.isprintable() and raw.strip() == raw and "  " not in raw:
-        assert identity.text == (raw[:MAX_IDENTITY] or None)
+        assert identity.text == (raw[:MAX_IDENTITY].rstrip() or None)
+
+
+def test_a_cut_at_a_blank_leaves_no_blank():
+    # Found by the FTP dialog's property test: a multi-line greeting cut at 255 characters.
+    identity = bounded("a" * (MAX_IDENTITY - 1) + " " + "b" * 50)
+    assert identity.text == "a" * (MAX_IDENTITY - 1)
+    assert identity.detail == "greeting truncated from 305 to 255 characters"
 
 
 LABEL = st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?", fullmatch=True)

@@ -61,8 +61,9 @@ def bounded(raw: str | bytes | None, what: str = "greeting") -> ServerIdentity:
     if not text:
         return ServerIdentity(None, f"{what} holds no printable text")
     if len(text) > MAX_IDENTITY:
-        return ServerIdentity(
-            text[:MAX_IDENTITY], f"{what} truncated from {len(text)} to {MAX_IDENTITY} characters"
+        return ServerIdentity(  # no blank left at the cut
+            text[:MAX_IDENTITY].rstrip(),
+            f"{what} truncated from {len(text)} to {MAX_IDENTITY} characters",
         )
     return ServerIdentity(text)
 
