@@ -466,6 +466,22 @@ def test_columns_agree_with_reading_every_probe(store):
         assert [str(v) for v in own[name]] == [str(v) for v in generic[name]], name
 
 
+def test_columns_of_a_long_target_read_in_several_statements(backend, store, monkeypatch):
+    # PostgreSQL joins at most ROWS_PER_READ probes' values per statement: a target with more
+    # is read in pieces, each in order, none lost or repeated at the seams.
+    if backend == "postgresql":
+        from certcensus.store import postgres_aggregates
+
+        monkeypatch.setattr(postgres_aggregates, "ROWS_PER_READ", 2)
+    filled(store)
+    names = ["probe_id", "started_at", "source_port"]
+    own = store.probe_columns(names, target="a.test:443")
+    generic = Store.probe_columns(store, names, target="a.test:443")
+    assert len(own["probe_id"]) == 6  # three pieces of two
+    for name in names:
+        assert [str(v) for v in own[name]] == [str(v) for v in generic[name]], name
+
+
 def test_groups_and_columns_by_vantage(store):
     filled(store)
     by_vantage = store.probe_groups(["target", "vantage"])

@@ -73,6 +73,10 @@ def _error_line(error: BaseException) -> str:
     return " ".join(f"{type(error).__name__}: {error}".split())
 
 
+# A run that wrote this many probes ends with ANALYZE (a fraction of a second: it samples).
+ANALYZE_AFTER_PROBES = 50_000
+
+
 class _Lost(Exception):
     """The server went away (or never answered); the batch stays queued."""
 
@@ -109,6 +113,7 @@ class PostgresStore(PostgresAggregates, Store):
         self._next_attempt = 0.0
         self._failed: StoreError | None = None
         self.rejected: list[RejectedObservation] = []  # see model.sink.ObservationSink
+        self._unanalyzed = 0  # probes written since this store last ran ANALYZE
         self._rows = RowWriter()
         self._words_by_key: dict[int, str] = {}
         self._endpoints_by_key: dict[int, tuple[str, str, int, str]] = {}
@@ -136,6 +141,12 @@ class PostgresStore(PostgresAggregates, Store):
     def finish_run(self, run_id: int) -> None:
         self.flush()
         self._drain(wait=True)
+        if self._unanalyzed >= ANALYZE_AFTER_PROBES:
+            # The planner's row counts come from the last ANALYZE. Right after a large run,
+            # before autovacuum gets to the table, it takes `probes` for nearly empty and picks
+            # sort-based plans that spill to disk: 1 s per census query at a million probes.
+            self._write_now("ANALYZE probes", ())
+            self._unanalyzed = 0
         self._write_now("UPDATE runs SET finished_at = %s WHERE run_id = %s", (time.time(), run_id))
 
     def add(self, run_id: int, observation: Observation) -> None:
@@ -314,6 +325,8 @@ class PostgresStore(PostgresAggregates, Store):
                 raise self._failed from None
             self._rows.learnt(keys)
             self.rejected.extend(refused)
+            if fresh:
+                self._unanalyzed += len(batch.observations) - len(refused)
             return fresh
         raise AssertionError("unreachable")
 

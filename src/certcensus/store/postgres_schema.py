@@ -163,6 +163,16 @@ def connect(url: str, *, read_only: bool, timeout: float = CONNECT_TIMEOUT_SECON
             cursor.execute(f"SET search_path TO {NAMESPACE}")
             if read_only:
                 cursor.execute("SET default_transaction_read_only TO on")
+                # One snapshot per read transaction: a read made of several statements (a
+                # long target's probe columns, a stream of probes) sees one state of the
+                # store while scans write to it. Read-only transactions never fail for it.
+                cursor.execute("SET default_transaction_isolation TO 'repeatable read'")
+                # The census's reads are a few GROUP BYs and sorts over every probe of a
+                # selection: with the default 4 MB they spill to disk at a million probes
+                # (128 MB holds a million probes' sort keys and columns in memory), and
+                # JIT compiling each (~80 ms) costs more than it saves on queries this short.
+                cursor.execute("SET work_mem TO '128MB'")
+                cursor.execute("SET jit TO off")
         connection.commit()
     except psycopg.Error as error:
         connection.close()
