@@ -14,6 +14,16 @@ from typing import NoReturn
 
 import pytest
 
+# The global and defaults sections of every test HAProxy: TCP mode, generous timeouts.
+HAPROXY_TCP_DEFAULTS = """global
+  maxconn 2000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+"""
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
@@ -86,14 +96,7 @@ def haproxy(tmp_path: Path, backends: list[tuple[int, int]], balance: str) -> It
     )
     config = tmp_path / "haproxy.cfg"
     config.write_text(
-        f"""global
-  maxconn 2000
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend front
+        f"""{HAPROXY_TCP_DEFAULTS}frontend front
   bind 127.0.0.1:{port}
   default_backend pool
 backend pool

@@ -13,7 +13,7 @@ import pytest
 from certcensus.lab.pool import running_pool
 from certcensus.model.chain import chain_fingerprint
 
-from ..servers import free_port, require, running
+from ..servers import HAPROXY_TCP_DEFAULTS, free_port, require, running
 
 pytestmark = pytest.mark.server
 
@@ -30,14 +30,7 @@ def haproxy_by_source(tmp_path: Path, routes: dict[str, int], default: int) -> I
     )
     config = tmp_path / "haproxy.cfg"
     config.write_text(
-        f"""global
-  maxconn 2000
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend front
+        f"""{HAPROXY_TCP_DEFAULTS}frontend front
   bind 127.0.0.1:{port}
 {rules}
   default_backend home
