@@ -94,6 +94,15 @@ def test_watch_usage_errors(capsys, tmp_path):
     assert code == 2
 
 
+def test_the_fleet_files_engine_reaches_watch(cli, tmp_path):
+    # OpenSSL cannot send java-17's ClientHello: refused before any probe, as on the command line.
+    fleet = tmp_path / "certcensus.toml"
+    fleet.write_text('[watch]\nengine = "openssl"\n[[target]]\ntarget = "127.0.0.1:1"\n'
+                     'profile = "java-17"\n')  # fmt: skip
+    result = cli("watch", "--targets-file", fleet, "--rounds", 1, "--db", tmp_path / "w.sqlite")
+    assert result.code == 2 and "profile java-17 needs --engine native" in result.err, result.err
+
+
 def test_check_ok_on_one_chain(two_chains, capsys):
     with running_pool([two_chains.old], protocol="smtp") as pool:
         port = pool.port

@@ -54,6 +54,11 @@ def test_line_targets_with_options_and_comments(tmp_path):
         ("a.toml", '[watch]\nrate = "fast"\n[[target]]\ntarget = "x"\n', "rate must be a number"),
         (
             "a.toml",
+            '[watch]\nengine = "gnutls"\n[[target]]\ntarget = "x"\n',
+            "[watch]: engine must be one of native, openssl",
+        ),
+        (
+            "a.toml",
             '[alerts]\npager = 1\n[[target]]\ntarget = "x"\n',
             "[alerts]: unknown key(s) pager",
         ),
@@ -81,7 +86,7 @@ def test_the_fleet_file_takes_what_the_command_line_does(tmp_path):
     path = tmp_path / "certcensus.toml"
     path.write_text(
         '[watch]\nevery = "5m"\ncount = 40\nrate = 2\ntrust_stores = ["system", "corp=/x.pem"]\n'
-        'alerts_format = "json"\nmin_share = 0.05\nehlo_name = "mon.example"\n'
+        'alerts_format = "json"\nmin_share = 0.05\nehlo_name = "mon.example"\nengine = "openssl"\n'
         '[alerts]\nexec = "logger"\n'
         '[[alerts.webhook]]\nurl = "http://am:9093/api/v2/alerts"\nformat = "alertmanager"\n'
         '[[alerts.webhook]]\nurl = "http://chat/hook"\nformat = "slack"\n'
@@ -91,7 +96,8 @@ def test_the_fleet_file_takes_what_the_command_line_does(tmp_path):
     fleet = read_fleet_file(path)
     assert fleet.settings == {
         "every": "5m", "count": 40, "rate": 2.0, "trust_stores": ["system", "corp=/x.pem"],
-        "alerts_format": "json", "min_share": 0.05, "ehlo_name": "mon.example", "exec": "logger",
+        "alerts_format": "json", "min_share": 0.05, "ehlo_name": "mon.example", "engine": "openssl",
+        "exec": "logger",
     }  # fmt: skip
     assert fleet.webhooks == [
         Webhook("http://am:9093/api/v2/alerts", "alertmanager"),

@@ -15,6 +15,7 @@ Two forms. A TOML file (`certcensus.toml`, or any file that starts with a table)
     metrics_port = 9796
     alerts_format = "json"   # stdout: text or json lines
     ehlo_name = "monitor.example.com"
+    engine = "native"        # or openssl (a full handshake)
 
     [alerts]                 # optional
     exec = "logger -t certcensus"
@@ -49,7 +50,7 @@ from pathlib import Path
 
 from certcensus.model.errors import ConfigError
 from certcensus.probe.dialogs import command_line_options
-from certcensus.probe.profiles import PROFILES, canonical_profile_name
+from certcensus.probe.profiles import ENGINES, PROFILES, canonical_profile_name
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,11 @@ WATCH_KEYS = {
     "timeout": "float", "warn_days": "float", "confidence": "float", "min_share": "float",
     "trust_stores": "strs", "db": "str",
     "metrics_port": "int", "metrics_address": "str", "alerts_format": "str", "quiet": "bool",
+    "engine": "str",
     **{key: "str" for key in PROTOCOL_KEYS},
 }  # fmt: skip
+# Keys whose value is one of a few words (the command line's click.Choice), checked as it does.
+CHOICES = {"engine": ENGINES, "alerts_format": ("text", "json")}
 ALERTS_KEYS = {"exec": "str", "exec_timeout": "float", "webhook": "webhooks"}
 WEBHOOK_KEYS = {"url", "format"}
 
@@ -177,6 +181,8 @@ def _settings(table, kinds: dict[str, str], where: str) -> dict:
             noun = {"str": "a string", "int": "a whole number", "float": "a number",
                     "bool": "true or false", "strs": "a list of strings"}[kind]  # fmt: skip
             raise ConfigError(f"{where}: {key} must be {noun}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise ConfigError(f"{where}: {key} must be one of {', '.join(CHOICES[key])}")
         checked[key] = float(value) if kind == "float" else value
     return checked
 
