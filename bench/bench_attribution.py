@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
 from nginx import NGINX, NginxServer, free_loopback_port  # noqa: E402
+from results import write_between  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parent
@@ -403,13 +404,7 @@ def render(all_contenders, fixed, revision, settings, machine, elapsed, checks, 
 
 
 def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_between(path, START, END, section)
 
 
 def main() -> None:

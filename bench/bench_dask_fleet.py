@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE))
 
 from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
 from nginx import NginxServer  # noqa: E402
+from results import write_between  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
 START, END = "<!-- dask-fleet:start -->", "<!-- dask-fleet:end -->"
@@ -396,13 +397,7 @@ def render(results: dict) -> str:
 
 
 def record(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_between(RESULTS, START, END, section.rstrip("\n"))
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from certcensus.lab.differential import random_case  # noqa: E402
 from certcensus.lab.reference import reasons_agree, run_lenient, run_openssl  # noqa: E402
+from results import write_between  # noqa: E402
 
 NOW = dt.datetime(2031, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
 TARGET = 0.995
@@ -148,15 +149,7 @@ def record(options, version, wall, cpu, agree, reasons, exceptions, outcomes, cl
     else:
         lines.append("Disagreements: none.")
     lines.append(END)
-    results = HERE / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    section = "\n".join(lines)
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
+    write_between(HERE / "RESULTS.md", START, END, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from certcensus.lab.pki import PKI, write_server_files  # noqa: E402
 from nginx import NginxServer, free_loopback_port, wait_for_port  # noqa: E402
+from results import write_between  # noqa: E402
 
 START, END = "<!-- exporter:start -->", "<!-- exporter:end -->"
 GOAL_SECONDS = 1.0  # issue 14: /probe with count=20 against the local nginx answers in < 1 s
@@ -202,13 +203,7 @@ def report(times, bad, load_before, load_after, elapsed, requests) -> list[str]:
 
 
 def record(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_between(path, START, END, section)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import datetime as dt
 import statistics
 from pathlib import Path
 
+from results import write_between
+
 TARGET_RATIO_TO_S_TIME_WALL = 3.0
 TARGET_CLIENT_CPU_MS = 0.35
 TARGET_PEAK_RSS_MIB = 150
@@ -24,14 +26,7 @@ MEMORY = ("<!-- native-memory:start -->", "<!-- native-memory:end -->")
 
 def replace_section(path: Path, markers: tuple[str, str], body: str) -> None:
     start, end = markers
-    section = f"{start}\n{body.rstrip()}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        text = before + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_between(path, start, end, f"{start}\n{body.rstrip()}\n{end}")
 
 
 def _verdict(met: bool) -> str:

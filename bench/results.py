@@ -18,15 +18,19 @@ def replace_section(name: str, text: str) -> None:
     """Put `text` between `<!-- NAME:start -->` and `<!-- NAME:end -->` in RESULTS.md (appended
     at the end the first time), leaving every other section alone."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
+    write_between(RESULTS, start, end, f"{start}\n{text.rstrip()}\n{end}")
+
+
+def write_between(path: Path, start: str, end: str, section: str) -> None:
+    """`section` (its markers included) in place of the one from `start` to `end` in `path`, or
+    appended the first time; every other section is left alone."""
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
     if start in current and end in current:
         before, rest = current.split(start, 1)
-        _, after = rest.split(end, 1)
-        current = before + block + after
+        current = before + section + rest.split(end, 1)[1]
     else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
+        current = current.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(current, encoding="utf-8")
 
 
 def machine_line() -> str:

@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from results import write_between
+
 START = "<!-- starttls:start -->"
 END = "<!-- starttls:end -->"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -65,13 +67,7 @@ def update_section(script: str, rows: list[Row], run: str, path: Path = RESULTS)
     date = dt.date.today().isoformat()
     table[script] = [row.line(date, script) for row in rows]
     runs[script] = run
-    section = render(table, runs)
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_between(path, START, END, render(table, runs))
 
 
 def _existing(text: str) -> tuple[dict[str, list[str]], dict[str, str]]:
