@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.model.sink import RejectedObservation
@@ -285,6 +286,21 @@ class Store(abc.ABC):
 # What backend_counts groups by (census/build.py adds "target" to do every target at once).
 BACKEND_DIMENSIONS = ("server_identity", "server_hello", "chain", "outcome", "sni", "profile",
                       "leaf_only")  # fmt: skip
+
+
+def refuse_other_schema(where: str, version: int | None, current: int, *, writable: bool) -> None:
+    """The one-line refusal of a database whose schema this code cannot use as it is: newer than
+    `current` (any backend), or older and opened read-only (a migration needs a writer)."""
+    if version is not None and version > current:
+        raise StoreError(
+            f"database {where} has schema version {version}, newer than this certcensus "
+            f"understands ({current}); upgrade certcensus"
+        )
+    if not writable and version is not None and version < current:
+        raise StoreError(
+            f"database {where} has schema version {version}; open it once for writing (any scan "
+            "or ingest) to migrate it"
+        )
 
 
 def backend_counts_of(groups: Iterable[ProbeGroup]) -> list[BackendProbeCount]:

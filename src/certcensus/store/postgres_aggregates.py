@@ -188,20 +188,25 @@ class PostgresAggregates:
                 cursor.execute(f"SELECT COUNT(*) FROM probes {filters}", params)
                 (total,) = cursor.fetchone()
                 if total <= ROWS_PER_READ:  # the usual case: one statement, one sort
-                    cursor.execute(
-                        f"SELECT string_agg({row}, ''::bytea ORDER BY started_at, probe_id) "
-                        f"FROM probes {filters}",
-                        params,
-                    )
-                    (data,) = cursor.fetchone()
-                    chunks.append(bytes(data or b""))
-                for offset in range(0, total if total > ROWS_PER_READ else 0, ROWS_PER_READ):
-                    cursor.execute(
+                    reads = [
+                        (
+                            f"SELECT string_agg({row}, ''::bytea ORDER BY started_at, probe_id) "
+                            f"FROM probes {filters}",
+                            params,
+                        )
+                    ]
+                else:
+                    piece = (
                         f"SELECT string_agg(r, ''::bytea ORDER BY s, i) FROM ("
                         f"SELECT {row} AS r, started_at AS s, probe_id AS i FROM probes "
-                        f"{filters} ORDER BY started_at, probe_id LIMIT %s OFFSET %s) AS q",
-                        (*params, ROWS_PER_READ, offset),
+                        f"{filters} ORDER BY started_at, probe_id LIMIT %s OFFSET %s) AS q"
                     )
+                    reads = [
+                        (piece, (*params, ROWS_PER_READ, offset))
+                        for offset in range(0, total, ROWS_PER_READ)
+                    ]
+                for sql, values in reads:
+                    cursor.execute(sql, values)
                     (data,) = cursor.fetchone()
                     chunks.append(bytes(data or b""))
             if not self._streams:

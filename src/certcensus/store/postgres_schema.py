@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from certcensus.model.errors import StoreError
+from certcensus.store.base import refuse_other_schema
 
 NAMESPACE = "certcensus"
 
@@ -199,16 +200,7 @@ def check_version(url: str, version: int | None, *, writable: bool) -> None:
             f"database {where} has no certcensus schema: a scan, ingest or watch with this --db "
             "creates it"
         )
-    if version is not None and version > SCHEMA_VERSION:
-        raise StoreError(
-            f"database {where} has schema version {version}, newer than this certcensus "
-            f"understands ({SCHEMA_VERSION}); upgrade certcensus"
-        )
-    if not writable and version is not None and version < SCHEMA_VERSION:
-        raise StoreError(
-            f"database {where} has schema version {version}; open it once for writing (any scan "
-            "or ingest) to migrate it"
-        )
+    refuse_other_schema(where, version, SCHEMA_VERSION, writable=writable)
 
 
 def create_or_migrate(connection: Any, url: str) -> None:

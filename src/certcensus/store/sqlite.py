@@ -23,7 +23,7 @@ from certcensus.model.errors import StoreError
 from certcensus.model.observation import Observation
 from certcensus.model.outcomes import Outcome
 from certcensus.model.sink import RejectedObservation
-from certcensus.store.base import RunInfo, Store, StoredProbe
+from certcensus.store.base import RunInfo, Store, StoredProbe, refuse_other_schema
 from certcensus.store.columnar import encode_chunk
 from certcensus.store.sqlite_aggregates import _TEXT_COLUMNS, SQLiteAggregates
 
@@ -267,16 +267,7 @@ class SQLiteStore(SQLiteAggregates, Store):
         return None
 
     def _check_version(self, version: int | None, *, writable: bool) -> None:
-        if version is not None and version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.path} has schema version {version}, newer than this "
-                f"certcensus understands ({SCHEMA_VERSION}); upgrade certcensus"
-            )
-        if not writable and version is not None and version < SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.path} has schema version {version}; open it once for writing "
-                "(any scan or ingest) to migrate it"
-            )
+        refuse_other_schema(str(self.path), version, SCHEMA_VERSION, writable=writable)
 
     def _create_or_migrate(self) -> None:
         version = self._version()
